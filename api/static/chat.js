@@ -1,0 +1,76 @@
+// Web chat: POST messages, render replies with feedback buttons, stream agent replies (SSE).
+(function () {
+  const log = document.getElementById("log"), form = document.getElementById("form");
+  const input = document.getElementById("text"), errorBox = document.getElementById("error");
+  const LABELS = {
+    en: {helped: "Helped", not_helped: "Didn't help", human: "Talk to a human"},
+    ru: {helped: "Помогло", not_helped: "Не помогло", human: "Позвать человека"},
+  };
+  let user = localStorage.getItem("fl_user");
+  if (!user) { user = "web-" + crypto.randomUUID(); localStorage.setItem("fl_user", user); }
+  let token = localStorage.getItem("fl_token") || "";
+  let lang = navigator.language && navigator.language.startsWith("ru") ? "ru" : "en";
+  let lastId = 0, source = null;
+  const seen = new Set();
+
+  function render(m) {
+    if (seen.has(m.id)) return;
+    seen.add(m.id); lastId = Math.max(lastId, m.id);
+    const div = document.createElement("div");
+    div.className = "msg " + m.author;
+    const who = m.author === "agent" ? (m.agent || "Agent") : m.author === "user" ? "You" : "IT bot";
+    const head = document.createElement("div"); head.className = "who"; head.textContent = who;
+    const body = document.createElement("div"); body.className = "text"; body.textContent = m.text;
+    div.append(head, body);
+    if (m.article && m.article.url) {
+      const a = document.createElement("a"); a.href = m.article.url; a.target = "_blank";
+      a.textContent = m.article.title; a.className = "article"; div.append(a);
+    }
+    if (m.actions && m.actions.length) {
+      const bar = document.createElement("div"); bar.className = "actions";
+      for (const act of m.actions) {
+        const b = document.createElement("button"); b.type = "button";
+        b.textContent = (LABELS[lang] || LABELS.en)[act] || act;
+        b.onclick = () => { bar.querySelectorAll("button").forEach(x => x.disabled = true); send({action: act}); };
+        bar.append(b);
+      }
+      div.append(bar);
+    }
+    log.append(div); log.scrollTop = log.scrollHeight;
+  }
+
+  async function send(payload) {
+    errorBox.textContent = "";
+    const body = Object.assign({user, client_msg_id: crypto.randomUUID(), locale: navigator.language}, payload);
+    if (payload.text) render({id: "local-" + body.client_msg_id, author: "user", text: payload.text});
+    const headers = {"Content-Type": "application/json"};
+    if (token) headers["X-Chat-Token"] = token;
+    try {
+      const r = await fetch("/api/v1/chat", {method: "POST", headers, body: JSON.stringify(body)});
+      const data = await r.json();
+      if (!r.ok) { errorBox.textContent = data.message || "Error " + r.status; return; }
+      lang = data.lang || lang;
+      if (data.user_token && data.user_token !== token) { token = data.user_token; localStorage.setItem("fl_token", token); }
+      for (const rep of data.replies) render({id: rep.id, author: "bot", text: rep.text, article: rep.article, actions: rep.actions});
+      listen();
+    } catch (e) { errorBox.textContent = "Network error: your message was not sent. Please try again."; }
+  }
+
+  function listen() {
+    if (source || !token) return;
+    source = new EventSource(`/api/v1/chat/stream?user=${encodeURIComponent(user)}&token=${token}&after=${lastId}`);
+    source.addEventListener("message", ev => {
+      const m = JSON.parse(ev.data);
+      if (m.author === "user") { seen.add(m.id); return; }  // already shown locally
+      render(m);
+    });
+  }
+
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    const text = input.value.trim(); if (!text) return;
+    input.value = ""; send({text});
+  });
+  input.addEventListener("keydown", ev => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); } });
+  if (token) listen();
+})();

@@ -1,0 +1,93 @@
+"""The agent API: the queue, a ticket with its transcript, and the actions that take a conversation over."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.chat_views import message_out
+from api.deps import AgentDep, ManagerDep, SessionDep
+from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, EventOut, HandbackIn, MessageOut, ResolveIn, TextIn,
+                         TicketDetailOut, TicketOut)
+from bot import desk
+from tickets import agents as agent_accounts
+from tickets import service
+from tickets.models import Ticket, TicketStatus
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+STATUSES = {s.value for s in TicketStatus}
+
+
+def ticket_out(tk: Ticket) -> TicketOut:
+    fields = {k: getattr(tk, k) for k in TicketOut.model_fields if k != "number"}
+    return TicketOut(number=tk.id, **fields)
+
+
+@router.get("/tickets", response_model=list[TicketOut], summary="The queue: filter by status, line, assignee, text")
+def list_tickets(session: SessionDep, agent: AgentDep,
+                 status: str | None = Query(None, description="comma-separated, e.g. new,open"),
+                 line: str | None = Query(None, pattern="^L[123]$"), mine: bool = False, unassigned: bool = False,
+                 q: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500)) -> list[TicketOut]:
+    wanted = [s.strip() for s in status.split(",") if s.strip()] if status else None
+    bad = set(wanted or []) - STATUSES
+    if bad:
+        raise HTTPException(422, f"unknown status {', '.join(sorted(bad))}: use {', '.join(sorted(STATUSES))}")
+    rows = service.list_tickets(session, status=wanted, line=line, assignee_id=agent.id if mine else None,
+                                unassigned=unassigned, text=q, limit=limit)
+    return [ticket_out(t) for t in rows]
+
+
+@router.get("/tickets/{number}", response_model=TicketDetailOut, summary="A ticket with transcript and audit trail")
+def get_ticket(number: int, session: SessionDep, agent: AgentDep) -> TicketDetailOut:
+    tk = service.get_ticket(session, number)
+    transcript: list[MessageOut] = [message_out(m) for m in service.transcript(session, tk.conversation_id)]
+    events = [EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
+              for e in service.events(session, number)]
+    return TicketDetailOut(**ticket_out(tk).model_dump(), transcript=transcript, events=events)
+
+
+@router.post("/tickets/{number}/claim", response_model=TicketOut, summary="Take the conversation over")
+def claim(number: int, session: SessionDep, agent: AgentDep) -> TicketOut:
+    ticket = desk.claim(session, number, agent)
+    session.commit()
+    return ticket_out(ticket)
+
+
+@router.post("/tickets/{number}/reply", response_model=MessageOut, summary="Reply to the user in their channel")
+def reply(number: int, body: TextIn, session: SessionDep, agent: AgentDep) -> MessageOut:
+    msg = desk.reply(session, number, agent, body.text)
+    session.commit()
+    return message_out(msg)
+
+
+@router.post("/tickets/{number}/handback", response_model=TicketOut, summary="Return the user to the bot")
+def handback(number: int, body: HandbackIn, session: SessionDep, agent: AgentDep) -> TicketOut:
+    ticket = desk.hand_back(session, number, agent, body.note)
+    session.commit()
+    return ticket_out(ticket)
+
+
+@router.post("/tickets/{number}/resolve", response_model=TicketOut, summary="Resolve with a resolution text")
+def resolve(number: int, body: ResolveIn, session: SessionDep, agent: AgentDep) -> TicketOut:
+    ticket = desk.resolve(session, number, agent, body.resolution, body.articles)
+    session.commit()
+    return ticket_out(ticket)
+
+
+@router.get("/agents/me", response_model=AgentOut)
+def me(agent: AgentDep) -> AgentOut:
+    return AgentOut(id=agent.id, name=agent.name, role=agent.role, active=agent.active)
+
+
+@router.get("/agents", response_model=list[AgentOut], summary="All agents (manager)")
+def list_agents(session: SessionDep, manager: ManagerDep) -> list[AgentOut]:
+    return [AgentOut(id=a.id, name=a.name, role=a.role, active=a.active) for a in agent_accounts.list_agents(session)]
+
+
+@router.post("/agents", response_model=AgentCreatedOut, status_code=201, summary="Create an agent (manager)")
+def create_agent(body: AgentIn, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
+    try:
+        token = agent_accounts.create_agent(session, body.name, body.role)
+    except agent_accounts.AgentError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    a = next(a for a in agent_accounts.list_agents(session) if a.name == body.name.strip())
+    return AgentCreatedOut(id=a.id, name=a.name, role=a.role, active=a.active, token=token)

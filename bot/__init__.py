@@ -1,0 +1,1 @@
+"""The conversation engine (channel-independent) and, in sub-packages, the channel adapters."""

@@ -1,0 +1,260 @@
+"""The conversation engine: one incoming user message in, the bot's replies out.
+
+Channel adapters (web chat, Telegram, Slack, email) turn platform events into `Incoming` and render
+`Reply`s; every rule about when the bot answers, asks for feedback or hands off to a person lives here.
+The engine never imports a web or chat framework.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.language import asks_for_human, detect_language, is_small_talk, locale_language
+from bot.texts import t
+from retrieval import Retriever, RetrievalResult
+from tickets import service
+from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
+
+log = logging.getLogger(__name__)
+
+Action = Literal["helped", "not_helped", "human"]
+ACTIONS: tuple[str, ...] = ("helped", "not_helped", "human")
+FEEDBACK_ACTIONS = ["helped", "not_helped", "human"]
+MAX_OFFERS = 2  # the first answer, then "didn't help" gets the next best article once
+
+
+class InputError(ValueError):
+    """The user's message cannot be processed as sent; `user_text` tells them why, in their language."""
+
+    def __init__(self, code: str, user_text: str) -> None:
+        super().__init__(user_text)
+        self.code = code
+        self.user_text = user_text
+
+
+@dataclass
+class Incoming:
+    channel: str
+    user_ref: str
+    text: str = ""
+    thread_ref: str = ""
+    action: Action | None = None
+    platform_msg_id: str | None = None  # platform message/update id: a redelivery is processed once
+    locale: str | None = None
+    user_name: str | None = None
+    attachments: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    message_id: int
+    text: str
+    kind: str  # answer | info | handoff | error
+    article: dict | None = None
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HandleResult:
+    conversation_id: int
+    state: str
+    lang: str
+    user_message_id: int
+    replies: list[Reply]
+    ticket_number: int | None = None
+    new_ticket: bool = False
+    duplicate: bool = False
+
+
+@dataclass
+class EngineConfig:
+    max_chars: int = 4000
+    idle_after: timedelta = timedelta(minutes=60)
+    article_url: Callable[[str], str] = lambda article_id: f"/kb/{article_id}"
+
+
+def reply_from(msg: Message) -> Reply:
+    p = msg.payload or {}
+    return Reply(msg.id, msg.text, p.get("kind", "info"), p.get("article"), list(p.get("actions", [])))
+
+
+class Engine:
+    def __init__(self, sessions: sessionmaker[Session], retriever: Retriever, config: EngineConfig | None = None,
+                 on_handoff: Callable[[int], None] | None = None) -> None:
+        self.sessions = sessions
+        self.retriever = retriever
+        self.config = config or EngineConfig()
+        self.on_handoff = on_handoff  # e.g. post to the agents' channel; called after commit
+
+    # -- entry point ------------------------------------------------------------------------
+    def handle(self, msg: Incoming) -> HandleResult:
+        text = (msg.text or "").strip()
+        lang_hint = locale_language(msg.locale) or "en"
+        if msg.action is not None and msg.action not in ACTIONS:
+            raise InputError("unknown_action", f"unknown action {msg.action!r}: use one of {', '.join(ACTIONS)}")
+        if len(text) > self.config.max_chars:
+            lang = detect_language(text, lang_hint)
+            raise InputError("too_long", t(lang, "too_long", length=len(text), limit=self.config.max_chars))
+        if not text and msg.action is None and not msg.attachments:
+            raise InputError("empty", t(lang_hint, "empty"))
+
+        # Retrieval runs before the write transaction: encoding must not hold the database lock.
+        pre: RetrievalResult | Exception | None = None
+        if msg.action is None and text and not asks_for_human(text) and not is_small_talk(text):
+            try:
+                pre = self.retriever.answer(text)
+            except Exception as exc:  # any bot failure becomes a handoff, never silence
+                log.exception("retrieval failed")
+                pre = exc
+        try:
+            result = self._handle_in_transaction(msg, text, lang_hint, pre)
+        except IntegrityError:
+            # A concurrent redelivery of the same platform message won the insert: answer as a duplicate.
+            if not msg.platform_msg_id:
+                raise
+            result = self._handle_in_transaction(msg, text, lang_hint, pre)
+        if result.new_ticket and self.on_handoff is not None and result.ticket_number is not None:
+            try:
+                self.on_handoff(result.ticket_number)
+            except Exception:
+                log.exception("handoff notification failed for ticket #%s", result.ticket_number)
+        return result
+
+    def _handle_in_transaction(self, msg: Incoming, text: str, lang_hint: str,
+                               pre: RetrievalResult | Exception | None) -> HandleResult:
+        with self.sessions.begin() as s:
+            if msg.platform_msg_id:
+                dup = service.find_platform_message(s, msg.channel, msg.platform_msg_id)
+                if dup is not None:
+                    conv = s.get(Conversation, dup.conversation_id)
+                    ticket = service.ticket_for_conversation(s, conv.id)
+                    return HandleResult(conv.id, conv.state, conv.lang, dup.id,
+                                    [reply_from(m) for m in service.replies_to(s, dup.id)],
+                                    ticket.id if ticket else None, duplicate=True)
+            conv = service.get_or_start_conversation(
+                s, msg.channel, msg.user_ref, msg.thread_ref, lang=lang_hint, user_name=msg.user_name,
+                idle_after=self.config.idle_after)
+            if text:
+                conv.lang = detect_language(text, conv.lang or lang_hint)
+            payload = {"action": msg.action} if msg.action else {}
+            if msg.attachments:
+                payload["attachments"] = msg.attachments
+            user_msg = service.add_message(s, conv, "user", text or f"[{msg.action or 'attachment'}]",
+                                           payload=payload, platform_msg_id=msg.platform_msg_id)
+            turn = _Turn(self, s, conv, user_msg)
+            turn.route(msg, text, pre)
+            ticket = turn.ticket or service.ticket_for_conversation(s, conv.id)
+            return HandleResult(conv.id, conv.state, conv.lang, user_msg.id, turn.replies,
+                            ticket.id if ticket and conv.state != ConversationState.bot.value else None,
+                            new_ticket=turn.new_ticket)
+
+
+class _Turn:
+    """One user message being processed inside one transaction."""
+
+    def __init__(self, engine: Engine, session: Session, conv: Conversation, user_msg: Message) -> None:
+        self.engine, self.s, self.conv, self.user_msg = engine, session, conv, user_msg
+        self.replies: list[Reply] = []
+        self.ticket: Ticket | None = None
+        self.new_ticket = False
+
+    @property
+    def lang(self) -> str:
+        return self.conv.lang
+
+    def say(self, text: str, kind: str = "info", article: dict | None = None, actions: list[str] | None = None) -> None:
+        payload = {"kind": kind, "actions": actions or []}
+        if article:
+            payload["article"] = article
+        m = service.add_message(self.s, self.conv, "bot", text, payload=payload, reply_to_id=self.user_msg.id)
+        self.replies.append(reply_from(m))
+
+    # -- routing ------------------------------------------------------------------------------
+    def route(self, msg: Incoming, text: str, pre: RetrievalResult | Exception | None) -> None:
+        state = self.conv.state
+        if state in (ConversationState.waiting_for_agent.value, ConversationState.with_agent.value):
+            # A person holds (or is about to hold) this conversation: the bot stays silent and the
+            # message goes to the ticket. Only an explicit repeat request for a human gets a reminder.
+            ticket = service.user_message_on_ticket(self.s, self.conv, self.user_msg)
+            self.ticket = ticket
+            if ticket is not None and state == ConversationState.waiting_for_agent.value and (
+                msg.action == "human" or (text and asks_for_human(text))
+            ):
+                self.say(t(self.lang, "already_waiting", number=ticket.id), "info")
+            return
+        if msg.action == "human" or (msg.action is None and text and asks_for_human(text)):
+            self.handoff(HandoffReason.user_request, question=self.conv.last_question or text)
+            return
+        if msg.action == "helped":
+            if not self.conv.offered:
+                self.say(t(self.lang, "nothing_to_rate"))
+                return
+            self.say(t(self.lang, "helped_thanks"))
+            service.close_conversation(self.s, self.conv, Outcome.helped)
+            return
+        if msg.action == "not_helped":
+            self.not_helped()
+            return
+        if not text:  # an attachment with no words: a person has to look at it
+            self.handoff(HandoffReason.user_request, question="(attachment)")
+            return
+        if is_small_talk(text):
+            self.say(t(self.lang, "greeting"))
+            return
+        self.question(text, pre)
+
+    def question(self, text: str, pre: RetrievalResult | Exception | None) -> None:
+        self.conv.last_question = text
+        self.conv.offered = []
+        if isinstance(pre, Exception) or pre is None:
+            self.handoff(HandoffReason.bot_error, question=text)
+            return
+        if pre.decision.action != "answer" or pre.best is None:
+            self.handoff(HandoffReason.low_confidence, question=text, tried=pre)
+            return
+        self.offer(pre, first=True)
+
+    def offer(self, result: RetrievalResult, first: bool) -> None:
+        hit = result.best
+        article = {"id": hit.article_id, "title": hit.title, "url": self.engine.config.article_url(hit.article_id),
+                   "score": round(hit.score, 4)}
+        intro = t(self.lang, "answer_intro" if first else "answer_next", title=hit.title)
+        body = f"{intro}\n\n{hit.passage}\n\n{t(self.lang, 'read_more', url=article['url'])}"
+        self.conv.offered = [*self.conv.offered, {"article_id": hit.article_id, "title": hit.title,
+                                                  "score": round(hit.score, 4)}]
+        self.say(body, "answer", article=article, actions=FEEDBACK_ACTIONS)
+
+    def not_helped(self) -> None:
+        offered = list(self.conv.offered or [])
+        if not offered:
+            self.say(t(self.lang, "nothing_to_rate"))
+            return
+        question = self.conv.last_question or ""
+        if len(offered) < MAX_OFFERS and question:
+            try:
+                nxt = self.engine.retriever.answer(question, exclude=[o["article_id"] for o in offered])
+            except Exception:
+                log.exception("retrieval failed")
+                self.handoff(HandoffReason.bot_error, question=question)
+                return
+            if nxt.decision.action == "answer" and nxt.best is not None:
+                self.offer(nxt, first=False)
+                return
+        self.handoff(HandoffReason.negative_feedback, question=question)
+
+    def handoff(self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None) -> None:
+        bot_tried = list(self.conv.offered or [])
+        if tried is not None and not bot_tried:
+            bot_tried = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
+                          "offered": False} for h in tried.hits[:3]]
+        self.ticket = service.open_ticket(self.s, self.conv, reason=reason.value, question=question,
+                                          bot_tried=bot_tried)
+        self.new_ticket = True
+        lead = {"low_confidence": "low_confidence", "negative_feedback": "negative",
+                "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
+        self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")

@@ -1,0 +1,1 @@
+"""Getting knowledge in: loaders, splitting articles into retrievable units, the article store, indexing."""

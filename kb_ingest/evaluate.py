@@ -1,0 +1,90 @@
+"""`firstline eval`: measure retrieval and the answer/handoff decision on a labelled query set."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from retrieval import RetrievalResult, Retriever
+
+
+@dataclass(frozen=True)
+class LabelledQuery:
+    query: str
+    relevant: tuple[str, ...]
+
+
+def read_queries(path: str | Path) -> list[LabelledQuery]:
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            out.append(LabelledQuery(str(obj["query"]), tuple(obj.get("relevant") or ())))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: not a query line ({exc})") from exc
+    return out
+
+
+def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> dict:
+    answerable = [(q, r) for q, r in zip(queries, results) if q.relevant]
+    unanswerable = [(q, r) for q, r in zip(queries, results) if not q.relevant]
+
+    def rank_of(q: LabelledQuery, r: RetrievalResult) -> int | None:
+        for i, h in enumerate(r.hits[:10], 1):
+            if h.article_id in q.relevant:
+                return i
+        return None
+
+    ranks = [rank_of(q, r) for q, r in answerable]
+    answered = [(q, r) for q, r in zip(queries, results) if r.decision.action == "answer"]
+    correct = [1 for q, r in answered if q.relevant and r.hits and r.hits[0].article_id in q.relevant]
+    lat = np.array([r.latency_ms for r in results]) if results else np.zeros(1)
+    n = max(len(answerable), 1)
+    return {
+        "queries": len(queries),
+        "answerable": len(answerable),
+        "out_of_kb": len(unanswerable),
+        "recall@1": round(sum(1 for k in ranks if k == 1) / n, 4),
+        "recall@3": round(sum(1 for k in ranks if k and k <= 3) / n, 4),
+        "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
+        "deflection": round(len(correct) / n, 4),
+        "false_answer_rate": round((len(answered) - len(correct)) / max(len(answered), 1), 4),
+        "out_of_kb_handoff": round(
+            sum(1 for _, r in unanswerable if r.decision.action == "handoff") / max(len(unanswerable), 1), 4
+        ),
+        "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(lat, 95)), 2),
+    }
+
+
+def run_queries(
+    retriever: Retriever,
+    queries: Iterable[LabelledQuery],
+    out_path: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[RetrievalResult]:
+    results = []
+    out = open(out_path, "w", encoding="utf-8") if out_path else None
+    try:
+        for q in queries:
+            r = retriever.answer(q.query)  # the same path the bots use
+            results.append(r)
+            if out:
+                out.write(json.dumps({
+                    "query": q.query,
+                    "ranked": [h.article_id for h in r.hits[:10]],
+                    "scores": [round(h.score, 4) for h in r.hits[:10]],
+                    "decision": r.decision.action,
+                    "latency_ms": round(r.latency_ms, 2),
+                }, ensure_ascii=False) + "\n")
+            if progress:
+                progress(1)
+    finally:
+        if out:
+            out.close()
+    return results

@@ -1,0 +1,155 @@
+"""Ingest articles into the store and the index: only what changed is re-encoded."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
+from kb_ingest.loaders import LoadError, ParsedArticle, load_paths
+from kb_ingest.models import Article, ArticleRevision, ArticleUnit
+from kb_ingest.splitter import split_article
+from retrieval import Retriever
+
+ENCODE_CHUNK = 256  # units per encode call: big enough for full batches, small enough for a live progress bar
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[LoadError] = field(default_factory=list)
+    units_encoded: int = 0
+    encode_seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
+            "failed": len(self.failed),
+            "units_encoded": self.units_encoded,
+        }
+
+
+def content_hash(art: ParsedArticle) -> str:
+    data = json.dumps([art.title, art.body, sorted(art.tags), art.lang], ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def ingest_paths(
+    factory: sessionmaker[Session],
+    retriever: Retriever,
+    paths: Iterable[str | Path],
+    *,
+    prune: bool = False,
+    index_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Load, diff against the DB, encode changed articles' units, store them and update the index."""
+    import time
+
+    paths = [Path(p) for p in paths]
+    report = IngestReport()
+    parsed: list[ParsedArticle] = []
+    for item in load_paths(paths):
+        (report.failed if isinstance(item, LoadError) else parsed).append(item)
+
+    with factory() as session:
+        existing = {a.id: a for a in session.scalars(select(Article))}
+    changed: list[tuple[ParsedArticle, str]] = []
+    for art in parsed:
+        h = content_hash(art)
+        old = existing.get(art.id)
+        if old is not None and old.content_hash == h and old.status == "published":
+            report.unchanged.append(art.id)
+        else:
+            changed.append((art, h))
+
+    # Encode every changed article's units in large batches: this is where ingest spends its time.
+    drafts = [(art, h, split_article(art.title, art.body)) for art, h in changed]
+    texts = [d.text for _, _, units in drafts for d in units]
+    vectors = np.zeros((0, retriever.embedder.dim), dtype=np.float32)
+    if texts:
+        started = time.perf_counter()
+        # Longest first across the whole run, so each batch pads to similar lengths.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), retriever.embedder.dim), dtype=np.float32)
+        for i in range(0, len(order), ENCODE_CHUNK):
+            idx = order[i : i + ENCODE_CHUNK]
+            vectors[idx] = retriever.embedder.encode_passages([texts[j] for j in idx])
+            if progress:
+                progress(min(i + ENCODE_CHUNK, len(texts)), len(texts))
+        report.encode_seconds = time.perf_counter() - started
+        report.units_encoded = len(texts)
+
+    touched_units: list[tuple[list[int], list]] = []
+    seen_ids = {a.id for a in parsed}
+    with factory() as session, session.begin():
+        offset = 0
+        for art, h, units in drafts:
+            old_ids = list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art.id)))
+            session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id))
+            row = session.get(Article, art.id)
+            if row is None:
+                row = Article(id=art.id)
+                session.add(row)
+                report.added.append(art.id)
+            else:
+                report.updated.append(art.id)
+            row.title, row.body, row.tags, row.lang = art.title, art.body, art.tags, art.lang
+            row.source, row.content_hash, row.status = art.source, h, "published"
+            session.add(ArticleRevision(article_id=art.id, title=art.title, body=art.body,
+                                        author=f"ingest:{art.source}", content_hash=h))
+            session.flush()
+            new_rows = []
+            for d in units:
+                unit = ArticleUnit(article_id=art.id, kind=d.kind, position=d.position, text=d.text,
+                                   passage=d.passage, embedder=retriever.embedder.name,
+                                   vector=vector_bytes(vectors[offset]))
+                offset += 1
+                session.add(unit)
+                new_rows.append(unit)
+            session.flush()
+            touched_units.append((old_ids, [(to_unit(u, art.title), vectors[offset - len(units) + i])
+                                            for i, u in enumerate(new_rows)]))
+        removed_ids: list[int] = []
+        if prune:
+            roots = [p.resolve() for p in paths]
+            # A file that is still there but failed to load (a typo in its front matter) is not gone:
+            # its article stays until the file is fixed or removed.
+            still_there = {Path(f.source).resolve() for f in report.failed if os.path.lexists(f.source)}
+            for art_id, old in existing.items():
+                if art_id in seen_ids or not old.source:
+                    continue
+                src = Path(old.source).resolve()
+                if src in still_there:
+                    continue
+                if any(src == r or r in src.parents for r in roots):
+                    removed_ids += list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art_id)))
+                    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art_id))
+                    session.execute(delete(ArticleRevision).where(ArticleRevision.article_id == art_id))
+                    session.execute(delete(Article).where(Article.id == art_id))
+                    report.deleted.append(art_id)
+        if changed or report.deleted:
+            bump_kb_version(session)
+
+    # The DB has committed; now the live index follows (it can always be rebuilt from the DB).
+    for old_ids, new in touched_units:
+        retriever.remove_units(old_ids)
+        if new:
+            retriever.add_units([u for u, _ in new], np.vstack([v for _, v in new]))
+    retriever.remove_units(removed_ids)
+    if changed or report.deleted:
+        save_index(factory, retriever, index_path)
+    return report

@@ -1,0 +1,92 @@
+"""Shared fixtures: the real embedding model (loaded once), and databases on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PG_ADMIN_URL = os.environ.get("FIRSTLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+STACKFAQ = ROOT.parent / "shared" / "eval" / "stackfaq"
+
+
+def _pg_reachable() -> bool:
+    try:
+        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return True
+    except Exception:
+        return False
+
+
+PG_OK = _pg_reachable()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from retrieval import make_embedder
+
+    return make_embedder("minilm")
+
+
+def _make_pg_database() -> tuple[str, callable]:
+    name = f"fl_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _database(backend: str, folder: Path):
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'firstline.db'}", lambda: None
+    if not PG_OK:
+        if os.environ.get("FIRSTLINE_REQUIRE_PG"):  # CI: a missing PostgreSQL is a failure, not a skip
+            pytest.fail(f"PostgreSQL is required but not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+    return _make_pg_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A fresh, empty database URL on each backend."""
+    url, drop = _database(request.param, tmp_path)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db_url(request, tmp_path_factory):
+    """Like db_url, shared by one test module (for tests that start the app once)."""
+    url, drop = _database(request.param, tmp_path_factory.mktemp("db"))
+    yield url
+    drop()
+
+
+@pytest.fixture
+def sessions(db_url):
+    """A migrated database on each backend, as a session factory."""
+    from api.migrate import upgrade
+    from tickets.db import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()

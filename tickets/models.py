@@ -1,0 +1,188 @@
+"""Typed SQLAlchemy 2.0 models for conversations, messages, tickets, agents, audit events and the outbox."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tickets.db import Base, utcnow
+
+
+class ConversationState(str, enum.Enum):
+    bot = "bot"
+    waiting_for_agent = "waiting_for_agent"
+    with_agent = "with_agent"
+    resolved = "resolved"
+
+
+class Outcome(str, enum.Enum):
+    helped = "helped"  # bot answered, user confirmed
+    answered = "answered"  # bot answered, no feedback before the conversation went idle
+    handed_off = "handed_off"  # waiting for / with an agent (reason on the conversation)
+    resolved_by_agent = "resolved_by_agent"
+    handed_back = "handed_back"
+    abandoned = "abandoned"  # user left before anything was resolved
+
+
+class TicketStatus(str, enum.Enum):
+    new = "new"
+    open = "open"
+    pending_user = "pending_user"
+    escalated = "escalated"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class HandoffReason(str, enum.Enum):
+    low_confidence = "low_confidence"
+    negative_feedback = "negative_feedback"
+    user_request = "user_request"
+    bot_error = "bot_error"
+
+
+class Role(str, enum.Enum):
+    l1 = "l1"
+    l2 = "l2"
+    l3 = "l3"
+    manager = "manager"
+
+
+class Conversation(Base):
+    """One episode of a user's chat in one channel thread, from first question to its outcome.
+
+    At most one conversation per (channel, user, thread) is active (closed_at IS NULL).
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index(
+            "uq_conversations_active",
+            "channel",
+            "user_ref",
+            "thread_ref",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_ref: Mapped[str] = mapped_column(String(200))
+    thread_ref: Mapped[str] = mapped_column(String(200), default="")
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    state: Mapped[str] = mapped_column(String(32), default=ConversationState.bot.value)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    handoff_reason: Mapped[str | None] = mapped_column(String(32))
+    # What the bot offered for the current question, best first: [{"article_id", "title", "score"}].
+    offered: Mapped[list] = mapped_column(default=list)
+    last_question: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="conversation", order_by="Message.id", lazy="raise_on_sql"
+    )
+
+
+class Message(Base):
+    """Everything said in a conversation, by the user, the bot, an agent or the system."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # A platform's message/update id is stored once: a redelivery is recognised, not processed again.
+        UniqueConstraint("channel", "platform_msg_id", name="uq_messages_platform_id"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    author: Mapped[str] = mapped_column(String(16))  # user | bot | agent | system
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    # Structured extras: offered article, available actions, attachments, feedback given.
+    payload: Mapped[dict] = mapped_column(default=dict)
+    platform_msg_id: Mapped[str | None] = mapped_column(String(200))
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # sha256 of the bearer token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    requester: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.new.value)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    line: Mapped[str] = mapped_column(String(4), default="L1")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    handoff_reason: Mapped[str] = mapped_column(String(32))
+    bot_tried: Mapped[list] = mapped_column(default=list)  # [{"article_id", "title", "score"}]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    linked_articles: Mapped[list] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def number(self) -> int:
+        return self.id
+
+
+class TicketEvent(Base):
+    """Audit trail: who did what to a ticket, and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # "agent:3", "user:web:alice", "bot", "system"
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxItem(Base):
+    """An outbound message waiting for its channel's sender (Telegram, Slack, email): retried until sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
