@@ -1,6 +1,7 @@
 """The FastAPI application factory."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,9 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from api import chat_views, kb_views, ticket_views
+from api.channels import configured_channels
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
+from bot.desk import Desk
 from bot.engine import Engine, EngineConfig
+from bot.outbox import OutboxDispatcher
 from tickets.service import TicketError
 
 log = logging.getLogger(__name__)
@@ -34,15 +38,38 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        agent_channels = tuple(m.name for m in mounts if m.has_agent_side)
         app.state.engine = Engine(
             rt.sessions, rt.retriever,
             EngineConfig(max_chars=settings.max_message_chars,
-                         idle_after=timedelta(minutes=settings.conversation_idle_minutes)),
+                         idle_after=timedelta(minutes=settings.conversation_idle_minutes),
+                         article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}"),
+            agent_channels=agent_channels,
         )
-        yield
-        if runtime is None:
-            rt.close()
+        app.state.desk = Desk(agent_channels)
+        background: list[asyncio.Task] = []
+        senders = {m.name: m.sender for m in mounts if m.sender is not None}
+        app.state.dispatcher = OutboxDispatcher(rt.sessions, senders) if senders else None
+        if app.state.dispatcher is not None:
+            background.append(asyncio.create_task(app.state.dispatcher.run_forever(), name="outbox"))
+        for m in mounts:
+            if m.start is not None:
+                work = m.start(app)
+                if work is not None:
+                    background.append(asyncio.create_task(work, name=f"channel:{m.name}"))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            for m in mounts:
+                if m.stop is not None:
+                    await m.stop()
+            if runtime is None:
+                rt.close()
 
+    mounts = configured_channels(settings)
     app = FastAPI(title="Firstline", version="0.1.0", lifespan=lifespan,
                   description="Chatbot-first IT service desk: web chat, agent API, knowledge base.")
 
@@ -74,12 +101,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(chat_views.router)
     app.include_router(ticket_views.router)
     app.include_router(kb_views.router)
+    for m in mounts:
+        if m.router is not None:
+            app.include_router(m.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict:
         rt: Runtime = request.app.state.runtime
-        with rt.sessions() as s:
+        with rt.read_sessions() as s:
             s.execute(text("select 1"))
         return {"status": "ok", "units": len(rt.retriever.index), "embedder": rt.retriever.embedder.name}
 

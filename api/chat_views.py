@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import EngineDep, RuntimeDep, SessionDep
+from api.deps import EngineDep, ReadSessionDep, RuntimeDep
 from api.schemas import ChatIn, ChatOut, MessageOut, ReplyOut, UserTicketOut
 from bot.engine import Incoming, InputError
 from tickets import service
@@ -52,7 +52,7 @@ def message_out(m: Message) -> MessageOut:
 @router.post("", response_model=ChatOut, summary="Send a message or a feedback action; get the bot's replies")
 def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep,
                  x_chat_token: Annotated[str | None, Header()] = None) -> ChatOut:
-    with rt.sessions() as s:
+    with rt.read_sessions() as s:
         check_user(rt, s, body.user, x_chat_token, allow_new=True)
     try:
         res = engine.handle(Incoming(channel=CHANNEL, user_ref=body.user, text=body.text, action=body.action,
@@ -71,7 +71,7 @@ def _user_messages(session, user: str, after: int) -> list[MessageOut]:
 
 
 @router.get("/messages", response_model=list[MessageOut], summary="Everything in my chats after message `after`")
-def get_messages(rt: RuntimeDep, session: SessionDep, user: str, after: int = 0,
+def get_messages(rt: RuntimeDep, session: ReadSessionDep, user: str, after: int = 0,
                  x_chat_token: Annotated[str | None, Header()] = None) -> list[MessageOut]:
     check_user(rt, session, user, x_chat_token, allow_new=False)
     return _user_messages(session, user, after)
@@ -80,11 +80,11 @@ def get_messages(rt: RuntimeDep, session: SessionDep, user: str, after: int = 0,
 @router.get("/stream", summary="Server-sent events: agent replies and notifications as they happen")
 async def stream(request: Request, rt: RuntimeDep, user: str, token: Annotated[str, Query()], after: int = 0):
     # EventSource cannot send headers, so the token comes as a query parameter here.
-    with rt.sessions() as s:
+    with rt.read_sessions() as s:
         check_user(rt, s, user, token, allow_new=False)
 
     def poll(last: int) -> list[MessageOut]:
-        with rt.sessions() as s:
+        with rt.read_sessions() as s:
             return _user_messages(s, user, last)
 
     async def events():
@@ -100,7 +100,7 @@ async def stream(request: Request, rt: RuntimeDep, user: str, token: Annotated[s
 
 
 @router.get("/tickets", response_model=list[UserTicketOut], summary="My tickets (only mine)")
-def my_tickets(rt: RuntimeDep, session: SessionDep, user: str,
+def my_tickets(rt: RuntimeDep, session: ReadSessionDep, user: str,
                x_chat_token: Annotated[str | None, Header()] = None) -> list[UserTicketOut]:
     check_user(rt, session, user, x_chat_token, allow_new=False)
     return [UserTicketOut(number=tk.id, subject=tk.subject, status=tk.status, created_at=tk.created_at,

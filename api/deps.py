@@ -7,6 +7,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from api.runtime import Runtime
+from bot.desk import Desk
 from bot.engine import Engine
 from tickets import agents as agent_accounts
 from tickets.models import Agent, Role
@@ -20,10 +21,20 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_desk(request: Request) -> Desk:
+    return request.app.state.desk
+
+
 def get_session(rt: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
     """A session for one request. Endpoints that write commit before they return: a yield
     dependency's exit may run after the response is sent, too late for a client that reads next."""
     with rt.sessions() as session:
+        yield session
+
+
+def get_read_session(rt: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """A session for endpoints that only read (no write lock on SQLite)."""
+    with rt.read_sessions() as session:
         yield session
 
 
@@ -48,7 +59,9 @@ def require_manager(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 AgentDep = Annotated[Agent, Depends(current_agent)]
 ManagerDep = Annotated[Agent, Depends(require_manager)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+DeskDep = Annotated[Desk, Depends(get_desk)]

@@ -15,7 +15,7 @@ from kb_ingest.models import Article
 from kb_ingest.service import ingest_paths
 from retrieval import Retriever, make_embedder
 from retrieval.decision import policy_for
-from tickets.db import make_engine, make_session_factory
+from tickets.db import make_engine, make_read_session_factory, make_session_factory
 
 log = logging.getLogger(__name__)
 SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
@@ -51,6 +51,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     retriever: Retriever
+    read_sessions: sessionmaker[Session]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -74,4 +75,4 @@ def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Run
         if empty and SAMPLE_KB.is_dir():
             report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
             log.info("sample KB ingested: %s", report.summary())
-    return Runtime(settings, engine, sessions, retriever)
+    return Runtime(settings, engine, sessions, retriever, make_read_session_factory(engine))

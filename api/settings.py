@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    public_base_url: str | None = None  # how users reach this server (article links); default http://host:port
+
+    @property
+    def public_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
 
     @property
     def db_url(self) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 
 from api.chat_views import message_out
-from api.deps import AgentDep, ManagerDep, SessionDep
+from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
 from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, EventOut, HandbackIn, MessageOut, ResolveIn, TextIn,
                          TicketDetailOut, TicketOut)
-from bot import desk
 from tickets import agents as agent_accounts
 from tickets import service
 from tickets.models import Ticket, TicketStatus
@@ -22,7 +21,7 @@ def ticket_out(tk: Ticket) -> TicketOut:
 
 
 @router.get("/tickets", response_model=list[TicketOut], summary="The queue: filter by status, line, assignee, text")
-def list_tickets(session: SessionDep, agent: AgentDep,
+def list_tickets(session: ReadSessionDep, agent: AgentDep,
                  status: str | None = Query(None, description="comma-separated, e.g. new,open"),
                  line: str | None = Query(None, pattern="^L[123]$"), mine: bool = False, unassigned: bool = False,
                  q: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500)) -> list[TicketOut]:
@@ -36,7 +35,7 @@ def list_tickets(session: SessionDep, agent: AgentDep,
 
 
 @router.get("/tickets/{number}", response_model=TicketDetailOut, summary="A ticket with transcript and audit trail")
-def get_ticket(number: int, session: SessionDep, agent: AgentDep) -> TicketDetailOut:
+def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketDetailOut:
     tk = service.get_ticket(session, number)
     transcript: list[MessageOut] = [message_out(m) for m in service.transcript(session, tk.conversation_id)]
     events = [EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
@@ -45,28 +44,28 @@ def get_ticket(number: int, session: SessionDep, agent: AgentDep) -> TicketDetai
 
 
 @router.post("/tickets/{number}/claim", response_model=TicketOut, summary="Take the conversation over")
-def claim(number: int, session: SessionDep, agent: AgentDep) -> TicketOut:
+def claim(number: int, desk: DeskDep, session: SessionDep, agent: AgentDep) -> TicketOut:
     ticket = desk.claim(session, number, agent)
     session.commit()
     return ticket_out(ticket)
 
 
 @router.post("/tickets/{number}/reply", response_model=MessageOut, summary="Reply to the user in their channel")
-def reply(number: int, body: TextIn, session: SessionDep, agent: AgentDep) -> MessageOut:
-    msg = desk.reply(session, number, agent, body.text)
+def reply(number: int, desk: DeskDep, body: TextIn, session: SessionDep, agent: AgentDep) -> MessageOut:
+    msg = desk.reply(session, number, agent, body.text, source="api")
     session.commit()
     return message_out(msg)
 
 
 @router.post("/tickets/{number}/handback", response_model=TicketOut, summary="Return the user to the bot")
-def handback(number: int, body: HandbackIn, session: SessionDep, agent: AgentDep) -> TicketOut:
+def handback(number: int, desk: DeskDep, body: HandbackIn, session: SessionDep, agent: AgentDep) -> TicketOut:
     ticket = desk.hand_back(session, number, agent, body.note)
     session.commit()
     return ticket_out(ticket)
 
 
 @router.post("/tickets/{number}/resolve", response_model=TicketOut, summary="Resolve with a resolution text")
-def resolve(number: int, body: ResolveIn, session: SessionDep, agent: AgentDep) -> TicketOut:
+def resolve(number: int, desk: DeskDep, body: ResolveIn, session: SessionDep, agent: AgentDep) -> TicketOut:
     ticket = desk.resolve(session, number, agent, body.resolution, body.articles)
     session.commit()
     return ticket_out(ticket)

@@ -1,5 +1,5 @@
-"""The agent side of a handoff: claim, reply, hand back, resolve — each also tells the user, in
-their language and their channel (the message is stored; push channels deliver it via the outbox)."""
+"""The agent side of a handoff: claim, reply, hand back, resolve. Each change also tells the user (in
+their language and channel) and queues the event for the agents' channels (Telegram group, Slack)."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -9,32 +9,41 @@ from tickets import service
 from tickets.models import Agent, Conversation, Message, Ticket
 
 
-def _notify(session: Session, conv: Conversation, text: str, kind: str) -> Message:
-    return service.add_message(session, conv, "system", text, payload={"kind": kind})
+class Desk:
+    def __init__(self, agent_channels: tuple[str, ...] = ()) -> None:
+        self.agent_channels = agent_channels
 
+    def _notify_user(self, session: Session, conv: Conversation, text: str, kind: str) -> Message:
+        return service.add_message(session, conv, "system", text, payload={"kind": kind})
 
-def claim(session: Session, number: int, agent: Agent) -> Ticket:
-    before = service.get_ticket(session, number).assignee_id
-    ticket = service.claim_ticket(session, number, agent)
-    if before is None:
-        conv = session.get(Conversation, ticket.conversation_id)
-        _notify(session, conv, t(conv.lang, "agent_joined", agent=agent.name), "agent_joined")
-    return ticket
+    def _tell_agents(self, session: Session, ticket: Ticket, event: str, message_id: int | None = None) -> None:
+        service.notify_agents(session, self.agent_channels, ticket, event, message_id)
 
+    def claim(self, session: Session, number: int, agent: Agent) -> Ticket:
+        before = service.get_ticket(session, number).assignee_id
+        ticket = service.claim_ticket(session, number, agent)
+        if before is None:
+            conv = session.get(Conversation, ticket.conversation_id)
+            self._notify_user(session, conv, t(conv.lang, "agent_joined", agent=agent.name), "agent_joined")
+            self._tell_agents(session, ticket, "ticket_claimed")
+        return ticket
 
-def reply(session: Session, number: int, agent: Agent, text: str) -> Message:
-    _, msg = service.agent_message(session, number, agent, text)
-    return msg
+    def reply(self, session: Session, number: int, agent: Agent, text: str, source: str = "api",
+              platform_msg_id: str | None = None) -> Message:
+        _, msg = service.agent_message(session, number, agent, text, source=source, platform_msg_id=platform_msg_id)
+        self._tell_agents(session, service.get_ticket(session, number), "agent_message", msg.id)
+        return msg
 
+    def resolve(self, session: Session, number: int, agent: Agent, resolution: str,
+                articles: list[str] | None = None) -> Ticket:
+        ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
+        text = f"{t(conv.lang, 'resolved', number=ticket.id, resolution=resolution)}\n{t(conv.lang, 'resolved_footer')}"
+        self._notify_user(session, conv, text, "resolved")
+        self._tell_agents(session, ticket, "ticket_resolved")
+        return ticket
 
-def resolve(session: Session, number: int, agent: Agent, resolution: str, articles: list[str] | None = None) -> Ticket:
-    ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
-    text = f"{t(conv.lang, 'resolved', number=ticket.id, resolution=resolution)}\n{t(conv.lang, 'resolved_footer')}"
-    _notify(session, conv, text, "resolved")
-    return ticket
-
-
-def hand_back(session: Session, number: int, agent: Agent, note: str = "") -> Ticket:
-    ticket, conv = service.hand_back(session, number, agent, note)
-    _notify(session, conv, t(conv.lang, "handed_back"), "handed_back")
-    return ticket
+    def hand_back(self, session: Session, number: int, agent: Agent, note: str = "") -> Ticket:
+        ticket, conv = service.hand_back(session, number, agent, note)
+        self._notify_user(session, conv, t(conv.lang, "handed_back"), "handed_back")
+        self._tell_agents(session, ticket, "ticket_handed_back")
+        return ticket

@@ -85,11 +85,13 @@ def reply_from(msg: Message) -> Reply:
 
 class Engine:
     def __init__(self, sessions: sessionmaker[Session], retriever: Retriever, config: EngineConfig | None = None,
-                 on_handoff: Callable[[int], None] | None = None) -> None:
+                 agent_channels: tuple[str, ...] = ()) -> None:
         self.sessions = sessions
         self.retriever = retriever
         self.config = config or EngineConfig()
-        self.on_handoff = on_handoff  # e.g. post to the agents' channel; called after commit
+        # Agents' sides (Telegram group, Slack channel) that hear of handoffs and user messages on tickets,
+        # through the outbox, in the same transaction as the change.
+        self.agent_channels = agent_channels
 
     # -- entry point ------------------------------------------------------------------------
     def handle(self, msg: Incoming) -> HandleResult:
@@ -118,11 +120,6 @@ class Engine:
             if not msg.platform_msg_id:
                 raise
             result = self._handle_in_transaction(msg, text, lang_hint, pre)
-        if result.new_ticket and self.on_handoff is not None and result.ticket_number is not None:
-            try:
-                self.on_handoff(result.ticket_number)
-            except Exception:
-                log.exception("handoff notification failed for ticket #%s", result.ticket_number)
         return result
 
     def _handle_in_transaction(self, msg: Incoming, text: str, lang_hint: str,
@@ -182,6 +179,8 @@ class _Turn:
             # message goes to the ticket. Only an explicit repeat request for a human gets a reminder.
             ticket = service.user_message_on_ticket(self.s, self.conv, self.user_msg)
             self.ticket = ticket
+            if ticket is not None:
+                service.notify_agents(self.s, self.engine.agent_channels, ticket, "user_message", self.user_msg.id)
             if ticket is not None and state == ConversationState.waiting_for_agent.value and (
                 msg.action == "human" or (text and asks_for_human(text))
             ):
@@ -255,6 +254,7 @@ class _Turn:
         self.ticket = service.open_ticket(self.s, self.conv, reason=reason.value, question=question,
                                           bot_tried=bot_tried)
         self.new_ticket = True
+        service.notify_agents(self.s, self.engine.agent_channels, self.ticket, "ticket_opened")
         lead = {"low_confidence": "low_confidence", "negative_feedback": "negative",
                 "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
         self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")

@@ -3,6 +3,8 @@ question answered → didn't help → ticket → agent claims, replies → user 
 silent, message reaches the ticket) → agent resolves → user notified → next question answered by the bot."""
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -112,3 +114,28 @@ def test_helped_closes_the_episode(app):
         # Rating again without a new answer is explained, not silently ignored.
         again = user.send(action="helped").json()
         assert "no answer to rate" in again["replies"][0]["text"].lower()
+
+
+def test_agent_reply_arrives_live_on_the_stream(app):
+    base, runtime = app
+    agent = make_agent(runtime, "sam")
+    with httpx.Client(base_url=base, timeout=30) as http:
+        user = ChatUser(http, "tina")
+        r = user.send("I need to talk to a human").json()
+        number, last = r["ticket"], r["replies"][-1]["id"]
+        http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
+        params = {"user": user.user, "token": user.token, "after": last}
+        with http.stream("GET", "/api/v1/chat/stream", params=params) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            http.post(f"/api/v1/tickets/{number}/reply", json={"text": "On my way to your desk."},
+                      headers=agent).raise_for_status()
+            events = []
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    if events[-1]["author"] == "agent":
+                        break
+        assert events[-1]["text"] == "On my way to your desk." and events[-1]["agent"] == "sam"
+        # The stream needs the user's token.
+        bad = http.get("/api/v1/chat/stream", params={**params, "token": "wrong"})
+        assert bad.status_code == 401

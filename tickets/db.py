@@ -53,8 +53,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # take the write lock up front: no lock-upgrade deadlocks between writers
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn):
+            # Writers take the write lock up front (no lock-upgrade deadlocks between writers);
+            # sessions bound to `read_only(engine)` read a WAL snapshot without blocking anyone.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
         # pysqlite's own transaction handling must be off for the explicit BEGIN above.
         @event.listens_for(engine, "connect", insert=True)
@@ -67,6 +69,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for pure reads (queues, transcripts, live streams): on SQLite they take no write lock."""
+    return sessionmaker(engine.execution_options(read_only=True), expire_on_commit=False)
 
 
 @contextmanager

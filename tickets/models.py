@@ -172,17 +172,47 @@ class TicketEvent(Base):
 
 
 class OutboxItem(Base):
-    """An outbound message waiting for its channel's sender (Telegram, Slack, email): retried until sent."""
+    """Something to push to a chat platform, written in the same transaction as the change it reports
+    (transactional outbox), then delivered by that channel's sender with retries.
+
+    audience "user": a message (agent reply, notification) for the user in their channel.
+    audience "agents": an event for the agents' side of a channel (Telegram agents' group, Slack agents'
+    channel): a new handoff, a user message on a ticket, a status change.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        UniqueConstraint("audience", "channel", "event", "message_id", "ticket_id", name="uq_outbox_item"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    audience: Mapped[str] = mapped_column(String(8), default="user")  # user | agents
     channel: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    event: Mapped[str] = mapped_column(String(32), default="message")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TicketThread(Base):
+    """Where a ticket lives on an agents' channel: the Telegram topic / Slack thread its messages go to."""
+
+    __tablename__ = "ticket_threads"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "channel", name="uq_ticket_threads_ticket"),
+        Index("ix_ticket_threads_ref", "channel", "chat_ref", "thread_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_ref: Mapped[str] = mapped_column(String(200))  # Telegram chat id / Slack channel id
+    thread_ref: Mapped[str] = mapped_column(String(200), default="")  # forum topic id / thread ts
+    root_ref: Mapped[str] = mapped_column(String(200), default="")  # the handoff notice's message id / ts
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,10 +23,12 @@ from tickets.models import (
     Ticket,
     TicketEvent,
     TicketStatus,
+    TicketThread,
 )
 
-# Channels whose replies are pushed by a sender (via the outbox); the web chat reads its transcript.
-PUSH_CHANNELS = {"telegram", "slack", "email", "sms"}
+# The web chat reads its transcript (poll/SSE); every other channel's messages are pushed by its sender
+# through the outbox.
+PULL_CHANNELS = {"web"}
 OPEN_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
                  TicketStatus.escalated.value)
 
@@ -109,10 +111,49 @@ def add_message(
     session.add(msg)
     conv.updated_at = utcnow()
     session.flush()
-    if author != "user" and conv.channel in PUSH_CHANNELS and author in {"agent", "system"}:
+    if conv.channel not in PULL_CHANNELS and author in {"agent", "system"}:
         # Bot replies go back on the platform request; agent/system messages arrive later and are pushed.
-        session.add(OutboxItem(message_id=msg.id, channel=conv.channel))
+        session.add(OutboxItem(audience="user", channel=conv.channel, event="message", message_id=msg.id))
     return msg
+
+
+def notify_agents(session: Session, channels: list[str] | tuple[str, ...], ticket: Ticket, event: str,
+                  message_id: int | None = None) -> None:
+    """Queue a ticket event for each configured agents' channel (Telegram group, Slack channel)."""
+    for channel in channels:
+        session.add(OutboxItem(audience="agents", channel=channel, event=event, ticket_id=ticket.id,
+                               message_id=message_id))
+
+
+def ticket_thread(session: Session, ticket_id: int, channel: str) -> TicketThread | None:
+    return session.scalar(select(TicketThread).where(TicketThread.ticket_id == ticket_id,
+                                                     TicketThread.channel == channel))
+
+
+def ticket_by_thread(session: Session, channel: str, chat_ref: str, thread_ref: str = "",
+                     root_ref: str = "") -> Ticket | None:
+    """The ticket an agents'-side message belongs to: by its topic/thread, or by the notice it replies to."""
+    q = select(TicketThread).where(TicketThread.channel == channel, TicketThread.chat_ref == chat_ref)
+    if thread_ref:
+        row = session.scalar(q.where(TicketThread.thread_ref == thread_ref))
+        if row is not None:
+            return session.get(Ticket, row.ticket_id)
+    if root_ref:
+        row = session.scalar(q.where(TicketThread.root_ref == root_ref))
+        if row is not None:
+            return session.get(Ticket, row.ticket_id)
+    return None
+
+
+def save_ticket_thread(session: Session, ticket_id: int, channel: str, chat_ref: str, thread_ref: str = "",
+                       root_ref: str = "") -> TicketThread:
+    row = ticket_thread(session, ticket_id, channel)
+    if row is None:
+        row = TicketThread(ticket_id=ticket_id, channel=channel)
+        session.add(row)
+    row.chat_ref, row.thread_ref, row.root_ref = chat_ref, thread_ref or row.thread_ref, root_ref or row.root_ref
+    session.flush()
+    return row
 
 
 def replies_to(session: Session, message_id: int) -> list[Message]:
@@ -191,11 +232,19 @@ def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
     return ticket
 
 
-def agent_message(session: Session, number: int, agent: Agent, text: str) -> tuple[Ticket, Message]:
+def agent_message(session: Session, number: int, agent: Agent, text: str, *, source: str = "api",
+                  platform_msg_id: str | None = None) -> tuple[Ticket, Message]:
+    """An agent's reply to the user. `source` says where the agent wrote it (api, telegram, slack), so
+    that channel is not sent its own message back; `platform_msg_id` makes a redelivery a no-op."""
     ticket = get_ticket(session, number)
+    if platform_msg_id:
+        seen = session.scalar(select(Message).where(Message.platform_msg_id == platform_msg_id))
+        if seen is not None:
+            return ticket, seen
     _require_handler(ticket, agent)
     conv = session.get(Conversation, ticket.conversation_id)
-    msg = add_message(session, conv, "agent", text, agent_id=agent.id, payload={"agent": agent.name})
+    msg = add_message(session, conv, "agent", text, agent_id=agent.id, platform_msg_id=platform_msg_id,
+                      payload={"agent": agent.name, "source": source})
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     ticket.status = TicketStatus.pending_user.value

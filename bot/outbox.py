@@ -1,0 +1,188 @@
+"""Deliver outbox items through each channel's sender, with retries and per-conversation order.
+
+An item is claimed with a conditional UPDATE (pending → sending), so several processes may run a
+dispatcher; one that dies mid-send leaves a `sending` item that is released after `stale_after`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tickets import service
+from tickets.db import utcnow
+from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class PermanentFailure(Exception):
+    """The platform will never accept this (user blocked the bot, chat gone): record it and move on."""
+
+
+class RetryAfter(Exception):
+    """The platform asked us to wait (flood control / rate limit)."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+@dataclass
+class Delivery:
+    """Everything a sender needs, loaded from the DB so senders never touch a session."""
+
+    item_id: int
+    audience: str  # user | agents
+    channel: str
+    event: str
+    attempts: int
+    message: dict | None = None  # id, author, text, payload, agent
+    conversation: dict | None = None  # id, channel, user_ref, thread_ref, lang, user_name, state
+    ticket: dict | None = None  # number, subject, question, status, handoff_reason, bot_tried, assignee, ...
+    thread: dict | None = None  # chat_ref, thread_ref, root_ref on the agents' channel
+    transcript: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Delivered:
+    thread: dict | None = None  # chat_ref/thread_ref/root_ref to remember for the ticket
+
+
+class Sender(Protocol):
+    async def deliver(self, d: Delivery) -> Delivered | None: ...
+
+
+def _message_dict(m: Message, agent_name: str | None = None) -> dict:
+    return {"id": m.id, "author": m.author, "text": m.text, "payload": m.payload or {},
+            "agent": (m.payload or {}).get("agent") or agent_name, "created_at": m.created_at.isoformat()}
+
+
+def load_delivery(session: Session, item: OutboxItem) -> Delivery:
+    d = Delivery(item.id, item.audience, item.channel, item.event, item.attempts)
+    msg = session.get(Message, item.message_id) if item.message_id else None
+    ticket = session.get(Ticket, item.ticket_id) if item.ticket_id else None
+    conv_id = msg.conversation_id if msg else (ticket.conversation_id if ticket else None)
+    conv = session.get(Conversation, conv_id) if conv_id else None
+    if msg is not None:
+        d.message = _message_dict(msg)
+    if conv is not None:
+        d.conversation = {"id": conv.id, "channel": conv.channel, "user_ref": conv.user_ref,
+                          "thread_ref": conv.thread_ref, "lang": conv.lang, "user_name": conv.user_name,
+                          "state": conv.state}
+    if ticket is None and conv is not None:
+        ticket = service.ticket_for_conversation(session, conv.id)
+    if ticket is not None:
+        assignee = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
+        d.ticket = {"number": ticket.id, "subject": ticket.subject, "question": ticket.question,
+                    "status": ticket.status, "handoff_reason": ticket.handoff_reason, "bot_tried": ticket.bot_tried,
+                    "assignee": assignee.name if assignee else None, "resolution": ticket.resolution,
+                    "line": ticket.line, "priority": ticket.priority, "channel": ticket.channel,
+                    "requester": ticket.requester}
+        th = service.ticket_thread(session, ticket.id, item.channel) if item.audience == "agents" else None
+        if th is not None:
+            d.thread = {"chat_ref": th.chat_ref, "thread_ref": th.thread_ref, "root_ref": th.root_ref}
+        if item.event in ("ticket_opened", "ticket_claimed") and conv is not None:
+            d.transcript = [_message_dict(m) for m in service.transcript(session, conv.id)]
+    return d
+
+
+class OutboxDispatcher:
+    def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender], *, poll_interval: float = 0.3,
+                 max_attempts: int = 8, stale_after: timedelta = timedelta(minutes=2)) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.stale_after = stale_after
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was just queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a DB hiccup must not kill delivery: log and try again shortly
+                log.exception("outbox round failed")
+                busy = 0
+            if not busy:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+
+    # -- one round ----------------------------------------------------------------------------
+    def _claim_due(self, limit: int = 50) -> list[tuple[int, Delivery]]:
+        now = utcnow()
+        claimed: list[tuple[int, Delivery]] = []
+        with self.sessions.begin() as s:
+            s.execute(update(OutboxItem).where(OutboxItem.status == "sending",
+                                               OutboxItem.next_attempt_at < now - self.stale_after)
+                      .values(status="pending"))
+            rows = list(s.scalars(select(OutboxItem).where(
+                OutboxItem.status.in_(("pending", "sending")), OutboxItem.channel.in_(list(self.senders)))
+                .order_by(OutboxItem.id).limit(limit * 4)))
+            blocked: set[tuple] = set()  # keys with an earlier undelivered item: keep their order
+            for item in rows:
+                key = self._order_key(s, item)
+                if item.status == "sending" or item.next_attempt_at > now or key in blocked:
+                    blocked.add(key)
+                    continue
+                won = s.execute(update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.status == "pending")
+                                .values(status="sending", next_attempt_at=now)).rowcount
+                if won:
+                    claimed.append((item.id, load_delivery(s, item)))
+                    blocked.add(key)  # one in flight per key per round
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+    @staticmethod
+    def _order_key(s: Session, item: OutboxItem) -> tuple:
+        if item.audience == "agents" and item.ticket_id:
+            return ("agents", item.channel, item.ticket_id)
+        msg = s.get(Message, item.message_id) if item.message_id else None
+        return ("user", item.channel, msg.conversation_id if msg else item.id)
+
+    def _finish(self, item_id: int, result: Delivered | None, error: BaseException | None) -> None:
+        now = utcnow()
+        with self.sessions.begin() as s:
+            item = s.get(OutboxItem, item_id)
+            if error is None:
+                item.status, item.sent_at, item.last_error = "sent", now, None
+                if result is not None and result.thread and item.ticket_id:
+                    service.save_ticket_thread(s, item.ticket_id, item.channel, **result.thread)
+                return
+            item.attempts += 1
+            item.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if isinstance(error, PermanentFailure) or item.attempts >= self.max_attempts:
+                item.status = "failed"
+                log.warning("outbox item %s (%s → %s) failed for good: %s", item.id, item.event, item.channel,
+                            item.last_error)
+                return
+            delay = error.seconds if isinstance(error, RetryAfter) else min(2 ** item.attempts, 300)
+            item.status, item.next_attempt_at = "pending", now + timedelta(seconds=delay)
+
+    async def run_once(self) -> int:
+        batch = await run_in_threadpool(self._claim_due)
+        for item_id, delivery in batch:
+            sender = self.senders[delivery.channel]
+            result, error = None, None
+            try:
+                result = await sender.deliver(delivery)
+            except Exception as exc:  # every failure is recorded on the item; nothing crashes the loop
+                error = exc
+            await run_in_threadpool(self._finish, item_id, result, error)
+        return len(batch)
