@@ -113,6 +113,26 @@ def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | ma
     print(token)
 
 
+@agents_app.command("link")
+def agents_link(
+    name: str,
+    telegram: Optional[str] = typer.Option(None, help="The agent's Telegram user id"),
+    slack: Optional[str] = typer.Option(None, help="The agent's Slack user id (U…)"),
+) -> None:
+    """Link an agent to their Telegram / Slack accounts, so they can take tickets there."""
+    from api.runtime import open_database
+    from tickets import agents
+
+    _, sessions = open_database(Settings())
+    try:
+        with sessions.begin() as s:
+            agents.link_accounts(s, name, telegram_user_id=telegram, slack_user_id=slack)
+    except agents.AgentError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    print(f"linked {name}")
+
+
 @agents_app.command("list")
 def agents_list() -> None:
     from api.runtime import open_database

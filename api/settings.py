@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FIRSTLINE_", env_file=".env", extra="ignore")
+    # populate_by_name: tests and code may pass telegram_bot_token=... as well as the env alias.
+    model_config = SettingsConfigDict(env_prefix="FIRSTLINE_", env_file=".env", extra="ignore",
+                                      populate_by_name=True)
 
     data_dir: Path = Path("./var")
     database_url: str | None = Field(default=None, description="default: SQLite at <data_dir>/firstline.db")
@@ -27,6 +29,20 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     conversation_idle_minutes: int = 60
     secret_key: SecretStr | None = None  # signs web-chat user tokens; generated into data_dir if unset
+
+    # Telegram (issue: Telegram channel). Platform-standard names, read without the FIRSTLINE_ prefix.
+    telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_url: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_agents_chat_id: int | None = Field(default=None, validation_alias="TELEGRAM_AGENTS_CHAT_ID")
+    telegram_api_base: str = "https://api.telegram.org"  # FIRSTLINE_TELEGRAM_API_BASE
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_agents_channel: str | None = Field(default=None, validation_alias="SLACK_AGENTS_CHANNEL")
+    slack_api_base: str = "https://slack.com/api/"  # FIRSTLINE_SLACK_API_BASE
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -46,3 +46,26 @@ def authenticate(session: Session, token: str) -> Agent | None:
 
 def list_agents(session: Session) -> list[Agent]:
     return list(session.scalars(select(Agent).order_by(Agent.id)))
+
+
+def link_accounts(session: Session, name: str, *, telegram_user_id: str | None = None,
+                  slack_user_id: str | None = None) -> Agent:
+    agent = session.scalar(select(Agent).where(Agent.name == name))
+    if agent is None:
+        raise AgentError(f"no agent named {name!r}")
+    if telegram_user_id is not None:
+        agent.telegram_user_id = str(telegram_user_id)
+    if slack_user_id is not None:
+        agent.slack_user_id = slack_user_id
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AgentError("that Telegram/Slack account is already linked to another agent") from exc
+    return agent
+
+
+def by_platform_user(session: Session, channel: str, user_id: str) -> Agent | None:
+    """The active agent linked to this Telegram/Slack user, if any."""
+    column = {"telegram": Agent.telegram_user_id, "slack": Agent.slack_user_id}[channel]
+    agent = session.scalar(select(Agent).where(column == str(user_id)))
+    return agent if agent is not None and agent.active else None
