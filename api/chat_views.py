@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Cookie, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
@@ -50,18 +50,21 @@ def message_out(m: Message) -> MessageOut:
 
 
 @router.post("", response_model=ChatOut, summary="Send a message or a feedback action; get the bot's replies")
-def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep,
-                 x_chat_token: Annotated[str | None, Header()] = None) -> ChatOut:
+def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep, response: Response,
+                 x_chat_token: Annotated[str | None, Header()] = None,
+                 fl_chat: Annotated[str | None, Cookie()] = None) -> ChatOut:
     with rt.read_sessions() as s:
-        check_user(rt, s, body.user, x_chat_token, allow_new=True)
+        check_user(rt, s, body.user, x_chat_token or fl_chat, allow_new=True)
     try:
         res = engine.handle(Incoming(channel=CHANNEL, user_ref=body.user, text=body.text, action=body.action,
                                      platform_msg_id=body.client_msg_id, locale=body.locale))
     except InputError as exc:
         raise HTTPException(413 if exc.code == "too_long" else 422, exc.user_text) from exc
+    token = user_token(rt.settings.secret, body.user)
+    response.set_cookie("fl_chat", token, httponly=True, samesite="strict", max_age=365 * 24 * 3600)
     return ChatOut(conversation_id=res.conversation_id, state=res.state, lang=res.lang, ticket=res.ticket_number,
                    replies=[ReplyOut(**r.__dict__ | {"id": r.message_id}) for r in res.replies],
-                   duplicate=res.duplicate, user_token=user_token(rt.settings.secret, body.user))
+                   duplicate=res.duplicate, user_token=token)
 
 
 def _user_messages(session, user: str, after: int) -> list[MessageOut]:
@@ -78,10 +81,13 @@ def get_messages(rt: RuntimeDep, session: ReadSessionDep, user: str, after: int 
 
 
 @router.get("/stream", summary="Server-sent events: agent replies and notifications as they happen")
-async def stream(request: Request, rt: RuntimeDep, user: str, token: Annotated[str, Query()], after: int = 0):
-    # EventSource cannot send headers, so the token comes as a query parameter here.
+async def stream(request: Request, rt: RuntimeDep, user: str, after: int = 0,
+                 x_chat_token: Annotated[str | None, Header()] = None,
+                 fl_chat: Annotated[str | None, Cookie()] = None):
+    # Browsers' EventSource cannot send headers: it sends the HttpOnly cookie set by POST /chat.
+    # (Never a query parameter: URLs end up in access logs.)
     with rt.read_sessions() as s:
-        check_user(rt, s, user, token, allow_new=False)
+        check_user(rt, s, user, x_chat_token or fl_chat, allow_new=False)
 
     def poll(last: int) -> list[MessageOut]:
         with rt.read_sessions() as s:

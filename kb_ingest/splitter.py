@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_UNIT_CHARS = 1500  # ~300 tokens: MiniLM reads 256 word pieces, a longer unit's tail is never seen
+MAX_UNIT_CHARS = 1500
+OPENING_CHARS = 1200  # ~300 tokens: MiniLM reads 256 word pieces, a longer unit's tail is never seen
 _RULE = re.compile(r"^\s*(?:---+|\*\*\*+|___+)\s*$", re.MULTILINE)
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -54,8 +55,14 @@ def split_article(title: str, body: str) -> list[UnitDraft]:
     if sections and sections[0][0] and sections[0][0].strip().lower() == title.strip().lower():
         sections[0] = (None, sections[0][1])
     units: list[UnitDraft] = []
-    summary = sections[0][1] if sections else body.strip()
-    units.append(UnitDraft("title", 0, title, _chunks(summary)[0]))
+    # Shown when the title is the best match: the article's opening, up to ~OPENING_CHARS.
+    opening = ""
+    for heading, text in sections or [(None, body.strip())]:
+        part = f"{heading}\n{text}" if heading else text
+        if opening and len(opening) + len(part) > OPENING_CHARS:
+            break
+        opening = f"{opening}\n\n{part}" if opening else part
+    units.append(UnitDraft("title", 0, title, _chunks(opening)[0]))
     for heading, text in sections:
         for chunk in _chunks(text):
             label = f"{title} — {heading}" if heading else title

@@ -19,6 +19,9 @@ from retrieval.index import VectorIndex
 from retrieval.keyword import KeywordIndex
 
 
+SECTION_SLACK = 0.05
+
+
 @dataclass(frozen=True)
 class Unit:
     id: int
@@ -131,6 +134,9 @@ class Retriever:
                     for uid, s in kw:
                         unit_scores[uid] = unit_scores.get(uid, 0.0) + self.keyword_weight * s / top
             best: dict[str, tuple[float, Unit]] = {}
+            # The passage to show: the best-matching section. A title or learned-phrasing match says
+            # which article, but its own text is no answer.
+            passage: dict[str, tuple[float, Unit]] = {}
             for uid, score in unit_scores.items():
                 unit = self.units.get(uid)
                 if unit is None or unit.article_id in exclude:
@@ -138,8 +144,19 @@ class Retriever:
                 cur = best.get(unit.article_id)
                 if cur is None or score > cur[0]:
                     best[unit.article_id] = (score, unit)
-        ranked = sorted(best.values(), key=lambda su: -su[0])[:k]
-        return [ArticleHit(u.article_id, u.title, s, u.passage, u.id) for s, u in ranked]
+                if unit.kind == "section":
+                    cur = passage.get(unit.article_id)
+                    if cur is None or score > cur[0]:
+                        passage[unit.article_id] = (score, unit)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
+        hits = []
+        for article_id, (score, unit) in ranked:
+            # A section that matches nearly as well as the article's best unit is the answer; otherwise
+            # the title unit's passage (the article's opening: summary and first steps) reads better.
+            sec_score, sec = passage.get(article_id, (score, unit))
+            shown = sec if sec_score >= score - SECTION_SLACK else unit
+            hits.append(ArticleHit(article_id, unit.title, score, shown.passage, shown.id))
+        return hits
 
     def answer(self, text: str, k: int = 10, exclude: Sequence[str] = ()) -> RetrievalResult:
         """The one path every channel and `firstline eval` use: rank, then decide."""

@@ -124,8 +124,8 @@ def test_agent_reply_arrives_live_on_the_stream(app):
         r = user.send("I need to talk to a human").json()
         number, last = r["ticket"], r["replies"][-1]["id"]
         http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
-        params = {"user": user.user, "token": user.token, "after": last}
-        with http.stream("GET", "/api/v1/chat/stream", params=params) as stream:
+        params = {"user": user.user, "after": last}
+        with http.stream("GET", "/api/v1/chat/stream", params=params, headers=user.headers) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             http.post(f"/api/v1/tickets/{number}/reply", json={"text": "On my way to your desk."},
                       headers=agent).raise_for_status()
@@ -137,5 +137,6 @@ def test_agent_reply_arrives_live_on_the_stream(app):
                         break
         assert events[-1]["text"] == "On my way to your desk." and events[-1]["agent"] == "sam"
         # The stream needs the user's token.
-        bad = http.get("/api/v1/chat/stream", params={**params, "token": "wrong"})
+        http.cookies.clear()  # the chat cookie would authenticate too
+        bad = http.get("/api/v1/chat/stream", params=params, headers={"X-Chat-Token": "wrong"})
         assert bad.status_code == 401

@@ -15,7 +15,8 @@
 
   function render(m) {
     if (seen.has(m.id)) return;
-    seen.add(m.id); lastId = Math.max(lastId, m.id);
+    seen.add(m.id);
+    if (typeof m.id === "number") lastId = Math.max(lastId, m.id);
     const div = document.createElement("div");
     div.className = "msg " + m.author;
     const who = m.author === "agent" ? (m.agent || "Agent") : m.author === "user" ? "You" : "IT bot";
@@ -24,7 +25,7 @@
     div.append(head, body);
     if (m.article && m.article.url) {
       const a = document.createElement("a"); a.href = m.article.url; a.target = "_blank";
-      a.textContent = m.article.title; a.className = "article"; div.append(a);
+      a.textContent = m.article.title; a.className = "article-link"; div.append(a);
     }
     if (m.actions && m.actions.length) {
       const bar = document.createElement("div"); bar.className = "actions";
@@ -50,19 +51,30 @@
       const data = await r.json();
       if (!r.ok) { errorBox.textContent = data.message || "Error " + r.status; return; }
       lang = data.lang || lang;
+      showState(data);
       if (data.user_token && data.user_token !== token) { token = data.user_token; localStorage.setItem("fl_token", token); }
       for (const rep of data.replies) render({id: rep.id, author: "bot", text: rep.text, article: rep.article, actions: rep.actions});
       listen();
     } catch (e) { errorBox.textContent = "Network error: your message was not sent. Please try again."; }
   }
 
+  const stateBox = document.getElementById("state");
+  function showState(data) {
+    const waiting = {en: "Ticket #N: a person will reply here. Everything you write goes to the ticket.",
+                     ru: "Заявка №N: сотрудник ответит здесь. Всё, что вы напишете, попадёт в заявку."};
+    stateBox.textContent = data.ticket && data.state !== "bot"
+      ? (waiting[lang] || waiting.en).replace("N", data.ticket) : "";
+  }
+
   function listen() {
     if (source || !token) return;
-    source = new EventSource(`/api/v1/chat/stream?user=${encodeURIComponent(user)}&token=${token}&after=${lastId}`);
+    // The token travels in the HttpOnly cookie set by POST /api/v1/chat, not in the URL.
+    source = new EventSource(`/api/v1/chat/stream?user=${encodeURIComponent(user)}&after=${lastId}`);
     source.addEventListener("message", ev => {
       const m = JSON.parse(ev.data);
       if (m.author === "user") { seen.add(m.id); return; }  // already shown locally
       render(m);
+      if (m.kind === "resolved" || m.kind === "handed_back") stateBox.textContent = "";
     });
   }
 
