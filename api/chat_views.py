@@ -32,11 +32,16 @@ def _known_user(session, user: str) -> bool:
     ) is not None
 
 
-def check_user(rt, session, user: str, token: str | None, *, allow_new: bool) -> None:
-    """A web-chat identity is bound to its token from the first message on: nobody reads another's chat."""
-    if token and hmac.compare_digest(token, user_token(rt.settings.secret, user)):
+def check_user(rt, session, user: str, *tokens: str | None, allow_new: bool) -> None:
+    """A web-chat identity is bound to its token from the first message on: nobody reads another's chat.
+
+    Any presented token (header or cookie) that matches is enough; a brand-new user needs none (a stale
+    cookie from another identity in the same browser does not lock them out).
+    """
+    expected = user_token(rt.settings.secret, user)
+    if any(tok and hmac.compare_digest(tok, expected) for tok in tokens):
         return
-    if allow_new and not token and not _known_user(session, user):
+    if allow_new and not _known_user(session, user):
         return
     raise HTTPException(401, "this chat belongs to someone else, or your chat token is missing/invalid "
                              "(send it as 'X-Chat-Token')")
@@ -54,7 +59,7 @@ def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep, response: Resp
                  x_chat_token: Annotated[str | None, Header()] = None,
                  fl_chat: Annotated[str | None, Cookie()] = None) -> ChatOut:
     with rt.read_sessions() as s:
-        check_user(rt, s, body.user, x_chat_token or fl_chat, allow_new=True)
+        check_user(rt, s, body.user, x_chat_token, fl_chat, allow_new=True)
     try:
         res = engine.handle(Incoming(channel=CHANNEL, user_ref=body.user, text=body.text, action=body.action,
                                      platform_msg_id=body.client_msg_id, locale=body.locale))
@@ -75,8 +80,9 @@ def _user_messages(session, user: str, after: int) -> list[MessageOut]:
 
 @router.get("/messages", response_model=list[MessageOut], summary="Everything in my chats after message `after`")
 def get_messages(rt: RuntimeDep, session: ReadSessionDep, user: str, after: int = 0,
-                 x_chat_token: Annotated[str | None, Header()] = None) -> list[MessageOut]:
-    check_user(rt, session, user, x_chat_token, allow_new=False)
+                 x_chat_token: Annotated[str | None, Header()] = None,
+                 fl_chat: Annotated[str | None, Cookie()] = None) -> list[MessageOut]:
+    check_user(rt, session, user, x_chat_token, fl_chat, allow_new=False)
     return _user_messages(session, user, after)
 
 
@@ -87,7 +93,7 @@ async def stream(request: Request, rt: RuntimeDep, user: str, after: int = 0,
     # Browsers' EventSource cannot send headers: it sends the HttpOnly cookie set by POST /chat.
     # (Never a query parameter: URLs end up in access logs.)
     with rt.read_sessions() as s:
-        check_user(rt, s, user, x_chat_token or fl_chat, allow_new=False)
+        check_user(rt, s, user, x_chat_token, fl_chat, allow_new=False)
 
     def poll(last: int) -> list[MessageOut]:
         with rt.read_sessions() as s:
@@ -107,8 +113,9 @@ async def stream(request: Request, rt: RuntimeDep, user: str, after: int = 0,
 
 @router.get("/tickets", response_model=list[UserTicketOut], summary="My tickets (only mine)")
 def my_tickets(rt: RuntimeDep, session: ReadSessionDep, user: str,
-               x_chat_token: Annotated[str | None, Header()] = None) -> list[UserTicketOut]:
-    check_user(rt, session, user, x_chat_token, allow_new=False)
+               x_chat_token: Annotated[str | None, Header()] = None,
+               fl_chat: Annotated[str | None, Cookie()] = None) -> list[UserTicketOut]:
+    check_user(rt, session, user, x_chat_token, fl_chat, allow_new=False)
     return [UserTicketOut(number=tk.id, subject=tk.subject, status=tk.status, created_at=tk.created_at,
                           resolution=tk.resolution)
             for tk in service.list_tickets(session, requester=(CHANNEL, user))]

@@ -61,13 +61,16 @@ def test_redelivered_message_is_processed_once(app, http):
 def test_a_user_sees_only_their_own_chat_and_tickets(app, http):
     owner = ChatUser(http, "henry")
     assert owner.send("talk to a human").json()["ticket"]
-    intruder = ChatUser(http, "henry")  # same id, no token
-    r = intruder.send("let me in")
-    assert r.status_code == 401
-    r = http.get("/api/v1/chat/messages", params={"user": "henry"}, headers={"X-Chat-Token": "forged"})
-    assert r.status_code == 401
-    r = http.get("/api/v1/chat/tickets", params={"user": "henry"})
-    assert r.status_code == 401
+    with httpx.Client(base_url=app[0], timeout=30) as elsewhere:  # another browser: no cookie, no token
+        intruder = ChatUser(elsewhere, "henry")
+        r = intruder.send("let me in")
+        assert r.status_code == 401
+        r = elsewhere.get("/api/v1/chat/messages", params={"user": "henry"}, headers={"X-Chat-Token": "forged"})
+        assert r.status_code == 401
+        r = elsewhere.get("/api/v1/chat/tickets", params={"user": "henry"})
+        assert r.status_code == 401
+        # The owner's own cookie, in the owner's browser, is enough.
+        assert http.get("/api/v1/chat/tickets", params={"user": "henry"}).status_code == 200
     other = ChatUser(http, "irene")
     greeting = other.send("hello").json()
     assert greeting["state"] == "bot" and greeting["ticket"] is None
