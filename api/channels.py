@@ -27,4 +27,21 @@ class ChannelMount:
 def configured_channels(settings: Settings) -> list[ChannelMount]:
     """The channels whose settings are present. Each channel package adds itself here."""
     mounts: list[ChannelMount] = []
+    if settings.telegram_bot_token is not None:
+        from bot.telegram import TelegramChannel, TelegramConfig  # aiogram loads only when configured
+
+        tg = TelegramChannel(TelegramConfig.from_settings(settings))
+        mounts.append(ChannelMount("telegram", tg.sender, tg.router, has_agent_side=tg.has_agent_side,
+                                   start=tg.start, stop=tg.stop, extra={"telegram": tg}))
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        from bot.slack import SlackChannel
+
+        slack = SlackChannel(
+            bot_token=settings.slack_bot_token.get_secret_value(),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            api_base=settings.slack_api_base, agents_channel=settings.slack_agents_channel,
+            app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None)
+        mounts.append(ChannelMount("slack", slack.sender, slack.router,
+                                   has_agent_side=bool(settings.slack_agents_channel),
+                                   start=slack.start, stop=slack.stop, extra={"slack": slack}))
     return mounts

@@ -30,6 +30,10 @@ class Desk:
 
     def reply(self, session: Session, number: int, agent: Agent, text: str, source: str = "api",
               platform_msg_id: str | None = None) -> Message:
+        if platform_msg_id:  # a redelivered agent message: already relayed, do nothing twice
+            seen = service.message_by_platform_id(session, platform_msg_id)
+            if seen is not None:
+                return seen
         _, msg = service.agent_message(session, number, agent, text, source=source, platform_msg_id=platform_msg_id)
         self._tell_agents(session, service.get_ticket(session, number), "agent_message", msg.id)
         return msg

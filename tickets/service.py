@@ -102,6 +102,11 @@ def find_platform_message(session: Session, channel: str, platform_msg_id: str) 
     return session.scalar(select(Message).where(Message.channel == channel, Message.platform_msg_id == platform_msg_id))
 
 
+def message_by_platform_id(session: Session, platform_msg_id: str) -> Message | None:
+    """A message already stored under this platform id, whichever conversation it went to."""
+    return session.scalar(select(Message).where(Message.platform_msg_id == platform_msg_id))
+
+
 def add_message(
     session: Session, conv: Conversation, author: str, text: str, *, payload: dict | None = None,
     platform_msg_id: str | None = None, reply_to_id: int | None = None, agent_id: int | None = None,
@@ -238,7 +243,7 @@ def agent_message(session: Session, number: int, agent: Agent, text: str, *, sou
     that channel is not sent its own message back; `platform_msg_id` makes a redelivery a no-op."""
     ticket = get_ticket(session, number)
     if platform_msg_id:
-        seen = session.scalar(select(Message).where(Message.platform_msg_id == platform_msg_id))
+        seen = message_by_platform_id(session, platform_msg_id)
         if seen is not None:
             return ticket, seen
     _require_handler(ticket, agent)

@@ -1,0 +1,334 @@
+"""The Telegram channel: one aiogram Bot + Dispatcher over the conversation engine, run by long polling
+or fed by a webhook route, plus the outbox sender for pushed messages.
+
+The engine and the database are synchronous: every call goes through `asyncio.to_thread`, so the event
+loop (polling, webhook requests, outbox delivery) never blocks on encoding or on a database lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import urlparse
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import ErrorEvent, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from bot.engine import HandleResult, Incoming
+from bot.language import locale_language
+from bot.telegram import render
+from bot.texts import t
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+T = TypeVar("T")
+DEFAULT_WEBHOOK_PATH = "/api/v1/telegram/webhook"
+MAX_INLINE_WAIT = 30.0  # longer flood waits are left to the outbox's rescheduling
+
+
+@dataclass
+class TelegramConfig:
+    token: str
+    api_base: str = "https://api.telegram.org"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    agents_chat_id: int | None = None
+    data_dir: Path = Path("./var")
+    polling_timeout: int = 25
+    agents_lang: str = "en"  # the agents' group's posts; toasts follow each agent's Telegram language
+    max_file_bytes: int = 20 * 1024 * 1024  # what the Bot API lets a bot download
+
+    def __post_init__(self) -> None:
+        # Telegram would refuse these at setWebhook; say so at start, not in a retry loop.
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS webhooks)")
+        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and - (1-256 characters)")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "TelegramConfig":
+        secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+        if settings.telegram_webhook_url and not secret:
+            # We register the webhook ourselves, so a secret can be derived when none is configured.
+            secret = hmac.new(settings.secret.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+        return cls(token=settings.telegram_bot_token.get_secret_value(), api_base=settings.telegram_api_base,
+                   webhook_url=settings.telegram_webhook_url or None, webhook_secret=secret,
+                   agents_chat_id=settings.telegram_agents_chat_id, data_dir=Path(settings.data_dir))
+
+    @property
+    def webhook_path(self) -> str:
+        path = urlparse(self.webhook_url or "").path.rstrip("/")
+        return path or DEFAULT_WEBHOOK_PATH
+
+
+class UpdateGate(BaseMiddleware):
+    """Outer middleware on every update: an update id seen recently is skipped (webhook retries, polling
+    redelivery within this process; across restarts the engine's platform-message dedupe takes over), and
+    updates from one chat are handled one at a time, in order, while different chats run concurrently."""
+
+    def __init__(self, remember: int = 10_000) -> None:
+        self.remember = remember
+        self.seen: OrderedDict[int, None] = OrderedDict()
+        self.locks: dict[int, list] = {}  # chat id → [lock, users]
+
+    @staticmethod
+    def chat_key(update: Update) -> int | None:
+        if update.message is not None:
+            return update.message.chat.id
+        cb = update.callback_query
+        if cb is not None:
+            return cb.message.chat.id if cb.message is not None else cb.from_user.id
+        return None
+
+    async def __call__(self, handler, update: Update, data: dict) -> Any:
+        if update.update_id in self.seen:
+            log.info("telegram update %s already handled: skipped", update.update_id)
+            return None
+        self.seen[update.update_id] = None
+        while len(self.seen) > self.remember:
+            self.seen.popitem(last=False)
+        key = self.chat_key(update)
+        entry = self.locks.setdefault(key, [asyncio.Lock(), 0]) if key is not None else None
+        try:
+            if entry is None:
+                return await handler(update, data)
+            entry[1] += 1
+            try:
+                async with entry[0]:
+                    return await handler(update, data)
+            finally:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    self.locks.pop(key, None)
+        except BaseException:
+            self.seen.pop(update.update_id, None)  # failed: a redelivery may try again
+            raise
+
+
+class TelegramChannel:
+    name = CHANNEL
+
+    def __init__(self, config: TelegramConfig) -> None:
+        from bot.telegram.routers import agents_router, user_router
+        from bot.telegram.sender import TelegramSender
+
+        self.config = config
+        session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
+        self.bot = Bot(config.token, session=session)
+        self.dp = Dispatcher(name="firstline-telegram")
+        self.dp.update.outer_middleware(UpdateGate())
+        self.dp.errors.register(self._on_error)
+        self.dp.include_router(user_router(self))
+        if config.agents_chat_id is not None:
+            self.dp.include_router(agents_router(self))
+        self.sender = TelegramSender(self)
+        self.router = self._webhook_router() if config.webhook_url else None
+        self.app: Any = None
+        self._forum: bool | None = None
+
+    @property
+    def has_agent_side(self) -> bool:
+        return self.config.agents_chat_id is not None
+
+    # -- lifecycle (ChannelMount.start/stop) -------------------------------------------------------
+    def start(self, app: Any) -> Awaitable[None]:
+        self.app = app
+        return self._set_webhook() if self.config.webhook_url else self._poll()
+
+    async def stop(self) -> None:
+        await self.bot.session.close()
+
+    async def _poll(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+                polling = asyncio.create_task(self.dp.start_polling(
+                    self.bot, handle_signals=False, close_bot_session=False,
+                    polling_timeout=self.config.polling_timeout))
+                try:
+                    await asyncio.shield(polling)
+                except asyncio.CancelledError:
+                    # App shutdown: stop aiogram's own way, so its getUpdates loop ends with it.
+                    await self.dp.stop_polling()
+                    await asyncio.gather(polling, return_exceptions=True)
+                    raise
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Telegram unreachable or token refused: keep the app up, retry
+                log.error("telegram polling could not start (%s: %s); retrying in %.0fs", type(exc).__name__,
+                          exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def _set_webhook(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.bot.set_webhook(url=self.config.webhook_url, secret_token=self.config.webhook_secret,
+                                           allowed_updates=self.dp.resolve_used_update_types(),
+                                           drop_pending_updates=False)
+                log.info("telegram webhook set to %s", self.config.webhook_url)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("telegram setWebhook failed (%s: %s); retrying in %.0fs", type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300.0)
+
+    def _webhook_router(self) -> APIRouter:
+        router = APIRouter(tags=["telegram"])
+        secret = (self.config.webhook_secret or "").encode()
+
+        @router.post(self.config.webhook_path, include_in_schema=False)
+        async def telegram_webhook(request: Request) -> dict:
+            got = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+            if not secret or not hmac.compare_digest(got, secret):
+                raise HTTPException(401, "wrong or missing X-Telegram-Bot-Api-Secret-Token")
+            if self.app is None:
+                raise HTTPException(503, "the Telegram channel is starting")
+            try:
+                update = Update.model_validate(await request.json(), context={"bot": self.bot})
+            except Exception as exc:
+                raise HTTPException(422, f"not a Telegram update: {exc}") from exc
+            try:
+                await self.dp.feed_update(self.bot, update)
+            except Exception:  # answered 200 anyway: Telegram would redeliver a poison update forever
+                log.exception("telegram update %s failed", update.update_id)
+            return {"ok": True}
+
+        return router
+
+    async def _on_error(self, event: ErrorEvent) -> bool:
+        log.error("telegram update %s failed: %s", event.update.update_id, event.exception,
+                  exc_info=event.exception)
+        msg = event.update.message
+        if msg is not None and msg.chat.type == "private":
+            await self.say(msg.chat.id, t(lang_of(msg.from_user), "bot_error"))
+        return True
+
+    # -- the app's engine, desk and database --------------------------------------------------------
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    def wake_outbox(self) -> None:
+        dispatcher = getattr(self.state, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.wake()
+
+    async def handle(self, incoming: Incoming) -> HandleResult:
+        result = await asyncio.to_thread(self.state.engine.handle, incoming)
+        if result.ticket_number is not None:
+            self.wake_outbox()
+        return result
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self.state.runtime.sessions.begin() as s:
+                return fn(s)
+
+        result = await asyncio.to_thread(run)
+        self.wake_outbox()
+        return result
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self.state.runtime.read_sessions() as s:
+                return fn(s)
+
+        return await asyncio.to_thread(run)
+
+    # -- sending on a user's request (bot replies); pushed messages go through the outbox sender -------
+    async def call(self, method: Callable[[], Awaitable[T]], attempts: int = 4) -> T | None:
+        """Call the Bot API for a reply: wait out flood control, and never crash on a user who blocked
+        the bot (logged; None)."""
+        for attempt in range(attempts):
+            try:
+                return await method()
+            except TelegramRetryAfter as exc:
+                if attempt == attempts - 1 or exc.retry_after > MAX_INLINE_WAIT:
+                    log.warning("telegram flood control: giving up a reply (%s)", exc)
+                    return None
+                await asyncio.sleep(exc.retry_after)
+            except TelegramForbiddenError as exc:
+                log.info("telegram: cannot message this chat (%s)", exc)
+                return None
+        return None
+
+    async def send_html(self, chat_id: int, chunks: list[str], markup: InlineKeyboardMarkup | None = None,
+                        thread_id: int | None = None, reply_to: int | None = None) -> list[Message]:
+        sent: list[Message] = []
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            m = await self.call(lambda: self.bot.send_message(
+                chat_id, chunk, parse_mode=render.PARSE_MODE, message_thread_id=thread_id,
+                reply_markup=markup if last else None,
+                reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                if reply_to else None))
+            if m is None:
+                break
+            sent.append(m)
+        return sent
+
+    async def say(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None,
+                  header_html: str = "", markdown: bool = False, **where: Any) -> list[Message]:
+        return await self.send_html(chat_id, render.compose(header_html, text, markdown=markdown), markup, **where)
+
+    async def send_result(self, chat_id: int, result: HandleResult) -> None:
+        for reply in result.replies:
+            await self.say(chat_id, reply.text, render.feedback_keyboard(result.lang, reply.actions),
+                           markdown=reply.kind == "answer")
+
+    async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
+        try:
+            await self.call(lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                                       reply_markup=None))
+        except TelegramBadRequest:  # too old, already edited: nothing to do
+            pass
+
+    # -- the agents' group ----------------------------------------------------------------------------
+    async def agents_chat_is_forum(self) -> bool:
+        if self._forum is None:
+            chat = await self.bot.get_chat(self.config.agents_chat_id)
+            self._forum = bool(chat.is_forum)
+        return self._forum
+
+    # -- files -------------------------------------------------------------------------------------------
+    async def download(self, file_id: str, chat_id: int, message_id: int, name: str, kind: str) -> dict:
+        """Fetch a user's file through the Bot API (getFile + download from the API base) into
+        <data_dir>/attachments/telegram/<chat>/; the attachment's path is relative to the data dir."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:100] or kind
+        rel = Path("attachments") / CHANNEL / str(chat_id) / f"{message_id}-{safe}"
+        dest = self.config.data_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        file = await self.bot.get_file(file_id)
+        if not file.file_path:
+            raise FileTooLarge(file.file_size or 0)
+        part = dest.with_name(dest.name + ".part")
+        await self.bot.download_file(file.file_path, destination=part, timeout=120)
+        part.replace(dest)
+        return {"kind": kind, "path": rel.as_posix(), "name": name, "size": dest.stat().st_size}
+
+
+class FileTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"file of {size} bytes is over the Bot API download limit")
+        self.size = size
+
+
+def lang_of(user: Any) -> str:
+    return locale_language(getattr(user, "language_code", None)) or "en"
