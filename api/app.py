@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from api import chat_views, kb_views, ticket_views
+from api import chat_views, console_views, kb_admin_views, kb_views, ticket_views
 from api.channels import configured_channels
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
@@ -44,9 +44,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             EngineConfig(max_chars=settings.max_message_chars,
                          idle_after=timedelta(minutes=settings.conversation_idle_minutes),
                          article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}"),
-            agent_channels=agent_channels,
+            agent_channels=agent_channels, learner=rt.learner,
         )
-        app.state.desk = Desk(agent_channels)
+        app.state.desk = Desk(agent_channels, learner=rt.learner)
         background: list[asyncio.Task] = []
         senders = {m.name: m.sender for m in mounts if m.sender is not None}
         app.state.dispatcher = OutboxDispatcher(rt.sessions, senders) if senders else None
@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(chat_views.router)
     app.include_router(ticket_views.router)
     app.include_router(kb_views.router)
+    app.include_router(console_views.router)
+    app.include_router(console_views.api_router)
+    app.include_router(kb_admin_views.router)
     for m in mounts:
         if m.router is not None:
             app.include_router(m.router)

@@ -76,10 +76,12 @@ def eval_cmd(
     from kb_ingest.service import ingest_paths
 
     base = Settings()
-    if learn is not None:
-        err.print("[red]--learn arrives with learning from resolutions (not built yet)[/red]")
-        raise typer.Exit(2)
     qs = read_queries(queries)
+    to_learn = [q for q in read_queries(learn) if q.relevant] if learn is not None else []
+    if learn is not None:
+        overlap = {q.query for q in to_learn} & {q.query for q in qs}
+        if overlap:
+            err.print(f"[yellow]warning: {len(overlap)} queries are both learned and evaluated (leakage)[/yellow]")
     with tempfile.TemporaryDirectory(prefix="firstline-eval-") as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None,
                                            "embedder": embedder or base.embedder})
@@ -90,10 +92,19 @@ def eval_cmd(
                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
             for f in report.failed:
                 err.print(f"[yellow]skipped[/yellow] {f.source}: {f.reason}")
+            if to_learn:
+                # Each query is a resolved conversation: question → the article that resolved it (relevant[0]),
+                # through the same path a resolved ticket takes (kb_ingest.learning).
+                task = bar.add_task("learning", total=len(to_learn))
+                with rt.sessions.begin() as s:
+                    for q in to_learn:
+                        rt.learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval",
+                                                         author="eval")
+                        bar.advance(task)
             task = bar.add_task("queries", total=len(qs))
             results = run_queries(rt.retriever, qs, out, progress=lambda n: bar.advance(task, n))
         rt.close()
-    summary = {"embedder": settings.embedder, **summarise(qs, results)}
+    summary = {"embedder": settings.embedder, "learned": len(to_learn), **summarise(qs, results)}
     print(json.dumps(summary))
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Iterator
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from api import console_auth
 from api.runtime import Runtime
 from bot.desk import Desk
 from bot.engine import Engine
@@ -39,10 +40,23 @@ def get_read_session(rt: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
 
 
 def current_agent(
+    request: Request,
     session: Annotated[Session, Depends(get_session)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Agent:
+    """The agent behind a request: a Bearer token, or the agent console's session cookie (then a
+    request that changes something must also carry the page's CSRF token in `X-CSRF-Token`)."""
     scheme, _, token = (authorization or "").partition(" ")
+    cookie = request.cookies.get(console_auth.COOKIE)
+    if not authorization and cookie:
+        secret = request.app.state.runtime.settings.secret
+        agent = console_auth.session_agent(session, secret, cookie)
+        if agent is None:
+            raise HTTPException(401, "your console session has expired: sign in again at /console")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not console_auth.csrf_ok(
+                secret, cookie, request.headers.get(console_auth.CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong CSRF token (send the console page's X-CSRF-Token)")
+        return agent
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <agent token>'",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import migrate
 from api.settings import Settings
 from kb_ingest.indexer import load_retriever
+from kb_ingest.learning import Learner
 from kb_ingest.models import Article
 from kb_ingest.service import ingest_paths
 from retrieval import Retriever, make_embedder
 from retrieval.decision import policy_for
+from retrieval.retriever import PHRASING_MIN_SCORE
 from tickets.db import make_engine, make_read_session_factory, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ def build_retriever(settings: Settings) -> Retriever:
         policy,
         hnsw_threshold=settings.hnsw_threshold,
         keyword_weight=settings.keyword_weight,
+        phrasing_min_score=settings.phrasing_min_score if settings.phrasing_min_score is not None
+        else PHRASING_MIN_SCORE.get(settings.embedder, 0.9),
     )
 
 
@@ -52,6 +56,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     retriever: Retriever
     read_sessions: sessionmaker[Session]
+    learner: Learner | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -75,4 +80,5 @@ def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Run
         if empty and SAMPLE_KB.is_dir():
             report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
             log.info("sample KB ingested: %s", report.summary())
-    return Runtime(settings, engine, sessions, retriever, make_read_session_factory(engine))
+    learner = Learner(sessions, retriever, settings.index_path, auto_publish=settings.auto_publish_resolutions)
+    return Runtime(settings, engine, sessions, retriever, make_read_session_factory(engine), learner)

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     answer_min_margin: float | None = None
     answer_sure_score: float | None = None
     keyword_weight: float = 0.0
+    # Learning from resolutions: a resolution with no matching article becomes a draft for review, or
+    # (auto-publish) a published article at once.
+    auto_publish_resolutions: bool = False
+    phrasing_min_score: float | None = None  # a learned phrasing counts from this similarity (default per embedder)
     hnsw_threshold: int = 50_000
 
     # Product behaviour

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from bot.language import asks_for_human
 from bot.texts import t
+from kb_ingest.learning import Learner
 from tickets import service
 from tickets.models import Agent, Conversation, Message, Ticket
 
 
 class Desk:
-    def __init__(self, agent_channels: tuple[str, ...] = ()) -> None:
+    def __init__(self, agent_channels: tuple[str, ...] = (), learner: Learner | None = None) -> None:
         self.agent_channels = agent_channels
+        self.learner = learner  # resolutions feed the knowledge base (kb_ingest.learning)
 
     def _notify_user(self, session: Session, conv: Conversation, text: str, kind: str) -> Message:
         return service.add_message(session, conv, "system", text, payload={"kind": kind})
@@ -41,6 +44,13 @@ class Desk:
     def resolve(self, session: Session, number: int, agent: Agent, resolution: str,
                 articles: list[str] | None = None) -> Ticket:
         ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
+        question = (ticket.question or "").strip()
+        if self.learner is not None and question and question != "(attachment)" and not asks_for_human(question):
+            # The index follows after this session commits; the resolution and the learning are one change.
+            learned = self.learner.learn_from_resolution(session, question, resolution, list(articles or []),
+                                                         origin=f"ticket:{ticket.id}", author=f"agent:{agent.id}")
+            if learned.kind != "none":
+                service.record(session, ticket, f"agent:{agent.id}", "learned", **learned.as_dict())
         text = f"{t(conv.lang, 'resolved', number=ticket.id, resolution=resolution)}\n{t(conv.lang, 'resolved_footer')}"
         self._notify_user(session, conv, text, "resolved")
         self._tell_agents(session, ticket, "ticket_resolved")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.language import asks_for_human, detect_language, is_small_talk, locale_language
 from bot.texts import t
+from kb_ingest.learning import KBError, Learner
 from retrieval import Retriever, RetrievalResult
 from tickets import service
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
@@ -85,8 +86,9 @@ def reply_from(msg: Message) -> Reply:
 
 class Engine:
     def __init__(self, sessions: sessionmaker[Session], retriever: Retriever, config: EngineConfig | None = None,
-                 agent_channels: tuple[str, ...] = ()) -> None:
+                 agent_channels: tuple[str, ...] = (), learner: Learner | None = None) -> None:
         self.sessions = sessions
+        self.learner = learner  # Helped / Didn't help feed the knowledge base (kb_ingest.learning)
         self.retriever = retriever
         self.config = config or EngineConfig()
         # Agents' sides (Telegram group, Slack channel) that hear of handoffs and user messages on tickets,
@@ -194,6 +196,17 @@ class _Turn:
                 self.say(t(self.lang, "nothing_to_rate"))
                 return
             self.say(t(self.lang, "helped_thanks"))
+            learner, last = self.engine.learner, self.conv.offered[-1]
+            if learner is not None:
+                # The question that found this article becomes a learned phrasing of it. Encoding one short
+                # sentence here (inside the write transaction) costs a few milliseconds.
+                learner.record_feedback(self.s, last["article_id"], helped=True)
+                if self.conv.last_question:
+                    try:
+                        learner.learn_phrasing(self.s, last["article_id"], self.conv.last_question,
+                                               origin=f"helped:conversation:{self.conv.id}")
+                    except KBError:  # the article was removed meanwhile: nothing to learn
+                        pass
             service.close_conversation(self.s, self.conv, Outcome.helped)
             return
         if msg.action == "not_helped":
@@ -214,7 +227,8 @@ class _Turn:
             self.handoff(HandoffReason.bot_error, question=text)
             return
         if pre.decision.action != "answer" or pre.best is None:
-            self.handoff(HandoffReason.low_confidence, question=text, tried=pre)
+            lead = "unsupported_language" if pre.decision.reason == "unsupported_language" else None
+            self.handoff(HandoffReason.low_confidence, question=text, tried=pre, lead=lead)
             return
         self.offer(pre, first=True)
 
@@ -234,6 +248,8 @@ class _Turn:
             self.say(t(self.lang, "nothing_to_rate"))
             return
         question = self.conv.last_question or ""
+        if self.engine.learner is not None:
+            self.engine.learner.record_feedback(self.s, offered[-1]["article_id"], helped=False)
         if len(offered) < MAX_OFFERS and question:
             try:
                 nxt = self.engine.retriever.answer(question, exclude=[o["article_id"] for o in offered])
@@ -246,7 +262,8 @@ class _Turn:
                 return
         self.handoff(HandoffReason.negative_feedback, question=question)
 
-    def handoff(self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None) -> None:
+    def handoff(self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None,
+                lead: str | None = None) -> None:
         bot_tried = list(self.conv.offered or [])
         if tried is not None and not bot_tried:
             bot_tried = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
@@ -255,6 +272,6 @@ class _Turn:
                                           bot_tried=bot_tried)
         self.new_ticket = True
         service.notify_agents(self.s, self.engine.agent_channels, self.ticket, "ticket_opened")
-        lead = {"low_confidence": "low_confidence", "negative_feedback": "negative",
-                "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
+        lead = lead or {"low_confidence": "low_confidence", "negative_feedback": "negative",
+                        "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
         self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")

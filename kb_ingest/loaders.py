@@ -1,9 +1,13 @@
-"""Read articles from disk: Markdown with YAML front matter, HTML, plain text.
+"""Read articles from disk: Markdown with YAML front matter, HTML, plain text, and FAQ files (CSV or JSON
+with question/answer columns: one article per row).
 
 Every problem with one file becomes a `LoadError` naming that file; the rest of the batch goes on.
 """
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -13,7 +17,8 @@ from typing import Iterable, Iterator
 import frontmatter
 import yaml
 
-SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt"}
+FAQ_SUFFIXES = {".csv", ".json"}
+SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", *FAQ_SUFFIXES}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -64,13 +69,71 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[ParsedArticle | LoadErro
         if isinstance(item, LoadError):
             yield item
             continue
-        result = load_file(item)
-        if isinstance(result, ParsedArticle):
-            if result.id in seen:
-                yield LoadError(result.source, f"duplicate article id {result.id!r} (also in {seen[result.id]})")
-                continue
-            seen[result.id] = result.source
-        yield result
+        results = load_faq(item) if item.suffix.lower() in FAQ_SUFFIXES else [load_file(item)]
+        for result in results:
+            if isinstance(result, ParsedArticle):
+                if result.id in seen:
+                    yield LoadError(result.source, f"duplicate article id {result.id!r} (also in {seen[result.id]})")
+                    continue
+                seen[result.id] = result.source
+            yield result
+
+
+def _read_text(path: Path) -> str | LoadError:
+    src = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return LoadError(src, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return LoadError(src, f"cannot read file: {exc.strerror or exc}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return LoadError(src, f"not UTF-8 text (invalid byte at offset {exc.start}); re-save it as UTF-8")
+
+
+def load_faq(path: Path) -> list[ParsedArticle | LoadError]:
+    """A FAQ file: CSV with a header row, or JSON (a list of objects, or {"faq": [...]}). Columns: `question`
+    and `answer` (required), `id`, `tags` (comma-separated or a list), `lang`. Each row is one article."""
+    src = str(path)
+    text = _read_text(path)
+    if isinstance(text, LoadError):
+        return [text]
+    if path.suffix.lower() == ".csv":
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            return [LoadError(src, f"cannot parse CSV: {exc}")]
+        first = 2  # row numbers as a spreadsheet shows them (1 is the header)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [LoadError(src, f"not valid JSON (line {exc.lineno}): {exc.msg}")]
+        rows = data.get("faq") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            return [LoadError(src, 'a JSON FAQ is a list of {"question", "answer"} objects (or {"faq": [...]})')]
+        first = 1
+    out: list[ParsedArticle | LoadError] = []
+    for n, row in enumerate(rows, first):
+        if not isinstance(row, dict):
+            out.append(LoadError(src, f"entry {n}: not an object with question and answer"))
+            continue
+        row = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+        question, answer = str(row.get("question") or "").strip(), str(row.get("answer") or "").strip()
+        if not question or not answer:
+            out.append(LoadError(src, f"entry {n}: needs both a question and an answer"))
+            continue
+        meta = {"id": row.get("id") or f"{slugify(path.stem)[:40]}-{slugify(question)[:80]}".strip("-"),
+                "tags": row.get("tags") or [], "lang": row.get("lang") or None}
+        result = _finish(path, meta, question, answer)
+        if isinstance(result, LoadError):
+            result = LoadError(src, f"entry {n}: {result.reason}")
+        out.append(result)
+    if not out:
+        out.append(LoadError(src, "no FAQ entries (expected question and answer columns)"))
+    return out
 
 
 def load_file(path: Path) -> ParsedArticle | LoadError:

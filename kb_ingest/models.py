@@ -11,6 +11,7 @@ from tickets.db import Base, utcnow
 
 class Article(Base):
     __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_status", "status"),)
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
@@ -22,6 +23,11 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Where an article not ingested from a file came from: "ticket:<n>" (a proposed draft), "agent:<id>".
+    origin: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Bot feedback: how often users pressed Helped / Didn't help on this article.
+    helped: Mapped[int] = mapped_column(default=0, server_default="0")
+    not_helped: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ArticleUnit(Base):
@@ -39,6 +45,9 @@ class ArticleUnit(Base):
     passage: Mapped[str] = mapped_column(Text)
     embedder: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # Learned phrasings only: where it was learned ("ticket:<n>", "helped:<conversation>", "eval") and when.
+    origin: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
 class ArticleRevision(Base):

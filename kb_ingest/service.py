@@ -47,6 +47,55 @@ def content_hash(art: ParsedArticle) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def store_article(
+    session: Session,
+    embedder_name: str,
+    art: ParsedArticle,
+    h: str,
+    units: list,
+    vectors: np.ndarray,
+    *,
+    author: str,
+    status: str = "published",
+    origin: str | None = None,
+) -> tuple[list[int], list[tuple], bool]:
+    """Write one article (new or changed) with its freshly encoded units and a revision, in `session`.
+
+    The article's title/section units are replaced; its learned phrasings are kept (their passage follows
+    the new opening). Returns (replaced unit ids, [(Unit, vector)] to index, whether the article is new).
+    The caller commits, then updates the live index (only for published articles).
+    """
+    old_ids = list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art.id,
+                                                                ArticleUnit.kind != "phrasing")))
+    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id, ArticleUnit.kind != "phrasing"))
+    row = session.get(Article, art.id)
+    added = row is None
+    if row is None:
+        row = Article(id=art.id, origin=origin)
+        session.add(row)
+    row.title, row.body, row.tags, row.lang = art.title, art.body, art.tags, art.lang
+    row.source, row.content_hash, row.status = art.source, h, status
+    session.add(ArticleRevision(article_id=art.id, title=art.title, body=art.body, author=author, content_hash=h))
+    session.flush()
+    new_rows = []
+    for d, vec in zip(units, vectors):
+        unit = ArticleUnit(article_id=art.id, kind=d.kind, position=d.position, text=d.text, passage=d.passage,
+                           embedder=embedder_name, vector=vector_bytes(vec))
+        session.add(unit)
+        new_rows.append(unit)
+    session.flush()
+    opening = next((u.passage for u in new_rows if u.kind == "title"), None)
+    phrasings = list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == art.id,
+                                                               ArticleUnit.kind == "phrasing")))
+    for p in phrasings:  # learned phrasings stay with the article; shown passage follows the new opening
+        if opening is not None:
+            p.passage = opening
+    session.flush()
+    new = [(to_unit(u, art.title), np.asarray(vec, dtype=np.float32)) for u, vec in zip(new_rows, vectors)]
+    new += [(to_unit(p, art.title), np.frombuffer(p.vector, dtype=np.float32)) for p in phrasings]
+    return old_ids, new, added
+
+
 def ingest_paths(
     factory: sessionmaker[Session],
     retriever: Retriever,
@@ -98,31 +147,12 @@ def ingest_paths(
     with factory() as session, session.begin():
         offset = 0
         for art, h, units in drafts:
-            old_ids = list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art.id)))
-            session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id))
-            row = session.get(Article, art.id)
-            if row is None:
-                row = Article(id=art.id)
-                session.add(row)
-                report.added.append(art.id)
-            else:
-                report.updated.append(art.id)
-            row.title, row.body, row.tags, row.lang = art.title, art.body, art.tags, art.lang
-            row.source, row.content_hash, row.status = art.source, h, "published"
-            session.add(ArticleRevision(article_id=art.id, title=art.title, body=art.body,
-                                        author=f"ingest:{art.source}", content_hash=h))
-            session.flush()
-            new_rows = []
-            for d in units:
-                unit = ArticleUnit(article_id=art.id, kind=d.kind, position=d.position, text=d.text,
-                                   passage=d.passage, embedder=retriever.embedder.name,
-                                   vector=vector_bytes(vectors[offset]))
-                offset += 1
-                session.add(unit)
-                new_rows.append(unit)
-            session.flush()
-            touched_units.append((old_ids, [(to_unit(u, art.title), vectors[offset - len(units) + i])
-                                            for i, u in enumerate(new_rows)]))
+            old_ids, new, added = store_article(
+                session, retriever.embedder.name, art, h, units, vectors[offset: offset + len(units)],
+                author=f"ingest:{art.source}")
+            offset += len(units)
+            (report.added if added else report.updated).append(art.id)
+            touched_units.append((old_ids, new))
         removed_ids: list[int] = []
         if prune:
             roots = [p.resolve() for p in paths]

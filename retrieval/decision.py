@@ -10,7 +10,7 @@ from typing import Literal, Sequence
 class Decision:
     action: Literal["answer", "handoff"]
     confidence: float  # the best article's similarity, 0..1
-    reason: str  # "confident" | "empty_index" | "low_score" | "ambiguous"
+    reason: str  # "confident" | "empty_index" | "low_score" | "ambiguous" | "unsupported_language"
 
 
 @dataclass(frozen=True)

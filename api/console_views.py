@@ -1,0 +1,298 @@
+"""The agent console (/console): login, the live queue, a conversation, the manager dashboard.
+
+Pages are server-rendered Jinja2 shells; api/static/console/console.js fills them from the JSON agent API
+(api/ticket_views, /api/v1/kb/search), authenticated by the console's session cookie + CSRF header
+(api/deps.current_agent). Live updates: the SSE stream below, which polls the database with read sessions.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from api import console_auth
+from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
+from tickets import agents as agent_accounts
+from tickets.models import Conversation, Message, Outcome, Ticket, TicketStatus
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1", tags=["agent console"])
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+LANG_COOKIE, LOGIN_CSRF_COOKIE = "fl_lang", "fl_login_csrf"
+LANGS = ("en", "ru")
+DEFLECTED = (Outcome.helped.value, Outcome.answered.value)
+OPEN_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
+                 TicketStatus.escalated.value)
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Agent console", "sign_in": "Sign in", "name": "Agent name", "token": "Agent token",
+        "login_help": "Use the name and the token you were given when your account was created "
+                      "(an administrator runs: firstline agents add NAME --role l1). The token is "
+                      "only checked, never stored in your browser.",
+        "login_failed": "Wrong agent name or token, or the account is deactivated.",
+        "login_expired": "The sign-in form expired; please try again.",
+        "sign_out": "Sign out", "queue": "Queue", "dashboard": "Dashboard", "language": "Язык: русский",
+        "skip": "Skip to content", "filters": "Filters", "status": "Status", "line": "Line", "any": "Any",
+        "waiting": "Waiting (new)", "active": "In progress", "all_open": "All open", "resolved": "Resolved",
+        "all": "All", "assignee": "Assignee", "mine": "Mine", "unassigned": "Unassigned", "search": "Search",
+        "search_ph": "Subject or question", "sound": "Sound on new handoff", "no_tickets": "Nothing waiting.",
+        "new_handoff": "New handoff", "live": "Live", "offline": "Reconnecting…", "back": "← Queue",
+        "transcript": "Transcript", "why": "Why it was handed off", "bot_tried": "The bot offered",
+        "claim": "Claim", "handback": "Hand back to bot", "resolve": "Resolve", "reply": "Reply to the user",
+        "send": "Send", "resolution": "Resolution", "link_articles": "Linked article ids (optional, comma-separated)",
+        "resolve_help": "The user receives the resolution text.", "suggested": "Suggested articles",
+        "send_article": "Send this article", "no_suggestions": "No matching articles.", "events": "History",
+        "assigned_to": "Assignee", "nobody": "nobody", "you": "you", "created": "Created",
+        "user": "User", "bot": "Bot", "agent": "Agent", "system": "System", "feedback": "Feedback",
+        "fb_helped": "It helped ✓", "fb_not_helped": "Didn't help ✗", "fb_human": "Asked for a person",
+        "article": "Article", "new_messages": "New message from the user", "claim_first": "Claim the ticket to reply.",
+        "today": "Today", "conversations": "Conversations", "tickets": "Tickets", "deflection": "Bot deflection rate",
+        "deflection_help": "Share of finished conversations the bot handled alone (helped or answered).",
+        "outcomes": "Conversation outcomes", "reasons": "Handoff reasons", "open_by_line": "Open tickets by line",
+        "by_hour": "Conversations by hour (UTC)", "no_data": "No data yet", "manager_only":
+        "The dashboard is for managers.", "err": "Something went wrong", "handback_note": "Note (optional)",
+        "low_confidence": "Bot was not confident", "negative_feedback": "Answer didn't help",
+        "user_request": "User asked for a person", "bot_error": "Bot error",
+        "helped": "Helped", "answered": "Answered", "handed_off": "Handed off", "resolved_by_agent":
+        "Resolved by agent", "handed_back": "Handed back", "abandoned": "Abandoned",
+        "st_new": "new", "st_open": "open", "st_pending_user": "waiting for user", "st_escalated": "escalated",
+        "st_resolved": "resolved", "st_closed": "closed", "channel": "Channel", "ticket": "Ticket",
+    },
+    "ru": {
+        "title": "Консоль агента", "sign_in": "Войти", "name": "Имя агента", "token": "Токен агента",
+        "login_help": "Введите имя и токен, выданные при создании учётной записи (администратор выполняет: "
+                      "firstline agents add ИМЯ --role l1). Токен только проверяется и не хранится в браузере.",
+        "login_failed": "Неверное имя или токен, либо учётная запись отключена.",
+        "login_expired": "Форма входа устарела, попробуйте ещё раз.",
+        "sign_out": "Выйти", "queue": "Очередь", "dashboard": "Панель", "language": "Language: English",
+        "skip": "К содержимому", "filters": "Фильтры", "status": "Статус", "line": "Линия", "any": "Любая",
+        "waiting": "Ждут (новые)", "active": "В работе", "all_open": "Все открытые", "resolved": "Решённые",
+        "all": "Все", "assignee": "Исполнитель", "mine": "Мои", "unassigned": "Без исполнителя",
+        "search": "Поиск", "search_ph": "Тема или вопрос", "sound": "Звук при новой передаче",
+        "no_tickets": "Очередь пуста.", "new_handoff": "Новая передача", "live": "В эфире",
+        "offline": "Переподключение…", "back": "← Очередь", "transcript": "Переписка",
+        "why": "Почему передано человеку", "bot_tried": "Бот предлагал", "claim": "Взять",
+        "handback": "Вернуть боту", "resolve": "Решить", "reply": "Ответ пользователю", "send": "Отправить",
+        "resolution": "Решение", "link_articles": "Связанные статьи (id через запятую, необязательно)",
+        "resolve_help": "Пользователь получит текст решения.", "suggested": "Подходящие статьи",
+        "send_article": "Отправить статью", "no_suggestions": "Подходящих статей нет.", "events": "История",
+        "assigned_to": "Исполнитель", "nobody": "никто", "you": "вы", "created": "Создана",
+        "user": "Пользователь", "bot": "Бот", "agent": "Агент", "system": "Система", "feedback": "Отзыв",
+        "fb_helped": "Помогло ✓", "fb_not_helped": "Не помогло ✗", "fb_human": "Попросил человека",
+        "article": "Статья", "new_messages": "Новое сообщение от пользователя",
+        "claim_first": "Возьмите заявку, чтобы ответить.", "today": "Сегодня", "conversations": "Диалоги",
+        "tickets": "Заявки", "deflection": "Доля решённых ботом",
+        "deflection_help": "Доля завершённых диалогов, с которыми бот справился сам (помогло или ответил).",
+        "outcomes": "Итоги диалогов", "reasons": "Причины передачи", "open_by_line": "Открытые заявки по линиям",
+        "by_hour": "Диалоги по часам (UTC)", "no_data": "Пока нет данных",
+        "manager_only": "Панель доступна только руководителям.", "err": "Что-то пошло не так",
+        "handback_note": "Комментарий (необязательно)",
+        "low_confidence": "Бот не уверен", "negative_feedback": "Ответ не помог",
+        "user_request": "Пользователь попросил человека", "bot_error": "Ошибка бота",
+        "helped": "Помогло", "answered": "Ответил", "handed_off": "Передано", "resolved_by_agent":
+        "Решено агентом", "handed_back": "Возвращено боту", "abandoned": "Брошено",
+        "st_new": "новая", "st_open": "в работе", "st_pending_user": "ждёт пользователя",
+        "st_escalated": "эскалирована", "st_resolved": "решена", "st_closed": "закрыта",
+        "channel": "Канал", "ticket": "Заявка",
+    },
+}
+
+
+def ui_lang(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGS:
+        return chosen
+    best, best_q = "en", -1.0
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, q = part.strip().partition(";q=")
+        code = tag.split("-")[0].lower()
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        if code in LANGS and weight > best_q:
+            best, best_q = code, weight
+    return best
+
+
+def _secret(request: Request) -> str:
+    return request.app.state.runtime.settings.secret
+
+
+def _signed_in(request: Request):
+    cookie = request.cookies.get(console_auth.COOKIE)
+    if not cookie:
+        return None, None
+    with request.app.state.runtime.read_sessions() as s:
+        agent = console_auth.session_agent(s, _secret(request), cookie)
+        if agent is not None:
+            s.expunge(agent)
+    return agent, cookie
+
+
+def _render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+    lang = ctx.pop("lang", None) or ui_lang(request)
+    return templates.TemplateResponse(request, template, {"lang": lang, "t": TEXTS[lang],
+                                                      "texts_json": json.dumps(TEXTS[lang], ensure_ascii=False),
+                                                      **ctx}, status_code=status)
+
+
+def _login_page(request: Request, error: str | None = None, status: int = 200, name: str = "") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    resp = _render(request, "console/login.html", status, error=error, csrf=token, name=name)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                    secure=request.url.scheme == "https")
+    return resp
+
+
+def _page(request: Request, template: str, **ctx) -> HTMLResponse:
+    agent, cookie = _signed_in(request)
+    if agent is None:
+        return _login_page(request)
+    return _render(request, template, agent=agent, csrf=console_auth.csrf_token(_secret(request), cookie), **ctx)
+
+
+@router.get("/console")
+def queue_page(request: Request) -> HTMLResponse:
+    return _page(request, "console/queue.html", page="queue")
+
+
+@router.get("/console/tickets/{number}")
+def ticket_page(request: Request, number: int) -> HTMLResponse:
+    return _page(request, "console/ticket.html", page="ticket", number=number)
+
+
+@router.get("/console/dashboard")
+def dashboard_page(request: Request) -> HTMLResponse:
+    agent, _ = _signed_in(request)
+    if agent is not None and agent.role != "manager":
+        return _render(request, "console/forbidden.html", 403, agent=agent, page="dashboard",
+                       csrf=console_auth.csrf_token(_secret(request), request.cookies[console_auth.COOKIE]))
+    return _page(request, "console/dashboard.html", page="dashboard")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+@router.post("/console/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        return _login_page(request, TEXTS[ui_lang(request)]["login_expired"], 403, form.get("name", ""))
+    name, token = form.get("name", "").strip(), form.get("token", "").strip()
+
+    def check():
+        with request.app.state.runtime.read_sessions() as s:
+            agent = agent_accounts.authenticate(s, token)
+            if agent is None or agent.name.casefold() != name.casefold():
+                return None
+            return console_auth.make_session(_secret(request), agent)
+
+    cookie = await run_in_threadpool(check)
+    if cookie is None:
+        return _login_page(request, TEXTS[ui_lang(request)]["login_failed"], 401, name)
+    resp = RedirectResponse("/console", status_code=303)
+    resp.set_cookie(console_auth.COOKIE, cookie, max_age=console_auth.LIFETIME, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https")
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return resp
+
+
+@router.post("/console/logout")
+async def logout(request: Request) -> Response:
+    form = await _form(request)
+    cookie = request.cookies.get(console_auth.COOKIE)
+    resp = RedirectResponse("/console", status_code=303)
+    if cookie and console_auth.csrf_ok(_secret(request), cookie, form.get("csrf")):
+        resp.delete_cookie(console_auth.COOKIE)
+    return resp
+
+
+@router.get("/console/lang/{code}")
+def set_lang(request: Request, code: str, next: str = "/console") -> Response:
+    target = next if next.startswith("/console") else "/console"
+    resp = RedirectResponse(target, status_code=303)
+    if code in LANGS:
+        resp.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
+    return resp
+
+
+# ---- JSON for the console -------------------------------------------------------------------------------
+
+class DashboardOut(BaseModel):
+    date: str
+    conversations_today: int
+    tickets_today: int
+    by_hour: list[int]
+    outcomes: dict[str, int]
+    deflection_rate: float | None
+    handoff_reasons: dict[str, int]
+    open_by_line: dict[str, int]
+
+
+@api_router.get("/dashboard", response_model=DashboardOut, summary="Today's numbers for the manager dashboard")
+def dashboard(session: ReadSessionDep, manager: ManagerDep) -> DashboardOut:
+    now = datetime.now(timezone.utc)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    convs = session.execute(select(Conversation.created_at, Conversation.outcome)
+                            .where(Conversation.created_at >= start)).all()
+    by_hour = [0] * 24
+    for created, _ in convs:
+        by_hour[created.astimezone(timezone.utc).hour] += 1
+    outcomes = Counter(o for _, o in convs if o)
+    finished = sum(outcomes.values())
+    deflected = sum(outcomes[o] for o in DEFLECTED)
+    reasons = Counter(session.scalars(select(Ticket.handoff_reason).where(Ticket.created_at >= start)))
+    open_rows = session.execute(select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN_STATUSES))
+                                .group_by(Ticket.line)).all()
+    open_by_line = {"L1": 0, "L2": 0, "L3": 0} | {line: n for line, n in open_rows}
+    return DashboardOut(date=start.date().isoformat(), conversations_today=len(convs),
+                        tickets_today=sum(reasons.values()), by_hour=by_hour,
+                        outcomes={o.value: outcomes.get(o.value, 0) for o in Outcome},
+                        deflection_rate=round(deflected / finished, 4) if finished else None,
+                        handoff_reasons=dict(reasons), open_by_line=open_by_line)
+
+
+def _watermark(rt) -> dict:
+    with rt.read_sessions() as s:
+        return {"ticket": s.scalar(select(func.max(Ticket.id))) or 0,
+                "updated": str(s.scalar(select(func.max(Ticket.updated_at))) or ""),
+                "message": s.scalar(select(func.max(Message.id))) or 0}
+
+
+@api_router.get("/console/events", summary="Server-sent events: something changed in the queue or a conversation")
+async def console_events(request: Request, rt: RuntimeDep):
+    """Emits `change` with the newest ticket number, last ticket update and newest message id whenever one
+    of them moves; the console then re-reads what it shows. Authenticated by the console cookie (EventSource
+    sends no headers); checked with a read session, so the open stream holds no database lock."""
+    agent, _ = await run_in_threadpool(_signed_in, request)
+    if agent is None:
+        raise HTTPException(401, "sign in at /console")
+
+    async def events():
+        last = None
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            mark = await run_in_threadpool(_watermark, rt)
+            if mark != last:
+                last = mark
+                yield f"event: change\ndata: {json.dumps(mark)}\n\n"
+            await asyncio.sleep(0.7)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
