@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from api import chat_views, console_views, kb_admin_views, kb_views, ticket_views
+from api import chat_views, console_kb_views, console_views, kb_admin_views, kb_report_views, kb_views, ticket_views
 from api.channels import configured_channels
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
@@ -103,7 +103,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(kb_views.router)
     app.include_router(console_views.router)
     app.include_router(console_views.api_router)
+    app.include_router(console_kb_views.router)
     app.include_router(kb_admin_views.router)
+    app.include_router(kb_report_views.router)
     for m in mounts:
         if m.router is not None:
             app.include_router(m.router)

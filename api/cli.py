@@ -41,7 +41,7 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Folders of Markdown articles, or single .md/.html/.txt files"),
+    paths: list[Path] = typer.Argument(..., help="Folders of articles (Markdown, HTML, text, CSV/JSON FAQ, MediaWiki XML, Confluence/Notion HTML exports), or single files"),
     prune: bool = typer.Option(False, help="Delete articles that came from these folders but are gone"),
 ) -> None:
     """Add or update knowledge-base articles; unchanged articles cost nothing."""

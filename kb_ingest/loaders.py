@@ -18,7 +18,7 @@ import frontmatter
 import yaml
 
 FAQ_SUFFIXES = {".csv", ".json"}
-SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", *FAQ_SUFFIXES}
+SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".xml", *FAQ_SUFFIXES}  # .xml: MediaWiki export (sources.py)
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -56,6 +56,9 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadError]:
                     # README/LICENSE files in a KB folder describe the folder, they are not articles
                     if f.stem.upper() in {"README", "LICENSE", "LICENCE", "CHANGELOG"}:
                         continue
+                    from kb_ingest.sources import in_asset_folder  # exported sites' attachments are not pages
+                    if f.suffix.lower() not in {".html", ".htm"} and in_asset_folder(f, path):
+                        continue
                     yield f
         elif path.is_file():
             yield path
@@ -69,7 +72,11 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[ParsedArticle | LoadErro
         if isinstance(item, LoadError):
             yield item
             continue
-        results = load_faq(item) if item.suffix.lower() in FAQ_SUFFIXES else [load_file(item)]
+        if item.suffix.lower() == ".xml":
+            from kb_ingest.sources import load_mediawiki
+            results = load_mediawiki(item)
+        else:
+            results = load_faq(item) if item.suffix.lower() in FAQ_SUFFIXES else [load_file(item)]
         for result in results:
             if isinstance(result, ParsedArticle):
                 if result.id in seen:
@@ -252,7 +259,8 @@ class _HTMLText(HTMLParser):
 
 
 def _from_html(path: Path, text: str) -> ParsedArticle | LoadError:
-    parser = _HTMLText()
+    from kb_ingest.sources import ExportHTMLText  # also drops breadcrumbs/sidebars of exported sites
+    parser = ExportHTMLText()
     try:
         parser.feed(text)
         parser.close()
