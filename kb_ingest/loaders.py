@@ -144,19 +144,11 @@ def load_faq(path: Path) -> list[ParsedArticle | LoadError]:
 
 
 def load_file(path: Path) -> ParsedArticle | LoadError:
-    src = str(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return LoadError(src, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return LoadError(src, f"cannot read file: {exc.strerror or exc}")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return LoadError(src, f"not UTF-8 text (invalid byte at offset {exc.start}); re-save it as UTF-8")
+    text = _read_text(path)
+    if isinstance(text, LoadError):
+        return text
     if "\x00" in text:
-        return LoadError(src, "binary file (contains NUL bytes)")
+        return LoadError(str(path), "binary file (contains NUL bytes)")
     suffix = path.suffix.lower()
     if suffix in {".html", ".htm"}:
         return _from_html(path, text)
