@@ -22,9 +22,9 @@ app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 
 
-def _progress() -> Progress:
+def _progress(auto_refresh: bool = True) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err, transient=True)
+                    console=err, transient=True, auto_refresh=auto_refresh)
 
 
 @app.command()
@@ -101,8 +101,18 @@ def eval_cmd(
                         rt.learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval",
                                                          author="eval")
                         bar.advance(task)
+        # Timed queries: a warm model, and a bar redrawn only between queries (rich's refresh thread would
+        # otherwise compete with the encoder and inflate the latencies being measured).
+        rt.retriever.embedder.encode_queries(["warm up"])
+        with _progress(auto_refresh=False) as bar:
             task = bar.add_task("queries", total=len(qs))
-            results = run_queries(rt.retriever, qs, out, progress=lambda n: bar.advance(task, n))
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+                if bar.tasks[0].completed % 25 == 0:
+                    bar.refresh()
+
+            results = run_queries(rt.retriever, qs, out, progress=advance)
         rt.close()
     summary = {"embedder": settings.embedder, "learned": len(to_learn), **summarise(qs, results)}
     print(json.dumps(summary))
