@@ -11,9 +11,9 @@ import pytest
 
 from tests.live import ChatUser, make_agent, running_app
 from tests.test_console import ARGS, CHROMIUM, expect, sign_in  # noqa: F401  (also skips without Chromium)
-from tests.test_console import new_page  # noqa: F401  (fixture)
+from tests.test_console import browser, new_page  # noqa: F401  (fixtures)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 ROOF_Q = "How do I book the rooftop terrace meeting room?"
 OOO_Q = "How do I set up an out-of-office auto reply in Outlook?"
@@ -30,12 +30,6 @@ def app(tmp_path_factory, embedder):
         yield base, runtime, tokens
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_write_edit_publish_and_the_bot_answers(app, new_page):

@@ -14,6 +14,7 @@
     for (const [k, v] of Object.entries(attrs)) {
       if (v === null || v === undefined || v === false) continue;
       if (k === "class") e.className = v; else if (k === "text") e.textContent = v;
+      else if (k === "html") e.innerHTML = v;  // only ever given escaped-then-formatted text (kb.js md())
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
@@ -26,10 +27,15 @@
     const r = await fetch(url, { method, headers, credentials: "same-origin",
                                  body: body === undefined ? undefined : JSON.stringify(body) });
     if (r.status === 401) { location.href = "/console"; throw new Error("signed out"); }
+    if (r.status === 204) return null;
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.message || `${T.err} (${r.status})`);
+    if (!r.ok) {
+      const msg = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : (data.message || data.detail);
+      throw new Error(msg || `${T.err} (${r.status})`);
+    }
     return data;
   }
+  window.FirstlineConsole = { el, api };  // for the KB pages' script (kb.js)
 
   function toast(text) {
     const t = $("#toast"); if (!t) return;

@@ -9,32 +9,8 @@
   const $ = (sel) => document.querySelector(sel);
   const enc = encodeURIComponent;
 
-  function el(tag, attrs = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") e.className = v; else if (k === "text") e.textContent = v;
-      else if (k === "html") e.innerHTML = v;  // only ever given the output of md() below (escaped first)
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
-    return e;
-  }
-
-  async function api(method, url, body) {
-    const headers = { "Accept": "application/json" };
-    if (method !== "GET") { headers["X-CSRF-Token"] = CSRF; headers["Content-Type"] = "application/json"; }
-    const r = await fetch(url, { method, headers, credentials: "same-origin",
-                                 body: body === undefined ? undefined : JSON.stringify(body) });
-    if (r.status === 401) { location.href = "/console"; throw new Error("signed out"); }
-    if (r.status === 204) return null;
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const msg = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : (data.message || data.detail);
-      throw new Error(msg || `${T.err} (${r.status})`);
-    }
-    return data;
-  }
+  // Shared with the rest of the console (console.js loads first).
+  const { el, api } = window.FirstlineConsole;
 
   function toast(text) {
     const t = $("#toast"); if (!t) return;
