@@ -14,13 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from api import chat_views, console_kb_views, console_views, kb_admin_views, kb_report_views, kb_views, ticket_views
+from api import (admin_views, chat_views, intake_views, console_kb_views, console_report_views, console_views, kb_admin_views,
+                 kb_report_views, kb_views, notification_views, ops_views, report_views, sla_views, ticket_views)
 from api.channels import configured_channels
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
 from bot.desk import Desk
 from bot.engine import Engine, EngineConfig
-from bot.outbox import OutboxDispatcher
+from bot.outbox import WEBHOOK, OutboxDispatcher
+from bot.webhook_sender import WebhookSender
+from tickets.scheduler import Scheduler
 from tickets.service import TicketError
 
 log = logging.getLogger(__name__)
@@ -43,15 +46,23 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.sessions, rt.retriever,
             EngineConfig(max_chars=settings.max_message_chars,
                          idle_after=timedelta(minutes=settings.conversation_idle_minutes),
+                         channel_idle_after={"email": timedelta(days=settings.email_idle_days)},
                          article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}"),
             agent_channels=agent_channels, learner=rt.learner,
         )
         app.state.desk = Desk(agent_channels, learner=rt.learner)
         background: list[asyncio.Task] = []
         senders = {m.name: m.sender for m in mounts if m.sender is not None}
+        if settings.dev_webhook_url:  # requests to application developers, POSTed (and signed) by the outbox
+            senders[WEBHOOK] = WebhookSender(settings.dev_webhook_url, settings.dev_webhook_secret.get_secret_value()
+                                             if settings.dev_webhook_secret else None)
         app.state.dispatcher = OutboxDispatcher(rt.sessions, senders) if senders else None
         if app.state.dispatcher is not None:
             background.append(asyncio.create_task(app.state.dispatcher.run_forever(), name="outbox"))
+        # SLA warnings/breaches and the daily digest (each notice claimed in the DB: safe with several processes).
+        app.state.scheduler = Scheduler(rt.sessions, settings.sla_check_seconds, settings.daily_digest_hour,
+                                        settings.timezone)
+        background.append(asyncio.create_task(app.state.scheduler.run_forever(), name="scheduler"))
         for m in mounts:
             if m.start is not None:
                 work = m.start(app)
@@ -106,6 +117,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_kb_views.router)
     app.include_router(kb_admin_views.router)
     app.include_router(kb_report_views.router)
+    app.include_router(ops_views.router)
+    app.include_router(admin_views.router)
+    app.include_router(sla_views.router)
+    app.include_router(report_views.router)
+    app.include_router(console_report_views.router)
+    app.include_router(notification_views.router)
+    app.include_router(intake_views.router)
     for m in mounts:
         if m.router is not None:
             app.include_router(m.router)

@@ -44,4 +44,25 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
         mounts.append(ChannelMount("slack", slack.sender, slack.router,
                                    has_agent_side=bool(settings.slack_agents_channel),
                                    start=slack.start, stop=slack.stop, extra={"slack": slack}))
+    if settings.smtp_listen or settings.smtp_relay:
+        from bot.email import EmailChannel, EmailConfig
+
+        addresses = EmailConfig.parse_addresses(settings.email_addresses)
+        email = EmailChannel(EmailConfig(
+            addresses=addresses, listen=EmailConfig.host_port(settings.smtp_listen, 25),
+            relay=EmailConfig.host_port(settings.smtp_relay, 25), username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            tls=settings.smtp_tls, max_bytes=settings.email_max_bytes, max_chars=settings.max_message_chars,
+            data_dir=settings.data_dir,
+            domain=(next(iter(addresses), "support@firstline.local").split("@", 1)[1])))
+        mounts.append(ChannelMount("email", email.sender, None, start=email.start, stop=email.stop,
+                                   extra={"email": email}))
+    if settings.sms_webhook_secret is not None or settings.sms_api_url:
+        from bot.sms import HttpSmsProvider, SmsSender, sms_router
+
+        sender = SmsSender(HttpSmsProvider(
+            settings.sms_api_url, settings.sms_api_token.get_secret_value() if settings.sms_api_token else None,
+            settings.sms_from)) if settings.sms_api_url else None
+        router = sms_router(settings.sms_webhook_secret.get_secret_value()) if settings.sms_webhook_secret else None
+        mounts.append(ChannelMount("sms", sender, router))
     return mounts

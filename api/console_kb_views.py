@@ -23,7 +23,8 @@ KB_TEXTS: dict[str, dict[str, str]] = {
         "kb_preview": "Preview", "kb_save": "Save", "kb_publish": "Publish", "kb_archive": "Archive",
         "kb_saved": "Saved: a new revision was written.", "kb_revisions": "Revisions", "kb_diff": "Diff with previous",
         "kb_diff_h": "Changes", "kb_no_diff": "No changes.", "kb_phrasings": "Learned phrasings",
-        "kb_phrasings_help": "Questions the bot learned to answer with this article. Delete one to undo the learning.",
+        "kb_phrasings_help": "Questions the bot learned to answer with this article, and questions users said it didn't help with (the article ranks lower for those). Delete one to undo the learning.",
+        "kb_rejected_phrasing": "didn't help",
         "kb_undo": "Delete", "kb_no_phrasings": "Nothing learned yet.", "kb_id": "Article id (optional)",
         "kb_feedback": "Feedback", "kb_origin": "Origin", "kb_updated": "Updated",
         "kb_review_h": "Review queue", "kb_review_help": "Drafts proposed from resolved tickets. Approving publishes "
@@ -42,7 +43,8 @@ KB_TEXTS: dict[str, dict[str, str]] = {
         "kb_preview": "Предпросмотр", "kb_save": "Сохранить", "kb_publish": "Опубликовать", "kb_archive": "В архив",
         "kb_saved": "Сохранено: записана новая редакция.", "kb_revisions": "Редакции", "kb_diff": "Сравнить с предыдущей",
         "kb_diff_h": "Изменения", "kb_no_diff": "Изменений нет.", "kb_phrasings": "Выученные формулировки",
-        "kb_phrasings_help": "Вопросы, на которые бот научился отвечать этой статьёй. Удалите, чтобы отменить обучение.",
+        "kb_phrasings_help": "Вопросы, на которые бот научился отвечать этой статьёй, и вопросы, где она не помогла (для них статья ранжируется ниже). Удалите, чтобы отменить обучение.",
+        "kb_rejected_phrasing": "не помогла",
         "kb_undo": "Удалить", "kb_no_phrasings": "Пока ничего не выучено.", "kb_id": "Id статьи (необязательно)",
         "kb_feedback": "Отзывы", "kb_origin": "Источник", "kb_updated": "Обновлена",
         "kb_review_h": "Очередь проверки", "kb_review_help": "Черновики, предложенные по решённым заявкам. "

@@ -11,7 +11,7 @@ import hmac
 import json
 import secrets
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from api import console_auth
 from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
 from tickets import agents as agent_accounts
+from tickets import sla
 from tickets.models import Conversation, Message, Outcome, Ticket, TicketStatus
 
 router = APIRouter(include_in_schema=False)
@@ -70,6 +71,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "Resolved by agent", "handed_back": "Handed back", "abandoned": "Abandoned",
         "st_new": "new", "st_open": "open", "st_pending_user": "waiting for user", "st_escalated": "escalated",
         "st_resolved": "resolved", "st_closed": "closed", "channel": "Channel", "ticket": "Ticket",
+        # service-desk operations (issue 8): priority, SLA, escalation, time, requests to developers
+        "priority": "Priority", "any_priority": "Any", "group": "Group", "sort": "Order", "sort_newest": "Newest first",
+        "sort_sla": "SLA first", "ch_web": "Web chat", "ch_telegram": "Telegram", "ch_slack": "Slack",
+        "ch_email": "Email", "ch_sms": "SMS", "ch_phone": "Phone",
+        "call_register": "Register a call", "call_caller": "Caller (name, department)",
+        "call_number": "Callback number", "call_summary": "What do they need?", "call_lang": "Language",
+        "call_submit": "Create ticket", "call_help": "The ticket is yours; the next page shows KB articles for it.",
+        "p_low": "low", "p_normal": "normal", "p_high": "high", "p_critical": "critical",
+        "sla": "SLA", "sla_ok": "on track", "sla_at_risk": "at risk", "sla_breached": "breached",
+        "sla_paused": "paused", "sla_met": "met", "sla_none": "no SLA", "due": "due",
+        "first_response_due": "First response due", "resolution_due": "Resolution due",
+        "first_response_done": "First response", "sla_paused_help": "The clock is paused while waiting for the user.",
+        "escalate": "Escalate", "escalate_to": "Escalate to", "esc_note": "Note for the next line (required)",
+        "esc_note_help": "What was checked and what is needed: the next line reads this first.",
+        "line_L1": "Line 1 (L1)", "line_L2": "Line 2 (L2)", "line_L3": "Line 3 (L3)", "skill_groups": "Skill groups",
+        "return_answer": "Return with answer", "answer": "Answer for the line that escalated (required)",
+        "escalations": "Escalations", "no_escalations": "Not escalated.", "esc_returned": "Returned",
+        "esc_open": "waiting for an answer", "esc_auto": "automatic (SLA)",
+        "time": "Time spent", "timer_start": "Start timer", "timer_stop": "Stop timer",
+        "timer_running": "Timer running since", "log_minutes": "Log time", "minutes": "Minutes",
+        "time_note": "What was done (optional)", "total": "Total", "min": "min", "no_time": "No time logged.",
+        "dev_request": "Request to developers", "ext_system": "System (application, tracker)",
+        "ext_ref": "Reference / issue ID", "ext_url": "Link (optional)",
+        "ext_note": "Note for the developers (optional)",
+        "ext_add": "Save the request", "ext_webhook": "sent to the developers' webhook", "no_refs": "No requests yet.",
+        "saved": "Saved", "priority_changed": "Priority changed", "escalated_ok": "Escalated",
+        "returned_ok": "Returned with the answer",
+        "sla_chart": "SLA of open tickets", "sla_by_line": "SLA at risk / breached by line",
+        "sla_risk_list": "Tickets at risk or breached", "none_at_risk": "No open ticket is at risk.",
     },
     "ru": {
         "title": "Консоль агента", "sign_in": "Войти", "name": "Имя агента", "token": "Токен агента",
@@ -107,6 +137,36 @@ TEXTS: dict[str, dict[str, str]] = {
         "st_new": "новая", "st_open": "в работе", "st_pending_user": "ждёт пользователя",
         "st_escalated": "эскалирована", "st_resolved": "решена", "st_closed": "закрыта",
         "channel": "Канал", "ticket": "Заявка",
+        "priority": "Приоритет", "any_priority": "Любой", "group": "Группа", "sort": "Порядок",
+        "sort_newest": "Сначала новые",
+        "sort_sla": "Сначала по SLA", "ch_web": "Веб-чат", "ch_telegram": "Telegram", "ch_slack": "Slack",
+        "ch_email": "Почта", "ch_sms": "SMS", "ch_phone": "Телефон",
+        "call_register": "Зарегистрировать звонок", "call_caller": "Кто звонит (имя, отдел)",
+        "call_number": "Номер для обратного звонка", "call_summary": "Что нужно?", "call_lang": "Язык",
+        "call_submit": "Создать заявку", "call_help": "Заявка будет на вас; на следующей странице — статьи базы знаний.",
+        "p_low": "низкий", "p_normal": "обычный", "p_high": "высокий", "p_critical": "критический",
+        "sla": "SLA", "sla_ok": "в срок", "sla_at_risk": "под угрозой", "sla_breached": "нарушен",
+        "sla_paused": "на паузе", "sla_met": "выполнен", "sla_none": "без SLA", "due": "срок",
+        "first_response_due": "Срок первого ответа", "resolution_due": "Срок решения",
+        "first_response_done": "Первый ответ", "sla_paused_help": "Отсчёт остановлен, пока ждём пользователя.",
+        "escalate": "Эскалировать", "escalate_to": "Куда", "esc_note": "Комментарий для следующей линии (обязательно)",
+        "esc_note_help": "Что проверено и что нужно: следующая линия прочтёт это первым.",
+        "line_L1": "1-я линия (L1)", "line_L2": "2-я линия (L2)", "line_L3": "3-я линия (L3)",
+        "skill_groups": "Профильные группы", "return_answer": "Вернуть с ответом",
+        "answer": "Ответ для линии, которая эскалировала (обязательно)", "escalations": "Эскалации",
+        "no_escalations": "Не эскалировалась.", "esc_returned": "Возвращена", "esc_open": "ждёт ответа",
+        "esc_auto": "автоматически (SLA)",
+        "time": "Затраченное время", "timer_start": "Запустить таймер", "timer_stop": "Остановить таймер",
+        "timer_running": "Таймер идёт с", "log_minutes": "Записать время", "minutes": "Минуты",
+        "time_note": "Что сделано (необязательно)", "total": "Всего", "min": "мин", "no_time": "Время не записано.",
+        "dev_request": "Запрос разработчикам", "ext_system": "Система (приложение, трекер)",
+        "ext_ref": "Номер / ID обращения", "ext_url": "Ссылка (необязательно)",
+        "ext_note": "Комментарий для разработчиков (необязательно)",
+        "ext_add": "Сохранить запрос", "ext_webhook": "отправлено в вебхук разработчиков",
+        "no_refs": "Запросов пока нет.", "saved": "Сохранено", "priority_changed": "Приоритет изменён",
+        "escalated_ok": "Эскалировано", "returned_ok": "Возвращено с ответом",
+        "sla_chart": "SLA открытых заявок", "sla_by_line": "SLA под угрозой / нарушен по линиям",
+        "sla_risk_list": "Заявки под угрозой или с нарушением", "none_at_risk": "Открытых заявок под угрозой нет.",
     },
 }
 
@@ -244,6 +304,40 @@ class DashboardOut(BaseModel):
     deflection_rate: float | None
     handoff_reasons: dict[str, int]
     open_by_line: dict[str, int]
+    sla: dict[str, int] = {}  # open tickets by tickets.sla.sla_state
+    sla_by_line: dict[str, dict[str, int]] = {}  # {"L1": {"at_risk": n, "breached": n}, ...}
+    sla_risk: list[dict] = []  # the open tickets at risk or breached, soonest due first (at most 10)
+
+
+SLA_STATES = ("ok", "at_risk", "breached", "paused", "met", "none")
+
+
+def _due(tk: Ticket) -> datetime | None:
+    """The deadline an agent races: the first response until there is one, then the resolution."""
+    return tk.first_response_due_at if tk.first_response_at is None and tk.first_response_due_at else \
+        tk.resolution_due_at
+
+
+def _sla_numbers(session, now: datetime) -> tuple[dict[str, int], dict[str, dict[str, int]], list[dict]]:
+    states: Counter[str] = Counter()
+    by_line = {line: {"at_risk": 0, "breached": 0} for line in ("L1", "L2", "L3")}
+    risky = []
+    for tk in session.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))):
+        state = sla.sla_state(tk, now)
+        states[state] += 1
+        if state in ("at_risk", "breached"):
+            by_line.setdefault(tk.line, {"at_risk": 0, "breached": 0})[state] += 1
+            risky.append((tk, state))
+    far = datetime.max.replace(tzinfo=timezone.utc)
+
+    def due_key(item):
+        due = _due(item[0])
+        return due.replace(tzinfo=due.tzinfo or timezone.utc) if due else far
+
+    risky.sort(key=due_key)
+    listed = [{"number": tk.id, "subject": tk.subject, "line": tk.line, "priority": tk.priority,
+               "sla_state": state, "due_at": _due(tk)} for tk, state in risky[:10]]
+    return {s: states.get(s, 0) for s in SLA_STATES}, by_line, listed
 
 
 @api_router.get("/dashboard", response_model=DashboardOut, summary="Today's numbers for the manager dashboard")
@@ -262,11 +356,13 @@ def dashboard(session: ReadSessionDep, manager: ManagerDep) -> DashboardOut:
     open_rows = session.execute(select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN_STATUSES))
                                 .group_by(Ticket.line)).all()
     open_by_line = {"L1": 0, "L2": 0, "L3": 0} | {line: n for line, n in open_rows}
+    sla_states, sla_by_line, sla_risk = _sla_numbers(session, now)
     return DashboardOut(date=start.date().isoformat(), conversations_today=len(convs),
                         tickets_today=sum(reasons.values()), by_hour=by_hour,
                         outcomes={o.value: outcomes.get(o.value, 0) for o in Outcome},
                         deflection_rate=round(deflected / finished, 4) if finished else None,
-                        handoff_reasons=dict(reasons), open_by_line=open_by_line)
+                        handoff_reasons=dict(reasons), open_by_line=open_by_line,
+                        sla=sla_states, sla_by_line=sla_by_line, sla_risk=sla_risk)
 
 
 def _watermark(rt) -> dict:

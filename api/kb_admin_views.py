@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -63,6 +64,8 @@ class DiffOut(BaseModel):
 
 class PhrasingOut(BaseModel):
     id: int
+    # phrasing: the article answered this question; rejected: a user said it didn't help for it
+    kind: Literal["phrasing", "rejected"] = "phrasing"
     text: str
     origin: str | None
     created_at: datetime | None
@@ -184,7 +187,7 @@ def diff(article_id: str, session: SessionDep, agent: AgentDep, from_: int = Que
 @router.get("/articles/{article_id}/phrasings", response_model=list[PhrasingOut], summary="Learned phrasings")
 def phrasings(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> list[PhrasingOut]:
     _get(session, article_id)
-    return [PhrasingOut(id=u.id, text=u.text, origin=u.origin, created_at=u.created_at)
+    return [PhrasingOut(id=u.id, kind=u.kind, text=u.text, origin=u.origin, created_at=u.created_at)
             for u in _learner(rt).phrasings(session, article_id)]
 
 

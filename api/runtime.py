@@ -17,7 +17,10 @@ from kb_ingest.service import ingest_paths
 from retrieval import Retriever, make_embedder
 from retrieval.decision import policy_for
 from retrieval.retriever import PHRASING_MIN_SCORE
-from tickets.db import make_engine, make_read_session_factory, make_session_factory
+from retrieval.batching import BatchingEmbedder
+from tickets import sla
+from tickets.db import make_engine, make_read_session_factory, make_session_factory, transaction
+from tickets.sla_clock import parse_dates
 
 log = logging.getLogger(__name__)
 SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
@@ -25,11 +28,17 @@ SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
 _embedders: dict[str, object] = {}
 
 
-def get_embedder(spec: str):
-    """Models take seconds to load: one instance per process and spec."""
-    if spec not in _embedders:
-        _embedders[spec] = make_embedder(spec)
-    return _embedders[spec]
+def get_embedder(spec: str, batch_queries: bool = True):
+    """Models take seconds to load: one instance per process and spec. Query encodings from concurrent
+    requests are micro-batched (retrieval.batching) unless `batch_queries` is off."""
+    key = f"{spec}|{'batched' if batch_queries else 'plain'}"
+    if key not in _embedders:
+        plain_key = f"{spec}|plain"
+        if plain_key not in _embedders:
+            _embedders[plain_key] = make_embedder(spec)
+        if batch_queries:
+            _embedders[key] = BatchingEmbedder(_embedders[plain_key])
+    return _embedders[key]
 
 
 def build_retriever(settings: Settings) -> Retriever:
@@ -40,7 +49,7 @@ def build_retriever(settings: Settings) -> Retriever:
         sure_score=settings.answer_sure_score,
     )
     return Retriever(
-        get_embedder(settings.embedder),
+        get_embedder(settings.embedder, settings.batch_queries),
         policy,
         hnsw_threshold=settings.hnsw_threshold,
         keyword_weight=settings.keyword_weight,
@@ -70,7 +79,11 @@ def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
 
 
 def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Runtime:
+    # The SLA calendar first: a bad FIRSTLINE_BUSINESS_HOURS/TIMEZONE/HOLIDAYS stops the start with its reason.
+    sla.configure(settings.timezone, settings.business_hours, parse_dates(settings.holidays))
     engine, sessions = open_database(settings)
+    with transaction(sessions) as s:
+        sla.ensure_default_policies(s)
     retriever = build_retriever(settings)
     how = load_retriever(sessions, retriever, settings.index_path)
     log.info("index loaded (%s): %d units", how, len(retriever.index))

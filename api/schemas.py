@@ -66,6 +66,15 @@ class TicketOut(BaseModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    category: str | None = None
+    group_id: int | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    sla_paused_at: datetime | None = None
+    first_response_breached_at: datetime | None = None
+    resolution_breached_at: datetime | None = None
+    # ok | at_risk | breached | paused | met | none (no policy): computed by tickets.sla.sla_state
+    sla_state: str = "none"
 
 
 class UserTicketOut(BaseModel):
@@ -115,3 +124,135 @@ class AgentOut(BaseModel):
 
 class AgentCreatedOut(AgentOut):
     token: str = Field(description="Shown once; only its hash is stored")
+
+
+# -- service-desk operations (issue 8): routing, escalation, team, developer requests, time ------------
+Line = Literal["L1", "L2", "L3"]
+Priority = Literal["low", "normal", "high", "critical"]
+
+
+class EscalateIn(BaseModel):
+    to_line: Literal["L2", "L3"] | None = Field(None, description="hierarchical: a higher line (default: the next)")
+    group: str | None = Field(None, max_length=64, description="functional: the skill group's slug")
+    note: str = Field("", max_length=4000, description="what was tried, what the next line should know")
+
+
+class ReturnIn(BaseModel):
+    answer: str = Field(min_length=1, max_length=4000, description="the escalated line's answer")
+
+
+class TicketPatchIn(BaseModel):
+    """Only the fields sent change; `category`/`group` null clears them."""
+
+    priority: Priority | None = None
+    category: str | None = Field(None, max_length=64)
+    group: str | None = Field(None, max_length=64)
+
+
+class EscalationOut(BaseModel):
+    id: int
+    kind: str
+    from_line: str
+    to_line: str
+    from_group: str | None
+    to_group: str | None
+    by: str
+    note: str
+    created_at: datetime
+    returned_at: datetime | None
+    returned_by: str | None
+    answer: str | None
+
+
+class AgentIdIn(BaseModel):
+    agent_id: int
+
+
+class MemberOut(BaseModel):
+    agent_id: int
+    name: str
+    role: str
+
+
+class ExternalRefIn(BaseModel):
+    system: str = Field(min_length=1, max_length=100, description="the application or its tracker, e.g. 'jira'")
+    ref: str = Field(min_length=1, max_length=200, description="the request's id there")
+    url: str | None = Field(None, max_length=1000)
+    note: str = Field("", max_length=4000)
+
+
+class ExternalRefOut(BaseModel):
+    id: int
+    system: str
+    ref: str
+    url: str | None
+    note: str
+    created_by: str
+    created_at: datetime
+    webhook: bool = Field(description="sent to the developers' webhook")
+
+
+class TimeIn(BaseModel):
+    minutes: int = Field(ge=1, le=1440)
+    note: str = Field("", max_length=2000)
+
+
+class TimeEntryOut(BaseModel):
+    id: int
+    agent_id: int
+    agent: str
+    source: str
+    minutes: int
+    note: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class TicketTimeOut(BaseModel):
+    total_minutes: int
+    running: TimeEntryOut | None = Field(description="your running timer on this ticket")
+    entries: list[TimeEntryOut]
+
+
+class TimeTotalOut(BaseModel):
+    key: str | None = Field(description="agent name, line, category slug (null: none) or ticket number")
+    minutes: int
+
+
+class GroupIn(BaseModel):
+    slug: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class GroupOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    members: list[MemberOut]
+
+
+class CategoryIn(BaseModel):
+    slug: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    line: Line = "L1"
+    group: str | None = Field(None, max_length=64)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CategoryOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    line: str
+    group: str | None
+    tags: list[str]
+
+
+class CategoryMatchOut(CategoryOut):
+    matched_tags: list[str]
+
+
+class SuggestedCategoryOut(BaseModel):
+    category: CategoryMatchOut | None = Field(description="the single best match, if there is one")
+    candidates: list[CategoryMatchOut]
+    tags: list[str] = Field(description="tags of the KB articles the bot tried")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     auto_publish_resolutions: bool = False
     phrasing_min_score: float | None = None  # a learned phrasing counts from this similarity (default per embedder)
     hnsw_threshold: int = 50_000
+    batch_queries: bool = True  # micro-batch concurrent query encodings (retrieval.batching)
 
     # Product behaviour
     load_sample_kb: bool = True  # ingest the bundled sample KB when the KB is empty
@@ -47,6 +49,38 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_agents_channel: str | None = Field(default=None, validation_alias="SLACK_AGENTS_CHANNEL")
     slack_api_base: str = "https://slack.com/api/"  # FIRSTLINE_SLACK_API_BASE
+
+    # Service desk operations (issue 8). Business hours: "Mon-Fri 09:00-18:00" (several ranges separated by
+    # ";", e.g. "Mon-Thu 09:00-18:00; Fri 09:00-16:45"), in `timezone`. Holidays live in the database
+    # (/api/v1/admin/holidays); `holidays` seeds extra ones ("2027-01-01,2027-01-07").
+    timezone: str = "UTC"
+    business_hours: str = "Mon-Fri 09:00-18:00"
+    holidays: str = ""
+    sla_check_seconds: float = 30.0  # how often the scheduler looks for SLA risks and breaches
+    daily_digest_hour: int = 9  # local hour (timezone) when managers get the daily digest
+    # "Request to the application developer": each recorded external reference is POSTed here (JSON), signed
+    # with X-Firstline-Signature: sha256=HMAC(secret, body) when dev_webhook_secret is set.
+    dev_webhook_url: str | None = None
+    dev_webhook_secret: SecretStr | None = None
+
+    # Email (issue 9). Inbound: an SMTP listener for the support addresses ("host:port"), started by
+    # `firstline serve` when set. `email_addresses`: "support@corp.example=bot,helpdesk@corp.example=ticket" —
+    # per address, the bot answers from the KB first (bot) or every new mail opens a ticket at once (ticket).
+    # Outbound: through `smtp_relay` ("host:port") with optional credentials; smtp_tls none | starttls | ssl.
+    smtp_listen: str | None = None
+    email_addresses: str = ""
+    smtp_relay: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    email_max_bytes: int = 25 * 1024 * 1024  # larger mails are refused at SMTP time (552), never half-read
+    email_idle_days: int = 14  # an email thread stays one conversation this long between messages
+
+    # SMS (issue 9): a provider-neutral inbound webhook (POST /api/v1/sms/inbound, signed) and an HTTP sender.
+    sms_webhook_secret: SecretStr | None = None
+    sms_api_url: str | None = None  # outbound: POST {"to", "from", "text", "client_ref"} JSON here
+    sms_api_token: SecretStr | None = None
+    sms_from: str | None = None  # our sender number / id
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -8,7 +8,7 @@ from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
 from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, EventOut, HandbackIn, MessageOut, ResolveIn, TextIn,
                          TicketDetailOut, TicketOut)
 from tickets import agents as agent_accounts
-from tickets import service
+from tickets import service, sla
 from tickets.models import Ticket, TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
@@ -16,21 +16,31 @@ STATUSES = {s.value for s in TicketStatus}
 
 
 def ticket_out(tk: Ticket) -> TicketOut:
-    fields = {k: getattr(tk, k) for k in TicketOut.model_fields if k != "number"}
-    return TicketOut(number=tk.id, **fields)
+    fields = {k: getattr(tk, k) for k in TicketOut.model_fields if k not in ("number", "sla_state")}
+    return TicketOut(number=tk.id, sla_state=sla.sla_state(tk), **fields)
 
 
-@router.get("/tickets", response_model=list[TicketOut], summary="The queue: filter by status, line, assignee, text")
+@router.get("/tickets", response_model=list[TicketOut],
+            summary="The queue: filter by status, line, assignee, text, channel, group, priority, category, SLA")
 def list_tickets(session: ReadSessionDep, agent: AgentDep,
                  status: str | None = Query(None, description="comma-separated, e.g. new,open"),
                  line: str | None = Query(None, pattern="^L[123]$"), mine: bool = False, unassigned: bool = False,
-                 q: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500)) -> list[TicketOut]:
+                 q: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500),
+                 channel: str | None = Query(None, max_length=32),
+                 group: str | None = Query(None, max_length=64, description="skill group slug"),
+                 priority: str | None = Query(None, pattern="^(low|normal|high|critical)$"),
+                 category: str | None = Query(None, max_length=64, description="category slug"),
+                 sla: str | None = Query(None, pattern="^(at_risk|breached)$"),
+                 sort: str = Query("newest", pattern="^(newest|sla)$",
+                                   description="sla: soonest resolution due first, tickets without one last"),
+                 ) -> list[TicketOut]:
     wanted = [s.strip() for s in status.split(",") if s.strip()] if status else None
     bad = set(wanted or []) - STATUSES
     if bad:
         raise HTTPException(422, f"unknown status {', '.join(sorted(bad))}: use {', '.join(sorted(STATUSES))}")
     rows = service.list_tickets(session, status=wanted, line=line, assignee_id=agent.id if mine else None,
-                                unassigned=unassigned, text=q, limit=limit)
+                                unassigned=unassigned, text=q, limit=limit, channel=channel, group=group,
+                                priority=priority, category=category, sla_state=sla, sort=sort)
     return [ticket_out(t) for t in rows]
 
 

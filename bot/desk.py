@@ -1,5 +1,8 @@
 """The agent side of a handoff: claim, reply, hand back, resolve. Each change also tells the user (in
-their language and channel) and queues the event for the agents' channels (Telegram group, Slack)."""
+their language and channel) and queues the event for the agents' channels (Telegram group, Slack).
+
+These notices are the user's status-change notices for these changes: each call declares so with
+`notifications.user_told`, so tickets.notifications does not post a second one (staff notices still go)."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -7,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.language import asks_for_human
 from bot.texts import t
 from kb_ingest.learning import Learner
-from tickets import service
+from tickets import notifications, service
 from tickets.models import Agent, Conversation, Message, Ticket
 
 
@@ -24,7 +27,8 @@ class Desk:
 
     def claim(self, session: Session, number: int, agent: Agent) -> Ticket:
         before = service.get_ticket(session, number).assignee_id
-        ticket = service.claim_ticket(session, number, agent)
+        with notifications.user_told(session, number, "open"):
+            ticket = service.claim_ticket(session, number, agent)
         if before is None:
             conv = session.get(Conversation, ticket.conversation_id)
             self._notify_user(session, conv, t(conv.lang, "agent_joined", agent=agent.name), "agent_joined")
@@ -37,13 +41,16 @@ class Desk:
             seen = service.message_by_platform_id(session, platform_msg_id)
             if seen is not None:
                 return seen
-        _, msg = service.agent_message(session, number, agent, text, source=source, platform_msg_id=platform_msg_id)
+        with notifications.user_told(session, number, "pending_user"):  # the reply itself speaks to the user
+            _, msg = service.agent_message(session, number, agent, text, source=source,
+                                           platform_msg_id=platform_msg_id)
         self._tell_agents(session, service.get_ticket(session, number), "agent_message", msg.id)
         return msg
 
     def resolve(self, session: Session, number: int, agent: Agent, resolution: str,
                 articles: list[str] | None = None) -> Ticket:
-        ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
+        with notifications.user_told(session, number, "resolved"):
+            ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
         question = (ticket.question or "").strip()
         if self.learner is not None and question and question != "(attachment)" and not asks_for_human(question):
             # The index follows after this session commits; the resolution and the learning are one change.
@@ -57,7 +64,8 @@ class Desk:
         return ticket
 
     def hand_back(self, session: Session, number: int, agent: Agent, note: str = "") -> Ticket:
-        ticket, conv = service.hand_back(session, number, agent, note)
+        with notifications.user_told(session, number, "closed"):
+            ticket, conv = service.hand_back(session, number, agent, note)
         self._notify_user(session, conv, t(conv.lang, "handed_back"), "handed_back")
         self._tell_agents(session, ticket, "ticket_handed_back")
         return ticket

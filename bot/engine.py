@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.language import asks_for_human, detect_language, is_small_talk, locale_language
 from bot.texts import t
-from kb_ingest.learning import KBError, Learner
+from kb_ingest.learning import Learner
+from kb_ingest.service import article_tags
 from retrieval import Retriever, RetrievalResult
 from tickets import service
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
@@ -76,6 +77,8 @@ class HandleResult:
 class EngineConfig:
     max_chars: int = 4000
     idle_after: timedelta = timedelta(minutes=60)
+    # Channels whose conversations live longer between messages (an email thread: days, not minutes).
+    channel_idle_after: dict[str, timedelta] = field(default_factory=dict)
     article_url: Callable[[str], str] = lambda article_id: f"/kb/{article_id}"
 
 
@@ -137,7 +140,7 @@ class Engine:
                                     ticket.id if ticket else None, duplicate=True)
             conv = service.get_or_start_conversation(
                 s, msg.channel, msg.user_ref, msg.thread_ref, lang=lang_hint, user_name=msg.user_name,
-                idle_after=self.config.idle_after)
+                idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after))
             if text:
                 conv.lang = detect_language(text, conv.lang or lang_hint)
             payload = {"action": msg.action} if msg.action else {}
@@ -200,13 +203,8 @@ class _Turn:
             if learner is not None:
                 # The question that found this article becomes a learned phrasing of it. Encoding one short
                 # sentence here (inside the write transaction) costs a few milliseconds.
-                learner.record_feedback(self.s, last["article_id"], helped=True)
-                if self.conv.last_question:
-                    try:
-                        learner.learn_phrasing(self.s, last["article_id"], self.conv.last_question,
-                                               origin=f"helped:conversation:{self.conv.id}")
-                    except KBError:  # the article was removed meanwhile: nothing to learn
-                        pass
+                learner.record_feedback(self.s, last["article_id"], helped=True, question=self.conv.last_question,
+                                        origin=f"helped:conversation:{self.conv.id}")
             service.close_conversation(self.s, self.conv, Outcome.helped)
             return
         if msg.action == "not_helped":
@@ -249,7 +247,9 @@ class _Turn:
             return
         question = self.conv.last_question or ""
         if self.engine.learner is not None:
-            self.engine.learner.record_feedback(self.s, offered[-1]["article_id"], helped=False)
+            # The question is remembered against the article: it ranks lower for that phrasing from now on.
+            self.engine.learner.record_feedback(self.s, offered[-1]["article_id"], helped=False, question=question,
+                                                origin=f"not_helped:conversation:{self.conv.id}")
         if len(offered) < MAX_OFFERS and question:
             try:
                 nxt = self.engine.retriever.answer(question, exclude=[o["article_id"] for o in offered])
@@ -268,8 +268,10 @@ class _Turn:
         if tried is not None and not bot_tried:
             bot_tried = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
                           "offered": False} for h in tried.hits[:3]]
+        # The tried articles' tags route the ticket to a category (and its line, group, SLA) when one fits.
+        tags = article_tags(self.s, [str(b["article_id"]) for b in bot_tried if b.get("article_id")])
         self.ticket = service.open_ticket(self.s, self.conv, reason=reason.value, question=question,
-                                          bot_tried=bot_tried)
+                                          bot_tried=bot_tried, article_tags=tags)
         self.new_ticket = True
         service.notify_agents(self.s, self.engine.agent_channels, self.ticket, "ticket_opened")
         lead = lead or {"low_confidence": "low_confidence", "negative_feedback": "negative",

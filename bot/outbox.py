@@ -2,17 +2,21 @@
 
 An item is claimed with a conditional UPDATE (pending → sending), so several processes may run a
 dispatcher; one that dies mid-send leaves a `sending` item that is released after `stale_after`.
+
+Audiences: "user" and "agents" go to their channel's sender; "staff" (a notice to one agent's linked
+account, text in `payload`) to the sender of its channel too; "webhook" items go to the sender registered
+as "webhook" whatever their channel says.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import service
@@ -20,6 +24,7 @@ from tickets.db import utcnow
 from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket
 
 log = logging.getLogger(__name__)
+WEBHOOK = "webhook"  # the sender name (and audience) of HTTP POSTs to configured URLs
 
 
 class PermanentFailure(Exception):
@@ -39,7 +44,7 @@ class Delivery:
     """Everything a sender needs, loaded from the DB so senders never touch a session."""
 
     item_id: int
-    audience: str  # user | agents
+    audience: str  # user | agents | staff | webhook
     channel: str
     event: str
     attempts: int
@@ -48,6 +53,8 @@ class Delivery:
     ticket: dict | None = None  # number, subject, question, status, handoff_reason, bot_tried, assignee, ...
     thread: dict | None = None  # chat_ref, thread_ref, root_ref on the agents' channel
     transcript: list[dict] = field(default_factory=list)
+    agent: dict | None = None  # staff: id, name, role, telegram_user_id, slack_user_id
+    payload: dict = field(default_factory=dict)  # staff: text, lang, ...; webhook: the JSON body
 
 
 @dataclass
@@ -65,7 +72,14 @@ def _message_dict(m: Message, agent_name: str | None = None) -> dict:
 
 
 def load_delivery(session: Session, item: OutboxItem) -> Delivery:
-    d = Delivery(item.id, item.audience, item.channel, item.event, item.attempts)
+    d = Delivery(item.id, item.audience, item.channel, item.event, item.attempts, payload=dict(item.payload or {}))
+    if item.agent_id:
+        agent = session.get(Agent, item.agent_id)
+        if agent is not None:
+            d.agent = {"id": agent.id, "name": agent.name, "role": agent.role,
+                       "telegram_user_id": agent.telegram_user_id, "slack_user_id": agent.slack_user_id}
+    if item.audience == WEBHOOK:
+        return d  # the payload is the whole delivery
     msg = session.get(Message, item.message_id) if item.message_id else None
     ticket = session.get(Ticket, item.ticket_id) if item.ticket_id else None
     conv_id = msg.conversation_id if msg else (ticket.conversation_id if ticket else None)
@@ -95,9 +109,11 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
 
 class OutboxDispatcher:
     def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender], *, poll_interval: float = 0.3,
-                 max_attempts: int = 8, stale_after: timedelta = timedelta(minutes=2)) -> None:
+                 max_attempts: int = 8, stale_after: timedelta = timedelta(minutes=2),
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.senders = senders
+        self.clock = clock  # tests pass a controllable clock to reach a retry without waiting
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.stale_after = stale_after
@@ -124,15 +140,24 @@ class OutboxDispatcher:
                 self._wake.clear()
 
     # -- one round ----------------------------------------------------------------------------
+    def _channel_filter(self):
+        channels = OutboxItem.channel.in_([c for c in self.senders if c != WEBHOOK])
+        if WEBHOOK in self.senders:
+            return or_(channels, OutboxItem.audience == WEBHOOK)
+        return channels & (OutboxItem.audience != WEBHOOK)
+
+    def sender_for(self, d: Delivery) -> Sender:
+        return self.senders[WEBHOOK if d.audience == WEBHOOK else d.channel]
+
     def _claim_due(self, limit: int = 50) -> list[tuple[int, Delivery]]:
-        now = utcnow()
+        now = self.clock()
         claimed: list[tuple[int, Delivery]] = []
         with self.sessions.begin() as s:
             s.execute(update(OutboxItem).where(OutboxItem.status == "sending",
                                                OutboxItem.next_attempt_at < now - self.stale_after)
                       .values(status="pending"))
             rows = list(s.scalars(select(OutboxItem).where(
-                OutboxItem.status.in_(("pending", "sending")), OutboxItem.channel.in_(list(self.senders)))
+                OutboxItem.status.in_(("pending", "sending")), self._channel_filter())
                 .order_by(OutboxItem.id).limit(limit * 4)))
             blocked: set[tuple] = set()  # keys with an earlier undelivered item: keep their order
             for item in rows:
@@ -153,11 +178,15 @@ class OutboxDispatcher:
     def _order_key(s: Session, item: OutboxItem) -> tuple:
         if item.audience == "agents" and item.ticket_id:
             return ("agents", item.channel, item.ticket_id)
+        if item.audience == "staff":
+            return ("staff", item.channel, item.agent_id)  # one agent's notices arrive in order
+        if item.audience == WEBHOOK:
+            return (WEBHOOK, item.id)
         msg = s.get(Message, item.message_id) if item.message_id else None
         return ("user", item.channel, msg.conversation_id if msg else item.id)
 
     def _finish(self, item_id: int, result: Delivered | None, error: BaseException | None) -> None:
-        now = utcnow()
+        now = self.clock()
         with self.sessions.begin() as s:
             item = s.get(OutboxItem, item_id)
             if error is None:
@@ -178,7 +207,7 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         batch = await run_in_threadpool(self._claim_due)
         for item_id, delivery in batch:
-            sender = self.senders[delivery.channel]
+            sender = self.sender_for(delivery)
             result, error = None, None
             try:
                 result = await sender.deliver(delivery)

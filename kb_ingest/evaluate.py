@@ -88,3 +88,31 @@ def run_queries(
         if out:
             out.close()
     return results
+
+
+def simulate_feedback(learner, sessions, queries: Iterable[LabelledQuery],
+                      progress: Callable[[int], None] | None = None) -> dict:
+    """Replay queries as users giving feedback, one conversation (and commit) at a time, through the same
+    Learner calls the bot makes: a right first answer gets Helped (a learned phrasing); a wrong one gets
+    Didn't help (a rejection of that article for the question), then an agent resolves the ticket with the
+    right article; a handed-off answerable question is resolved by an agent the same way."""
+    counts = {"helped": 0, "not_helped": 0, "resolved_by_agent": 0, "unanswered": 0}
+    for q in queries:
+        r = learner.retriever.answer(q.query)
+        with sessions.begin() as s:
+            top = r.best.article_id if r.best is not None else None
+            if r.decision.action == "answer" and top in q.relevant:
+                learner.record_feedback(s, top, helped=True, question=q.query, origin="eval:helped")
+                counts["helped"] += 1
+            else:
+                if r.decision.action == "answer" and top is not None:
+                    learner.record_feedback(s, top, helped=False, question=q.query, origin="eval:not_helped")
+                    counts["not_helped"] += 1
+                if q.relevant:
+                    learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval", author="eval")
+                    counts["resolved_by_agent"] += 1
+                else:
+                    counts["unanswered"] += 1
+        if progress:
+            progress(1)
+    return counts

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.loaders import ParsedArticle
-from kb_ingest.models import Article, ArticleRevision, ArticleUnit
+from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.service import content_hash, store_article
 from kb_ingest.splitter import split_article
 from retrieval import Retriever
@@ -110,8 +110,12 @@ class Learner:
 
     # -- learned phrasings --------------------------------------------------------------------------
     def learn_phrasing(self, session: Session, article_id: str, question: str, origin: str,
-                       vector: np.ndarray | None = None) -> ArticleUnit | None:
-        """The question becomes an extra retrieval unit of the article (the article's opening is shown)."""
+                       vector: np.ndarray | None = None, *, kind: str = "phrasing") -> ArticleUnit | None:
+        """The question becomes an extra retrieval unit of the article (the article's opening is shown).
+
+        kind "rejected" records a question the article did not answer ("Didn't help"): it lowers the article
+        for queries close to that question and nothing else (retrieval.retriever.REJECTED_PENALTY).
+        """
         text = _norm(question)
         art = session.get(Article, article_id)
         if art is None:
@@ -119,17 +123,18 @@ class Learner:
         if not text or art.status == "archived":
             return None
         same = session.scalar(select(ArticleUnit).where(ArticleUnit.article_id == article_id,
-                                                         ArticleUnit.kind.in_(("phrasing", "title")),
+                                                         ArticleUnit.kind.in_((kind, "title")),
                                                          ArticleUnit.text == text).limit(1))
         if same is not None:
-            return same if same.kind == "phrasing" else None
+            return same if same.kind == kind else None
         opening = session.scalar(select(ArticleUnit.passage).where(ArticleUnit.article_id == article_id,
                                                                    ArticleUnit.kind == "title").limit(1))
         if vector is None:
             vector = self.retriever.embedder.encode_passages([text])[0]
         count = len(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == article_id,
-                                                                  ArticleUnit.kind == "phrasing")).all())
-        unit = ArticleUnit(article_id=article_id, kind="phrasing", position=1000 + count, text=text,
+                                                                  ArticleUnit.kind == kind)).all())
+        base = 1000 if kind == "phrasing" else 2000
+        unit = ArticleUnit(article_id=article_id, kind=kind, position=base + count, text=text,
                            passage=opening or art.body[:600], embedder=self.retriever.embedder.name,
                            vector=vector_bytes(vector), origin=origin)
         session.add(unit)
@@ -140,14 +145,15 @@ class Learner:
         return unit
 
     def phrasings(self, session: Session, article_id: str) -> list[ArticleUnit]:
+        """Learned units of the article: phrasings it answered and questions it was rejected for."""
         return list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == article_id,
-                                                              ArticleUnit.kind == "phrasing")
-                                    .order_by(ArticleUnit.id)))
+                                                              ArticleUnit.kind.in_(LEARNED_KINDS))
+                                    .order_by(ArticleUnit.kind, ArticleUnit.id)))
 
     def delete_phrasing(self, session: Session, article_id: str, unit_id: int) -> None:
         """Undo a learning: the unit leaves the database and the live index."""
         unit = session.get(ArticleUnit, unit_id)
-        if unit is None or unit.article_id != article_id or unit.kind != "phrasing":
+        if unit is None or unit.article_id != article_id or unit.kind not in LEARNED_KINDS:
             raise KBError(f"article {article_id!r} has no learned phrasing {unit_id}", 404)
         session.delete(unit)
         bump_kb_version(session)
@@ -209,9 +215,19 @@ class Learner:
         return Learned(status, article_id)
 
     # -- feedback ---------------------------------------------------------------------------------
-    def record_feedback(self, session: Session, article_id: str, helped: bool) -> None:
+    def record_feedback(self, session: Session, article_id: str, helped: bool, question: str | None = None,
+                        origin: str = "feedback") -> ArticleUnit | None:
+        """Count the feedback on the article; with the question, learn from it too: Helped makes it a
+        phrasing of the article, Didn't help a rejection (the article ranks lower for that phrasing)."""
         col = Article.helped if helped else Article.not_helped
         session.execute(update(Article).where(Article.id == article_id).values({col: col + 1}))
+        if not question or not _norm(question):
+            return None
+        try:
+            return self.learn_phrasing(session, article_id, question, origin,
+                                       kind="phrasing" if helped else "rejected")
+        except KBError:  # the article was removed meanwhile: nothing to learn
+            return None
 
     # -- article lifecycle (wiki API) ---------------------------------------------------------------
     def save_article(self, session: Session, article_id: str, title: str, body: str, author: str, *,

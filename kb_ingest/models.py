@@ -30,6 +30,10 @@ class Article(Base):
     not_helped: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+# Units that come from users' questions rather than the article's text; an edit of the article keeps them.
+LEARNED_KINDS = ("phrasing", "rejected")
+
+
 class ArticleUnit(Base):
     """A retrievable piece of an article. Its vector is stored so the FAISS index can always be
     rebuilt from the database without re-encoding."""
@@ -39,13 +43,14 @@ class ArticleUnit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # title | section | phrasing
+    # title | section | phrasing (a question the article answered) | rejected (a question it did not: "Didn't help")
+    kind: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(Text)
     passage: Mapped[str] = mapped_column(Text)
     embedder: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    # Learned phrasings only: where it was learned ("ticket:<n>", "helped:<conversation>", "eval") and when.
+    # Learned units (phrasing, rejected) only: where it was learned ("ticket:<n>", "helped:<conversation>", "eval") and when.
     origin: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 

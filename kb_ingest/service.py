@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.loaders import LoadError, ParsedArticle, load_paths
-from kb_ingest.models import Article, ArticleRevision, ArticleUnit
+from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.splitter import split_article
 from retrieval import Retriever
 
@@ -66,8 +66,9 @@ def store_article(
     The caller commits, then updates the live index (only for published articles).
     """
     old_ids = list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art.id,
-                                                                ArticleUnit.kind != "phrasing")))
-    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id, ArticleUnit.kind != "phrasing"))
+                                                                ArticleUnit.kind.not_in(LEARNED_KINDS))))
+    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id,
+                                              ArticleUnit.kind.not_in(LEARNED_KINDS)))
     row = session.get(Article, art.id)
     added = row is None
     if row is None:
@@ -86,7 +87,7 @@ def store_article(
     session.flush()
     opening = next((u.passage for u in new_rows if u.kind == "title"), None)
     phrasings = list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == art.id,
-                                                               ArticleUnit.kind == "phrasing")))
+                                                               ArticleUnit.kind.in_(LEARNED_KINDS))))
     for p in phrasings:  # learned phrasings stay with the article; shown passage follows the new opening
         if opening is not None:
             p.passage = opening
@@ -183,3 +184,11 @@ def ingest_paths(
     if changed or report.deleted:
         save_index(factory, retriever, index_path)
     return report
+
+
+def article_tags(session: Session, article_ids: list[str]) -> set[str]:
+    """The tags of these articles together (ticket routing suggests a category from them)."""
+    if not article_ids:
+        return set()
+    return {str(tag) for tags in session.scalars(select(Article.tags).where(Article.id.in_(article_ids)))
+            for tag in (tags or [])}

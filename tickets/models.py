@@ -130,7 +130,10 @@ class Agent(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_tickets_status", "status", "created_at"),
+        Index("ix_tickets_resolution_due", "status", "resolution_due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -146,6 +149,19 @@ class Ticket(Base):
     bot_tried: Mapped[list] = mapped_column(default=list)  # [{"article_id", "title", "score"}]
     resolution: Mapped[str | None] = mapped_column(Text)
     linked_articles: Mapped[list] = mapped_column(default=list)
+    # Routing (tickets.routing): what it is about and which skill group holds it.
+    category: Mapped[str | None] = mapped_column(String(64), default=None)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("skill_groups.id", ondelete="SET NULL"))
+    # SLA (tickets.sla): due times follow the policy, business calendar and pauses (pending_user).
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    first_response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_paused_minutes: Mapped[int] = mapped_column(default=0, server_default="0")  # total paused so far
+    first_response_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_breached_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -176,6 +192,8 @@ class OutboxItem(Base):
     (transactional outbox), then delivered by that channel's sender with retries.
 
     audience "user": a message (agent reply, notification) for the user in their channel.
+    audience "staff": a direct notice (text in payload) to one agent's linked Telegram / Slack account.
+    audience "webhook": payload POSTed to a configured URL.
     audience "agents": an event for the agents' side of a channel (Telegram agents' group, Slack agents'
     channel): a new handoff, a user message on a ticket, a status change.
     """
@@ -187,11 +205,15 @@ class OutboxItem(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    audience: Mapped[str] = mapped_column(String(8), default="user")  # user | agents
+    audience: Mapped[str] = mapped_column(String(8), default="user")  # user | agents | staff | webhook
     channel: Mapped[str] = mapped_column(String(32))
     event: Mapped[str] = mapped_column(String(32), default="message")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    # audience "staff": a direct notice to one agent/manager (agent_id) on their linked account;
+    # audience "webhook": an HTTP POST of `payload` (e.g. a request to an application's developers).
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    payload: Mapped[dict] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -216,3 +238,6 @@ class TicketThread(Base):
     thread_ref: Mapped[str] = mapped_column(String(200), default="")  # forum topic id / thread ts
     root_ref: Mapped[str] = mapped_column(String(200), default="")  # the handoff notice's message id / ts
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+from tickets import ops_models as _ops_models  # noqa: E402,F401  (SLA/routing tables the Ticket columns refer to)
+from tickets import email_models as _email_models  # noqa: E402,F401

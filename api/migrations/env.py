@@ -4,6 +4,7 @@ from sqlalchemy import engine_from_config, pool
 
 import kb_ingest.models  # noqa: F401  (registers tables on the shared metadata)
 import tickets.models  # noqa: F401
+import tickets.ops_models  # noqa: F401
 from tickets.db import Base
 
 config = context.config

@@ -1,6 +1,6 @@
-"""Outbox deliveries to Slack: agent replies and notifications to users (DM or channel thread), and ticket
+"""Outbox deliveries to Slack: agent replies and notifications to users (DM or channel thread), ticket
 events to the agents' channel (handoff notice with a Take button, kept up to date with chat.update; the
-conversation relayed into the notice's thread)."""
+conversation relayed into the notice's thread), and staff notices as a DM to the agent's linked Slack user."""
 from __future__ import annotations
 
 import logging
@@ -59,6 +59,9 @@ class SlackSender:
             if d.audience == "user":
                 await self._to_user(d)
                 return None
+            if d.audience == "staff":
+                await self._to_staff(d)
+                return None
             return await self._to_agents(d)
         except SlackApiError as exc:
             raise classify(exc) from exc
@@ -84,6 +87,16 @@ class SlackSender:
         if msg.get("author") == "agent":
             body = f"{t(lang, 'slack_agent_says', agent=escape(msg.get('agent') or '?'))}\n{body}"
         await self.post(channel, body, thread_ts)
+
+    # -- one staff member ---------------------------------------------------------------------
+    async def _to_staff(self, d: Delivery) -> None:
+        """chat.postMessage to the agent's user id: Slack delivers it as a DM from the app."""
+        user_id = (d.agent or {}).get("slack_user_id")
+        if not user_id:
+            raise PermanentFailure("slack: the agent has no linked Slack account any more")
+        text = str(d.payload.get("text") or "")
+        if text.strip():
+            await self.post(user_id, escape(text))
 
     # -- the agents' channel ----------------------------------------------------------------
     async def _to_agents(self, d: Delivery) -> Delivered | None:

@@ -20,7 +20,7 @@ from bot.texts import t
 from tickets import service
 from tickets.agents import by_platform_user
 from tickets.models import Agent, ConversationState, Message as StoredMessage, Ticket
-from tickets.service import OPEN_STATUSES, Conflict, NotFound, TicketError
+from tickets.service import OPEN_STATUSES, Conflict, Forbidden, NotFound, TicketError
 
 if TYPE_CHECKING:
     from bot.telegram.channel import TelegramChannel
@@ -223,12 +223,15 @@ def agents_router(ch: "TelegramChannel") -> Router:
                 return "closed", ticket.status
             except NotFound:
                 return "closed", "deleted"
+            except Forbidden as exc:  # above the agent's line, or a skill group they are not in
+                return "forbidden", str(exc)
 
         outcome, detail = await ch.write(claim)
         text = {"not_linked": lambda: t(toast_lang, "tg_not_linked", user_id=user_id),
                 "done": lambda: t(toast_lang, "tg_take_done", number=number),
                 "conflict": lambda: t(toast_lang, "tg_take_conflict", number=number, agent=detail),
-                "closed": lambda: t(toast_lang, "tg_take_closed", number=number, status=detail)}[outcome]()
+                "closed": lambda: t(toast_lang, "tg_take_closed", number=number, status=detail),
+                "forbidden": lambda: detail}[outcome]()
         await ch.call(lambda: cb.answer(text[:200], show_alert=outcome != "done"))
 
     async def act(message: Message, action: Callable[[Session, Agent, Ticket], object], *,

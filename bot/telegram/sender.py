@@ -1,5 +1,6 @@
-"""The outbox sender: messages pushed to Telegram users (agent replies, ticket notifications) and ticket
-events for the agents' group (notice with Take, transcript, relayed messages, resolution).
+"""The outbox sender: messages pushed to Telegram users (agent replies, ticket notifications), ticket
+events for the agents' group (notice with Take, transcript, relayed messages, resolution), and staff
+notices (escalations, SLA warnings, digests) as direct messages to an agent's linked Telegram account.
 
 Failures map onto the outbox's contract: a user who blocked the bot (403) or a chat that is gone is a
 `PermanentFailure` (recorded, never retried, nothing else blocked); flood control (429) is `RetryAfter`
@@ -63,6 +64,9 @@ class TelegramSender:
         if d.audience == "user":
             await self._to_user(d, calls)
             return None
+        if d.audience == "staff":
+            await self._to_staff(d, calls)
+            return None
         if self.ch.config.agents_chat_id is None:
             return None  # queued while an agents' group was configured; nowhere to post now
         return await self._to_agents(d, calls)
@@ -87,6 +91,16 @@ class TelegramSender:
         if d.message["author"] == "agent":
             header = f"🧑‍💼 <b>{render.esc(d.message.get('agent') or 'agent')}</b>:\n"
         await self._send(calls, chat_id, render.compose(header, d.message["text"]))
+
+    # -- to one staff member ----------------------------------------------------------------------------
+    async def _to_staff(self, d: Delivery, calls: _Calls) -> None:
+        """A direct message to the agent's own Telegram account (they must have started the bot once)."""
+        user_id = (d.agent or {}).get("telegram_user_id")
+        if not user_id:
+            raise PermanentFailure("the agent has no linked Telegram account any more")
+        text = str(d.payload.get("text") or "")
+        if text.strip():
+            await self._send(calls, int(user_id), render.compose("", text))
 
     # -- to the agents' group ----------------------------------------------------------------------------
     async def _to_agents(self, d: Delivery, calls: _Calls) -> Delivered | None:

@@ -76,9 +76,52 @@
   }
 
   const statusBadge = (s) => el("span", { class: `badge st-${s}`, text: T[`st_${s}`] || s });
+  const myLine = (document.body.dataset.role || "").toUpperCase();
+  const isManager = document.body.dataset.role === "manager";
+  const prioBadge = (p) => el("span", { class: `badge prio prio-${p}`, title: `${T.priority}: ${T["p_" + p] || p}` },
+    p === "high" || p === "critical" ? "▲ " : "", T["p_" + p] || p);
+  // Not by colour only: every SLA state has its own icon and words.
+  const SLA_ICON = { ok: "◷", at_risk: "⚠", breached: "✖", paused: "‖", met: "✓" };  // glyphs common fonts have
+  // The deadline the agent is racing: the first response until there is one, then the resolution.
+  const slaDue = (t) => (!t.first_response_at && t.first_response_due_at)
+    ? { at: t.first_response_due_at, label: T.first_response_due } : (t.resolution_due_at
+      ? { at: t.resolution_due_at, label: T.resolution_due } : null);
+  function slaBadge(t, withDue = true) {
+    const st = t.sla_state;
+    if (!st || st === "none" || !SLA_ICON[st]) return null;
+    const due = ["ok", "at_risk", "breached"].includes(st) ? slaDue(t) : null;
+    return el("span", { class: `badge sla sla-${st}`, title: due ? `${due.label}: ${new Date(due.at).toLocaleString(document.documentElement.lang)}` : null },
+      el("span", { "aria-hidden": "true", text: `${SLA_ICON[st]} ` }), `${T.sla}: ${T["sla_" + st]}`,
+      withDue && due ? el("time", { datetime: due.at, text: ` · ${T.due} ${when(due.at)}` }) : null);
+  }
+  let groupsPromise = null;  // the skill groups, if this agent may read them (else: lines only)
+  const loadGroups = () => (groupsPromise = groupsPromise || api("GET", "/api/v1/admin/groups")
+    .then((g) => (Array.isArray(g) ? g : []), () => []));
+  const groupName = (groups, t) => {
+    if (t.group_id === null || t.group_id === undefined) return "";
+    const g = groups.find((x) => x.id === t.group_id);
+    return g ? g.name || g.slug : "";
+  };
 
   // ---- queue -------------------------------------------------------------------------------------------
+  function initCallForm() {
+    // A phone call becomes a ticket held by this agent; its page shows KB suggestions during the call.
+    const form = $("#call-form");
+    if (!form) return;
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(form);
+      try {
+        const out = await api("POST", "/api/v1/calls", {
+          caller: f.get("caller"), callback_number: f.get("callback_number") || "", summary: f.get("summary"),
+          lang: f.get("lang"), priority: f.get("priority") });
+        location.href = `/console/tickets/${out.ticket.number}`;
+      } catch (x) { toast(x.message); }
+    });
+  }
+
   function initQueue() {
+    initCallForm();
     const form = $("#filters"), list = $("#queue"), empty = $("#queue-empty");
     const sound = $("#f-sound");
     sound.checked = localStorage.getItem("fl-sound") === "1";
@@ -87,13 +130,14 @@
     let loading = null;
     const freshUntil = new Map();
     let lastKey = "";  // a new handoff stays highlighted for a minute
+    let groups = [];
 
     async function load() {
       const p = new URLSearchParams();
       const f = new FormData(form);
-      if (f.get("status")) p.set("status", f.get("status"));
-      if (f.get("line")) p.set("line", f.get("line"));
+      for (const k of ["status", "line", "channel", "priority", "group"]) if (f.get(k)) p.set(k, f.get(k));
       if (f.get("who")) p.set(f.get("who"), "true");
+      if (f.get("sort") === "sla") p.set("sort", "sla");
       const q = (f.get("q") || "").trim(); if (q) p.set("q", q);
       const tickets = await api("GET", `/api/v1/tickets?${p}`);
       const fresh = seen === null ? [] : tickets.filter((t) => !seen.has(t.number));
@@ -120,12 +164,15 @@
 
     function row(t, fresh) {
       const mine = t.assignee_id === me;
-      return el("li", { class: `q-item${fresh ? " fresh" : ""}${mine ? " mine" : ""}`, "data-number": t.number },
+      const group = groupName(groups, t);
+      const risky = t.sla_state === "at_risk" || t.sla_state === "breached" ? ` sla-${t.sla_state}` : "";
+      return el("li", { class: `q-item${fresh ? " fresh" : ""}${mine ? " mine" : ""}${risky}`, "data-number": t.number },
         el("a", { href: `/console/tickets/${t.number}`, class: "q-link" },
           el("span", { class: "q-top" },
-            el("strong", { class: "q-num", text: `#${t.number}` }), statusBadge(t.status),
-            el("span", { class: "badge line", text: t.line }),
-            el("span", { class: "badge chan", text: t.channel }),
+            el("strong", { class: "q-num", text: `#${t.number}` }), statusBadge(t.status), prioBadge(t.priority),
+            el("span", { class: "badge line", title: T.line, text: group ? `${t.line} · ${group}` : t.line }),
+            el("span", { class: "badge chan", text: T["ch_" + t.channel] || t.channel }),
+            slaBadge(t),
             fresh ? el("span", { class: "badge new-flag", text: T.new_handoff }) : null,
             el("time", { datetime: t.created_at, text: when(t.created_at) })),
           el("span", { class: "q-subject", text: t.subject }),
@@ -140,15 +187,25 @@
       debounce = setTimeout(() => { seen = null; reload(); }, e.target.type === "search" ? 300 : 0);
     });
     form.addEventListener("submit", (e) => e.preventDefault());
+    loadGroups().then((g) => {
+      groups = g;
+      if (!g.length) return;
+      $("#f-group").append(...g.map((x) => el("option", { value: x.slug, text: x.name || x.slug })));
+      $("#f-group-field").hidden = false;
+      lastKey = ""; reload();  // rows show group names now
+    });
     reload();
-    liveUpdates(() => { if (seen !== null) reload(); });
+    // Every change reloads, even one arriving before the first load finished: that load may have read the
+    // database just before the change (reloads are chained, so they never overlap).
+    liveUpdates(() => reload());
+    setInterval(() => { if (seen !== null) reload(); }, 60000);  // SLA states age without any change
   }
 
   // ---- conversation ------------------------------------------------------------------------------------
   function initTicket() {
     const number = Number($(".ticket-page").dataset.number);
     const shown = new Set();
-    let ticket = null, suggested = false;
+    let ticket = null, suggested = false, pendingPrio = null;
     const err = $("#action-error");
 
     function msgItem(m) {
@@ -171,7 +228,7 @@
       document.title = `#${t.number} ${t.subject} · Firstline`;
       const meta = $("#t-meta");
       meta.replaceChildren(statusBadge(t.status), " ", el("span", { class: "badge line", text: t.line }), " ",
-        `${T.channel}: ${t.channel} · ${T.user}: ${t.requester} · ${T.created}: ${when(t.created_at)} · ${T.assigned_to}: `,
+        prioBadge(t.priority), " ", `${T.channel}: ${T["ch_" + t.channel] || t.channel} · ${T.user}: ${t.requester} · ${T.created}: ${when(t.created_at)} · ${T.assigned_to}: `,
         t.assignee_id ? (t.assignee_id === me ? T.you : `#${t.assignee_id}`) : T.nobody);
       $("#t-reason").textContent = T[t.handoff_reason] || t.handoff_reason;
       $("#t-tried").replaceChildren(...(t.bot_tried.length ? [el("p", { class: "muted", text: T.bot_tried }),
@@ -190,9 +247,17 @@
         el("time", { datetime: e.created_at, text: when(e.created_at) }), ` ${e.action} · ${e.actor}`)));
       const open = OPEN.includes(t.status);
       const mine = t.assignee_id === me;
-      $("#claim").hidden = !(open && t.assignee_id === null);
+      // Agents take tickets of their own line and the lower ones (managers: any); the API checks it too.
+      $("#claim").hidden = !(open && t.assignee_id === null && (isManager || !myLine || t.line <= myLine));
       $("#handback-box").hidden = !(open && mine);
       $("#resolve-box").hidden = !(open && mine);
+      if (escFor !== t.line) fillEscalateTargets();
+      $("#escalate-box").hidden = !(open && (mine || isManager)) || !$("#escalate-to").options.length;
+      const prio = $("#t-priority");
+      if (pendingPrio === null && document.activeElement !== prio) prio.value = t.priority;
+      prio.disabled = !open;
+      renderSla(t);
+      renderReturn();
       const canReply = open && mine;
       $("#reply-text").disabled = !canReply;
       $("#reply-form button").disabled = !canReply;
@@ -201,12 +266,98 @@
       if (!suggested) { suggested = true; suggest(t.question); }
     }
 
-    async function load() { render(await api("GET", `/api/v1/tickets/${number}`)); }
-    const act = (fn) => async (e) => {
+    async function load() {
+      const [t] = await Promise.all([api("GET", `/api/v1/tickets/${number}`), loadEscalations()]);
+      render(t);
+    }
+    const act = (fn, done) => async (e) => {
       if (e) e.preventDefault();
       err.textContent = "";
-      try { await fn(); await load(); } catch (x) { err.textContent = x.message; }
+      try { await fn(); await load(); if (done) toast(done); } catch (x) { err.textContent = x.message; }
     };
+
+    // -- SLA, escalation, time, requests to developers (the service-desk side of a ticket) --
+    function renderSla(t) {
+      $("#t-sla-badge").replaceChildren(slaBadge(t, false) || el("span", { class: "muted small", text: T.sla_none }));
+      const facts = [];
+      const fact = (k, v) => facts.push(el("dt", { text: k }), el("dd", {}, v));
+      const at = (iso) => el("time", { datetime: iso, text: when(iso) });
+      if (t.first_response_at) fact(T.first_response_done, at(t.first_response_at));
+      else if (t.first_response_due_at) fact(T.first_response_due, at(t.first_response_due_at));
+      if (t.resolution_due_at) fact(T.resolution_due, at(t.resolution_due_at));
+      if (t.sla_state === "paused") fact(SLA_ICON.paused, T.sla_paused_help);
+      $("#t-sla").replaceChildren(...facts);
+    }
+
+    let escalations = [];
+    async function loadEscalations() {
+      try { escalations = await api("GET", `/api/v1/tickets/${number}/escalations`); }
+      catch (x) { escalations = []; $("#escalations").replaceChildren(el("li", { class: "error", text: x.message })); return; }
+      const side = (line, group) => (group ? `${line} · ${group}` : line);
+      $("#escalations").replaceChildren(...(escalations.length ? escalations.map((x) => el("li", { class: "esc" },
+        el("div", {}, el("strong", { text: `${side(x.from_line, x.from_group)} → ${side(x.to_line, x.to_group)}` }),
+          x.kind === "automatic" ? ` · ${T.esc_auto}` : "", ` · ${x.by} · `,
+          el("time", { datetime: x.created_at, text: when(x.created_at) })),
+        x.note ? el("div", { class: "esc-note", text: x.note }) : null,
+        x.returned_at ? el("div", { class: "esc-answer" }, el("strong", { text: `↩ ${T.esc_returned}` }),
+          ` · ${x.returned_by || ""} · `, el("time", { datetime: x.returned_at, text: when(x.returned_at) }),
+          x.answer ? el("div", { text: x.answer }) : null)
+          : el("div", { class: "muted small", text: `… ${T.esc_open}` }))) : [el("li", { class: "muted", text: T.no_escalations })]));
+    }
+    function renderReturn() {
+      // Offered to the line the ticket was escalated to, while that escalation waits for its answer.
+      const pending = [...escalations].reverse().find((x) => !x.returned_at);
+      const can = ticket && OPEN.includes(ticket.status) && pending && (pending.to_line === myLine || isManager);
+      $("#return-box").hidden = !can;
+      if (can) $("#return-question").textContent = `${pending.from_line} → ${pending.to_line}: ${pending.note || ""}`;
+    }
+
+    let escGroups = [], escFor = null;
+    function fillEscalateTargets(groups = escGroups) {
+      escGroups = groups;
+      const from = ticket ? ticket.line : "L1";
+      escFor = from;
+      const sel = $("#escalate-to");
+      const up = ["L2", "L3"].filter((l) => l > from);  // hierarchical: only up the lines
+      const lines = el("optgroup", { label: T.line },
+        up.map((l) => el("option", { value: `line:${l}`, text: T["line_" + l] })));
+      sel.replaceChildren(lines);
+      if (groups.length) sel.append(el("optgroup", { label: T.skill_groups },
+        groups.map((g) => el("option", { value: `group:${g.slug}`, text: g.name || g.slug }))));
+    }
+
+    async function loadTime() {
+      let data;
+      try { data = await api("GET", `/api/v1/tickets/${number}/time`); }
+      catch (x) { $("#time-entries").replaceChildren(el("li", { class: "error", text: x.message })); return; }
+      $("#time-total").textContent = `${data.total_minutes} ${T.min}`;
+      const running = data.running;
+      $("#timer-start").hidden = !!running;
+      $("#timer-stop").hidden = !running;
+      $("#timer-state").textContent = running ? `◷ ${T.timer_running} ${when(running.started_at)}` : "";
+      const done = data.entries.filter((x) => x.ended_at || x.source === "manual");
+      $("#time-entries").replaceChildren(...(done.length ? done.map((x) => el("li", {},
+        el("strong", { text: `${x.minutes} ${T.min}` }), ` · ${x.agent} · `,
+        el("time", { datetime: x.started_at, text: when(x.started_at) }), x.note ? ` · ${x.note}` : ""))
+        : [el("li", { class: "muted", text: T.no_time })]));
+    }
+    const timeAct = (fn, done) => async (e) => {
+      if (e) e.preventDefault();
+      err.textContent = "";
+      try { await fn(); await loadTime(); if (done) toast(done); } catch (x) { err.textContent = x.message; }
+    };
+
+    async function loadRefs() {
+      let refs;
+      try { refs = await api("GET", `/api/v1/tickets/${number}/external-refs`); }
+      catch (x) { $("#ext-refs").replaceChildren(el("li", { class: "error", text: x.message })); return; }
+      $("#ext-refs").replaceChildren(...(refs.length ? refs.map((r) => el("li", {},
+        el("strong", { text: `${r.system}: ` }),
+        r.url ? el("a", { href: r.url, target: "_blank", rel: "noopener noreferrer", text: r.ref }) : r.ref,
+        el("span", { class: "muted small", text: ` · ${r.created_by} · ${when(r.created_at)}` }),
+        r.note ? el("div", { class: "small", text: r.note }) : null))
+        : [el("li", { class: "muted", text: T.no_refs })]));
+    }
 
     async function suggest(q) {
       const ul = $("#suggestions");
@@ -239,7 +390,52 @@
       resolution: $("#resolution").value,
       articles: $("#resolve-articles").value.split(",").map((s) => s.trim()).filter(Boolean),
     })));
+    $("#escalate-form").addEventListener("submit", act(async () => {
+      const [kind, target] = $("#escalate-to").value.split(/:(.*)/s);
+      await api("POST", `/api/v1/tickets/${number}/escalate`, { to_line: kind === "line" ? target : null,
+        group: kind === "group" ? target : null, note: $("#escalate-note").value });
+      $("#escalate-note").value = ""; $("#escalate-box").open = false;
+    }, T.escalated_ok));
+    $("#return-form").addEventListener("submit", act(async () => {
+      await api("POST", `/api/v1/tickets/${number}/return`, { answer: $("#return-answer").value });
+      $("#return-answer").value = ""; $("#return-box").open = false;
+    }, T.returned_ok));
+    // Debounced: arrow keys on a closed <select> fire `change` per step; one PATCH (one notice) per choice.
+    let prioTimer;
+    $("#t-priority").addEventListener("change", () => {
+      pendingPrio = $("#t-priority").value;  // live re-renders keep the agent's choice meanwhile
+      clearTimeout(prioTimer);
+      prioTimer = setTimeout(act(async () => {
+        const wanted = pendingPrio;
+        try { if (ticket && wanted !== ticket.priority) await api("PATCH", `/api/v1/tickets/${number}`, { priority: wanted }); }
+        catch (x) { if (ticket) $("#t-priority").value = ticket.priority; throw x; }  // refused: show what holds
+        finally { pendingPrio = null; }
+      }, T.priority_changed), 500);
+    });
+    $("#timer-start").addEventListener("click", timeAct(() => api("POST", `/api/v1/tickets/${number}/timer/start`)));
+    $("#timer-stop").addEventListener("click", timeAct(() => api("POST", `/api/v1/tickets/${number}/timer/stop`), T.saved));
+    $("#time-form").addEventListener("submit", timeAct(async () => {
+      const note = $("#time-note").value.trim();
+      await api("POST", `/api/v1/tickets/${number}/time`, { minutes: Number($("#time-minutes").value), ...(note ? { note } : {}) });
+      $("#time-minutes").value = ""; $("#time-note").value = "";
+    }, T.saved));
+    $("#ext-form").addEventListener("submit", async (e) => {
+      e.preventDefault(); err.textContent = "";
+      const body = { system: $("#ext-system").value.trim(), ref: $("#ext-ref").value.trim() };
+      const url = $("#ext-url").value.trim(), note = $("#ext-note").value.trim();
+      if (url) body.url = url;
+      if (note) body.note = note;
+      try {
+        const saved = await api("POST", `/api/v1/tickets/${number}/external-refs`, body);
+        $("#ext-form").reset(); $("#ext-box").open = false;
+        toast(saved && saved.webhook ? `${T.saved}: ${T.ext_webhook}` : T.saved);
+        await loadRefs();
+      } catch (x) { err.textContent = x.message; }
+    });
+
+    loadGroups().then((g) => { fillEscalateTargets(g); if (ticket) render(ticket); });
     load().catch((x) => { err.textContent = x.message; });
+    loadTime(); loadRefs();
     liveUpdates(() => { if (ticket) load().catch(() => {}); });
   }
 
@@ -253,7 +449,7 @@
   }
   const PALETTE = ["#2457c5", "#1f9d6b", "#e08a1e", "#c2410c", "#7c3aed", "#64748b"];
 
-  function barChart(host, entries, { vertical = false, label } = {}) {
+  function barChart(host, entries, { vertical = false, label, colors = PALETTE } = {}) {
     if (!entries.length || entries.every(([, v]) => !v)) { host.replaceChildren(el("p", { class: "muted", text: T.no_data })); return; }
     const max = Math.max(1, ...entries.map(([, v]) => v));
     const desc = entries.map(([k, v]) => `${k}: ${v}`).join(", ");
@@ -269,15 +465,48 @@
       });
       host.replaceChildren(s); return;
     }
-    const row = 30, W = 360, LW = 150, H = entries.length * row;
+    // The label column grows with the longest label (Russian ones run long) so none is clipped.
+    const LW = Math.min(260, Math.max(90, 10 + 6.8 * Math.max(...entries.map(([k]) => String(k).length))));
+    const row = 30, W = LW + 210, H = entries.length * row;
     const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${label}: ${desc}`, class: "chart-svg" });
     entries.forEach(([k, v], i) => {
       const w = (v / max) * (W - LW - 40);
       s.append(svg("text", { x: LW - 8, y: i * row + 19, "text-anchor": "end", class: "lbl" }, k));
-      const r = svg("rect", { x: LW, y: i * row + 5, width: Math.max(w, v ? 3 : 0), height: row - 10, rx: 3, fill: PALETTE[i % PALETTE.length] });
+      const r = svg("rect", { x: LW, y: i * row + 5, width: Math.max(w, v ? 3 : 0), height: row - 10, rx: 3, fill: colors[i % colors.length] });
       r.append(svg("title", {}, `${k}: ${v}`)); s.append(r);
       s.append(svg("text", { x: LW + w + 6, y: i * row + 19, class: "val" }, v));
     });
+    host.replaceChildren(s);
+  }
+
+  // One row per category, stacked segments per series (e.g. lines × at risk / breached), with a legend.
+  function stackedBars(host, rows, series, { label } = {}) {
+    const total = (vals) => series.reduce((a, sr) => a + (vals[sr.key] || 0), 0);
+    if (!rows.length) { host.replaceChildren(el("p", { class: "muted", text: T.no_data })); return; }
+    const max = Math.max(1, ...rows.map(([, vals]) => total(vals)));
+    const row = 30, W = 360, LW = 60, H = rows.length * row + 26;
+    const desc = rows.map(([k, vals]) => `${k}: ${series.map((sr) => `${sr.label} ${vals[sr.key] || 0}`).join(", ")}`).join("; ");
+    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${label}: ${desc}`, class: "chart-svg" });
+    rows.forEach(([k, vals], i) => {
+      s.append(svg("text", { x: LW - 8, y: i * row + 19, "text-anchor": "end", class: "lbl" }, k));
+      let x = LW;
+      for (const sr of series) {
+        const v = vals[sr.key] || 0, w = (v / max) * (W - LW - 50);
+        if (!v) continue;
+        const r = svg("rect", { x, y: i * row + 5, width: Math.max(w, 3), height: row - 10, fill: sr.color,
+                                "data-series": sr.key });
+        r.append(svg("title", {}, `${k} · ${sr.label}: ${v}`)); s.append(r);
+        if (w > 18) s.append(svg("text", { x: x + w / 2, y: i * row + 19, "text-anchor": "middle", class: "inbar" }, v));
+        x += Math.max(w, 3);
+      }
+      s.append(svg("text", { x: x + 6, y: i * row + 19, class: "val" }, total(vals)));
+    });
+    let lx = LW;
+    for (const sr of series) {  // legend: colour swatch + icon + words
+      s.append(svg("rect", { x: lx, y: H - 16, width: 12, height: 12, fill: sr.color }));
+      const t = svg("text", { x: lx + 16, y: H - 6, class: "axis" }, sr.label); s.append(t);
+      lx += 22 + sr.label.length * 7;
+    }
     host.replaceChildren(s);
   }
 
@@ -302,6 +531,18 @@
       donut($("#c-deflection"), d.deflection_rate, T.deflection);
       barChart($("#c-reasons"), Object.entries(d.handoff_reasons).map(([k, v]) => [T[k] || k, v]), { label: T.reasons });
       barChart($("#c-lines"), Object.entries(d.open_by_line), { label: T.open_by_line });
+      stackedBars($("#c-sla-lines"), Object.entries(d.sla_by_line || {}), [
+        { key: "at_risk", label: `${SLA_ICON.at_risk} ${T.sla_at_risk}`, color: "#e08a1e" },
+        { key: "breached", label: `${SLA_ICON.breached} ${T.sla_breached}`, color: "#b00020" }], { label: T.sla_by_line });
+      barChart($("#c-sla"), ["breached", "at_risk", "ok", "paused"].map((k) => [`${SLA_ICON[k]} ${T["sla_" + k]}`, (d.sla || {})[k] || 0]),
+        { label: T.sla_chart, colors: ["#b00020", "#e08a1e", "#1f9d6b", "#64748b"] });
+      const risk = d.sla_risk || [];
+      $("#sla-risk").replaceChildren(...(risk.length ? risk.map((r) => el("li", {},
+        el("a", { href: `/console/tickets/${r.number}`, text: `#${r.number} ${r.subject}` }), " ",
+        el("span", { class: `badge sla sla-${r.sla_state}` }, `${SLA_ICON[r.sla_state]} ${T["sla_" + r.sla_state]}`), " ",
+        el("span", { class: "badge line", text: r.line }), " ", prioBadge(r.priority),
+        r.due_at ? el("time", { class: "muted small", datetime: r.due_at, text: ` ${T.due} ${when(r.due_at)}` }) : null))
+        : [el("li", { class: "muted", text: T.none_at_risk })]));
       barChart($("#c-outcomes"), Object.entries(d.outcomes).map(([k, v]) => [T[k] || k, v]), { label: T.outcomes });
       barChart($("#c-hours"), d.by_hour.map((v, h) => [String(h).padStart(2, "0"), v]), { vertical: true, label: T.by_hour });
     }

@@ -138,6 +138,7 @@
       const ps = await api("GET", `/api/v1/kb/articles/${enc(id)}/phrasings`);
       $("#phrasings").replaceChildren(...(ps.length ? ps.map((p) => el("li", { class: "phrasing", "data-id": p.id },
         el("span", { class: "ph-text", text: p.text }),
+        p.kind === "rejected" ? el("span", { class: "badge rejected", text: `✗ ${T.kb_rejected_phrasing}` }) : null,
         el("span", { class: "small muted", text: p.origin || "" }),
         el("button", { type: "button", class: "small-btn", "aria-label": `${T.kb_undo}: ${p.text}`, text: T.kb_undo,
           onclick: async () => {

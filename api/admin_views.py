@@ -1,0 +1,75 @@
+"""Manager administration: skill groups and their members, categories (routing).
+
+Any agent may read groups and categories (the console's escalate and category pickers need them); only a
+manager changes them.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from api.deps import AgentDep, ManagerDep, SessionDep
+from api.schemas import AgentIdIn, CategoryIn, CategoryOut, GroupIn, GroupOut, MemberOut
+from tickets import routing
+from tickets.models import Agent
+from tickets.ops_models import Category, SkillGroup
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+def group_out(session: Session, group: SkillGroup) -> GroupOut:
+    members = [session.get(Agent, i) for i in routing.member_ids(session, group.id)]
+    return GroupOut(id=group.id, slug=group.slug, name=group.name,
+                    members=[MemberOut(agent_id=a.id, name=a.name, role=a.role) for a in members])
+
+
+def category_out(cat: Category, slugs: dict[int, str]) -> CategoryOut:
+    return CategoryOut(id=cat.id, slug=cat.slug, name=cat.name, line=cat.line,
+                       group=slugs.get(cat.group_id) if cat.group_id else None, tags=list(cat.tags or []))
+
+
+@router.get("/groups", response_model=list[GroupOut], summary="Skill groups with their members")
+def list_groups(session: SessionDep, agent: AgentDep) -> list[GroupOut]:
+    return [group_out(session, g) for g in routing.groups(session)]
+
+
+@router.post("/groups", response_model=GroupOut, status_code=201, summary="Create a skill group (manager)")
+def create_group(body: GroupIn, session: SessionDep, manager: ManagerDep) -> GroupOut:
+    group = routing.create_group(session, body.slug, body.name)
+    session.commit()
+    return group_out(session, group)
+
+
+@router.post("/groups/{slug}/members", response_model=GroupOut, summary="Add an agent to a group (manager)")
+def add_member(slug: str, body: AgentIdIn, session: SessionDep, manager: ManagerDep) -> GroupOut:
+    group = routing.add_member(session, slug, body.agent_id)
+    session.commit()
+    return group_out(session, group)
+
+
+@router.delete("/groups/{slug}/members/{agent_id}", response_model=GroupOut,
+               summary="Remove an agent from a group (manager)")
+def remove_member(slug: str, agent_id: int, session: SessionDep, manager: ManagerDep) -> GroupOut:
+    group = routing.remove_member(session, slug, agent_id)
+    session.commit()
+    return group_out(session, group)
+
+
+@router.get("/categories", response_model=list[CategoryOut], summary="Categories and where they route")
+def list_categories(session: SessionDep, agent: AgentDep) -> list[CategoryOut]:
+    slugs = routing.group_slugs(session)
+    return [category_out(c, slugs) for c in routing.categories(session)]
+
+
+@router.post("/categories", response_model=CategoryOut, status_code=201, summary="Create a category (manager)")
+def create_category(body: CategoryIn, session: SessionDep, manager: ManagerDep) -> CategoryOut:
+    cat = routing.save_category(session, body.slug, body.name, body.line, body.group, body.tags)
+    session.commit()
+    return category_out(cat, routing.group_slugs(session))
+
+
+@router.put("/categories/{slug}", response_model=CategoryOut, summary="Change a category (manager)")
+def update_category(slug: str, body: CategoryIn, session: SessionDep, manager: ManagerDep) -> CategoryOut:
+    cat = routing.save_category(session, slug, body.name, body.line, body.group, body.tags, create=False)
+    session.commit()
+    return category_out(cat, routing.group_slugs(session))
