@@ -6,25 +6,12 @@ Screenshots of the open pages are saved to tests/artifacts/ when a test fails.""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import browser, expect, new_page, sign_in  # noqa: F401  (fixtures; skips without Chromium)
 from tests.live import ChatUser, make_agent, running_app
-
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
-ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-expect = sync_api.expect
-expect.set_options(timeout=15_000)
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
@@ -34,42 +21,6 @@ def app(tmp_path_factory, embedder):
         for name, role in [("alice", "l1"), ("bob", "l2"), ("maria", "manager")]:
             tokens[name] = make_agent(runtime, name, role)["Authorization"].split(" ", 1)[1]
         yield base, runtime, tokens
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def new_page(browser, request):
-    """Pages in fresh browser contexts (own cookies); screenshots of all of them if the test fails."""
-    contexts = []
-
-    def make(**options):
-        ctx = browser.new_context(**{"viewport": {"width": 1366, "height": 800}, "locale": "en-US", **options})
-        contexts.append(ctx)
-        return ctx.new_page()
-
-    yield make
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        for i, ctx in enumerate(contexts):
-            for j, page in enumerate(ctx.pages):
-                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}-{j}.png"), full_page=True)
-    for ctx in contexts:
-        ctx.close()
-
-
-def sign_in(page, base, name, token):
-    page.goto(f"{base}/console")
-    page.get_by_label(re.compile("Agent name|Имя агента")).fill(name)
-    page.get_by_label(re.compile("Agent token|Токен агента")).fill(token)
-    page.locator("form[action='/console/login'] button[type=submit]").click()
 
 
 def test_wrong_login_is_rejected(app, new_page):

@@ -9,11 +9,8 @@ import re
 import httpx
 import pytest
 
+from tests.browser import browser, expect, new_page, sign_in  # noqa: F401  (fixtures; skips without Chromium)
 from tests.live import ChatUser, make_agent, running_app
-from tests.test_console import ARGS, CHROMIUM, expect, sign_in  # noqa: F401  (also skips without Chromium)
-from tests.test_console import browser, new_page  # noqa: F401  (fixtures)
-
-pytest.importorskip("playwright.sync_api")
 
 ROOF_Q = "How do I book the rooftop terrace meeting room?"
 OOO_Q = "How do I set up an out-of-office auto reply in Outlook?"
@@ -141,6 +138,6 @@ def shot(page, name):
     """Screenshots for a human look (tests/artifacts/ is where test_console puts failure shots too)."""
     import os
     if os.environ.get("FIRSTLINE_SCREENSHOTS"):
-        from tests.test_console import ARTIFACTS
+        from tests.browser import ARTIFACTS
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

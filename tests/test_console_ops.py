@@ -8,33 +8,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import shutil
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import update
 
+from tests.browser import browser, expect, new_page, sign_in  # noqa: F401  (fixtures; skips without Chromium)
 from tests.live import ChatUser, make_agent, running_app
-
-try:
-    from playwright import sync_api
-except ImportError:  # the browser tests skip; the dashboard numbers are still tested
-    sync_api = None
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-if sync_api is not None:
-    expect = sync_api.expect
-    expect.set_options(timeout=15_000)
-
-
-def sign_in(page, base, name, token):
-    page.goto(f"{base}/console")
-    page.get_by_label(re.compile("Agent name|Имя агента")).fill(name)
-    page.get_by_label(re.compile("Agent token|Токен агента")).fill(token)
-    page.locator("form[action='/console/login'] button[type=submit]").click()
 
 
 def test_dashboard_sla_numbers(sessions):
@@ -73,36 +52,6 @@ def app(tmp_path_factory, embedder):
         for name, role in [("alice", "l1"), ("bob", "l2"), ("maria", "manager")]:
             tokens[name] = make_agent(runtime, name, role)["Authorization"].split(" ", 1)[1]
         yield base, runtime, tokens
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if sync_api is None or not Path(CHROMIUM).exists():
-        pytest.skip("needs playwright and Debian chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def new_page(browser, request):
-    contexts = []
-
-    def make(**options):
-        ctx = browser.new_context(**{"viewport": {"width": 1366, "height": 800}, "locale": "en-US", **options})
-        contexts.append(ctx)
-        return ctx.new_page()
-
-    yield make
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        for i, ctx in enumerate(contexts):
-            for j, page in enumerate(ctx.pages):
-                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}-{j}.png"), full_page=True)
-    for ctx in contexts:
-        ctx.close()
 
 
 def handoff(base: str, user: str, text: str) -> int:
