@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from api import (admin_views, chat_views, intake_views, console_kb_views, console_report_views, console_views, kb_admin_views,
                  kb_report_views, kb_views, notification_views, ops_views, report_views, sla_views, ticket_views)
 from api.channels import configured_channels
+from api.rate_limit import RateLimiter
+from api.relay import Relay, follow_kb, namespace_for
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
 from bot.desk import Desk
@@ -32,6 +34,27 @@ STATIC = Path(__file__).parent / "static"
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+# What every error response looks like (the handlers below); the OpenAPI document says so instead of FastAPI's
+# default {"detail": [...]} for 422, so clients (and the schemathesis fuzz test) read the real shape.
+ERROR_SCHEMA = {"title": "Error", "type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string", "title": "Error code"},
+                               "message": {"type": "string", "title": "Message"}}}
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schemas = generate().get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+                schemas.pop("ValidationError", None)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -51,13 +74,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             agent_channels=agent_channels, learner=rt.learner,
         )
         app.state.desk = Desk(agent_channels, learner=rt.learner)
-        background: list[asyncio.Task] = []
+        # Several processes: commits wake waiters here and (through Redis, if configured) in the other processes.
+        namespace = namespace_for(settings.db_url)
+        app.state.relay = relay = Relay(settings.redis_url, namespace)
+        relay.attach(rt.sessions)
+        relay.start()
+        app.state.rate_limiter = RateLimiter(settings.chat_rate_per_minute, settings.redis_url, namespace)
+        background: list[asyncio.Task] = [asyncio.create_task(follow_kb(relay, rt), name="kb-follower")]
         senders = {m.name: m.sender for m in mounts if m.sender is not None}
         if settings.dev_webhook_url:  # requests to application developers, POSTed (and signed) by the outbox
             senders[WEBHOOK] = WebhookSender(settings.dev_webhook_url, settings.dev_webhook_secret.get_secret_value()
                                              if settings.dev_webhook_secret else None)
         app.state.dispatcher = OutboxDispatcher(rt.sessions, senders) if senders else None
         if app.state.dispatcher is not None:
+            relay.on("outbox", app.state.dispatcher.wake)  # new items queued by any process
             background.append(asyncio.create_task(app.state.dispatcher.run_forever(), name="outbox"))
         # SLA warnings/breaches and the daily digest (each notice claimed in the DB: safe with several processes).
         app.state.scheduler = Scheduler(rt.sessions, settings.sla_check_seconds, settings.daily_digest_hour,
@@ -77,6 +107,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             for m in mounts:
                 if m.stop is not None:
                     await m.stop()
+            await relay.stop()
+            app.state.rate_limiter.close()
             if runtime is None:
                 rt.close()
 
@@ -87,7 +119,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException):
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large",
-                422: "invalid_input"}.get(exc.status_code, "error")
+                422: "invalid_input", 429: "rate_limited"}.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -102,6 +134,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def ticket_error(_: Request, exc: TicketError):
         code = {404: "not_found", 409: "conflict", 403: "forbidden"}.get(exc.status_code, "invalid_input")
         return _error(exc.status_code, code, str(exc))
+
+    # A number beyond what the database stores (an id of 2**70 in a URL or body): the request is wrong, not the
+    # server. Only these two exact conditions; any other OverflowError / DataError stays a server error.
+    @app.exception_handler(OverflowError)
+    async def number_too_large(_: Request, exc: OverflowError):
+        if "too large to convert to SQLite" not in str(exc):
+            raise exc
+        return _error(422, "invalid_input", "a number in the request is out of range")
+
+    @app.exception_handler(DataError)
+    async def value_out_of_range(_: Request, exc: DataError):
+        if getattr(exc.orig, "sqlstate", None) != "22003":  # PostgreSQL numeric_value_out_of_range
+            raise exc
+        return _error(422, "invalid_input", "a number in the request is out of range")
 
     @app.exception_handler(OperationalError)
     async def db_error(_: Request, exc: OperationalError):
@@ -128,6 +174,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if m.router is not None:
             app.include_router(m.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _document_error_shape(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict:

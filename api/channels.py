@@ -32,7 +32,7 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
 
         tg = TelegramChannel(TelegramConfig.from_settings(settings))
         mounts.append(ChannelMount("telegram", tg.sender, tg.router, has_agent_side=tg.has_agent_side,
-                                   start=tg.start, stop=tg.stop, extra={"telegram": tg}))
+                                   start=_telegram_start(tg, settings), stop=tg.stop, extra={"telegram": tg}))
     if settings.slack_bot_token and settings.slack_signing_secret:
         from bot.slack import SlackChannel
 
@@ -53,6 +53,7 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
             relay=EmailConfig.host_port(settings.smtp_relay, 25), username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             tls=settings.smtp_tls, max_bytes=settings.email_max_bytes, max_chars=settings.max_message_chars,
+            max_attachment_bytes=settings.max_attachment_bytes,
             data_dir=settings.data_dir,
             domain=(next(iter(addresses), "support@firstline.local").split("@", 1)[1])))
         mounts.append(ChannelMount("email", email.sender, None, start=email.start, stop=email.stop,
@@ -66,3 +67,19 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
         router = sms_router(settings.sms_webhook_secret.get_secret_value()) if settings.sms_webhook_secret else None
         mounts.append(ChannelMount("sms", sender, router))
     return mounts
+
+
+def _telegram_start(tg, settings: Settings) -> Callable[[object], Awaitable[None] | None]:
+    """Webhook mode: every process takes the updates the load balancer gives it. Long polling with Redis:
+    only the holder of a lease polls (Telegram serves one getUpdates per bot); the others stand by and take
+    over when it dies. Without Redis there is one process: it polls."""
+    def start(app):
+        if tg.config.webhook_url or not settings.redis_url:
+            return tg.start(app)
+        from api.lease import RedisLease, run_while_holding
+
+        relay = app.state.relay
+        lease = RedisLease(relay.redis, f"{relay.namespace}:telegram-poller", ttl=15.0)
+        return run_while_holding(lease, lambda: tg.start(app), "telegram poller")
+
+    return start

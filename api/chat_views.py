@@ -1,7 +1,6 @@
 """Web chat: the user's side of a conversation over HTTP (POST a message, read/stream what comes back)."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from api.deps import EngineDep, ReadSessionDep, RuntimeDep
 from api.schemas import ChatIn, ChatOut, MessageOut, ReplyOut, UserTicketOut
 from bot.engine import Incoming, InputError
+from bot.language import detect_language, locale_language
 from tickets import service
 from tickets.models import Conversation, Message
 
@@ -54,12 +54,17 @@ def message_out(m: Message) -> MessageOut:
                       created_at=m.created_at)
 
 
-@router.post("", response_model=ChatOut, summary="Send a message or a feedback action; get the bot's replies")
-def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep, response: Response,
+@router.post("", response_model=ChatOut, summary="Send a message or a feedback action; get the bot's replies",
+             responses={429: {"description": "Too many messages from this user this minute: nothing was stored; "
+                                             "send it again after Retry-After seconds"}})
+def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep, request: Request, response: Response,
                  x_chat_token: Annotated[str | None, Header()] = None,
                  fl_chat: Annotated[str | None, Cookie()] = None) -> ChatOut:
     with rt.read_sessions() as s:
         check_user(rt, s, body.user, x_chat_token, fl_chat, allow_new=True)
+    # Counted after the identity check (nobody can use up another's quota), refused before anything is stored.
+    request.app.state.rate_limiter.check(f"{CHANNEL}:{body.user}",
+                                         locale_language(body.locale) or detect_language(body.text))
     try:
         res = engine.handle(Incoming(channel=CHANNEL, user_ref=body.user, text=body.text, action=body.action,
                                      platform_msg_id=body.client_msg_id, locale=body.locale))
@@ -95,18 +100,27 @@ async def stream(request: Request, rt: RuntimeDep, user: str, after: int = 0,
     with rt.read_sessions() as s:
         check_user(rt, s, user, x_chat_token, fl_chat, allow_new=False)
 
+    relay = request.app.state.relay
+    conversations: set[int] = set()
+
     def poll(last: int) -> list[MessageOut]:
         with rt.read_sessions() as s:
-            return _user_messages(s, user, last)
+            conversations.update(s.scalars(select(Conversation.id).where(Conversation.channel == CHANNEL,
+                                                                           Conversation.user_ref == user)))
+            return [message_out(m) for m in service.messages_after(s, list(conversations), last)]
 
     async def events():
         last = after
         yield "retry: 2000\n\n"
-        while not await request.is_disconnected():
-            for m in await run_in_threadpool(poll, last):
-                last = m.id
-                yield f"id: {m.id}\nevent: message\ndata: {json.dumps(m.model_dump(mode='json'))}\n\n"
-            await asyncio.sleep(0.5)
+        # Woken by a new message in one of the user's conversations, from any process (api.relay); the DB
+        # poll stays as the safety net (fast while Redis is absent or down).
+        with relay.subscribe(lambda e: e.topic == "message" and e.key in conversations) as sub:
+            while not await request.is_disconnected():
+                sub.clear()
+                for m in await run_in_threadpool(poll, last):
+                    last = m.id
+                    yield f"id: {m.id}\nevent: message\ndata: {json.dumps(m.model_dump(mode='json'))}\n\n"
+                await sub.wait(relay.poll_interval(0.5))
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -6,7 +6,6 @@ Pages are server-rendered Jinja2 shells; api/static/console/console.js fills the
 """
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import secrets
@@ -381,14 +380,19 @@ async def console_events(request: Request, rt: RuntimeDep):
     if agent is None:
         raise HTTPException(401, "sign in at /console")
 
+    relay = request.app.state.relay
+
     async def events():
         last = None
         yield "retry: 2000\n\n"
-        while not await request.is_disconnected():
-            mark = await run_in_threadpool(_watermark, rt)
-            if mark != last:
-                last = mark
-                yield f"event: change\ndata: {json.dumps(mark)}\n\n"
-            await asyncio.sleep(0.7)
+        # Woken by any ticket or message change in any process (api.relay); the DB poll is the safety net.
+        with relay.subscribe(lambda e: e.topic in ("ticket", "message")) as sub:
+            while not await request.is_disconnected():
+                sub.clear()
+                mark = await run_in_threadpool(_watermark, rt)
+                if mark != last:
+                    last = mark
+                    yield f"event: change\ndata: {json.dumps(mark)}\n\n"
+                await sub.wait(relay.poll_interval(0.7))
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,12 +1,15 @@
 """All configuration, from the environment (FIRSTLINE_*) or a `.env` file. Secrets are never logged."""
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Literal
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,7 @@ class Settings(BaseSettings):
     # Product behaviour
     load_sample_kb: bool = True  # ingest the bundled sample KB when the KB is empty
     max_message_chars: int = 4000
+    max_attachment_bytes: int = 20 * 1024 * 1024  # files users send (bot/attachments.py: size and type checks)
     conversation_idle_minutes: int = 60
     secret_key: SecretStr | None = None  # signs web-chat user tokens; generated into data_dir if unset
 
@@ -82,9 +86,19 @@ class Settings(BaseSettings):
     sms_api_token: SecretStr | None = None
     sms_from: str | None = None  # our sender number / id
 
+    # Several processes (docs/scaling.md): Redis relays "something changed" between them, holds shared rate
+    # limits and the Telegram poller's lease. None = one process, everything in-process.
+    redis_url: str | None = None
+    chat_rate_per_minute: int = Field(30, ge=1)  # messages per user per minute (web chat, SMS), all processes
+
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str | None = None  # how users reach this server (article links); default http://host:port
+
+    def __repr_args__(self):
+        # URLs may carry a password (postgresql://user:pw@host, redis://:pw@host): masked wherever settings print.
+        for name, value in super().__repr_args__():
+            yield name, _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
     @property
     def public_url(self) -> str:

@@ -50,6 +50,7 @@ class Incoming:
     locale: str | None = None
     user_name: str | None = None
     attachments: list[dict] = field(default_factory=list)
+    refused_attachments: list[dict] = field(default_factory=list)  # files bot/attachments.py turned away
 
 
 @dataclass
@@ -146,6 +147,8 @@ class Engine:
             payload = {"action": msg.action} if msg.action else {}
             if msg.attachments:
                 payload["attachments"] = msg.attachments
+            if msg.refused_attachments:
+                payload["refused_attachments"] = msg.refused_attachments
             user_msg = service.add_message(s, conv, "user", text or f"[{msg.action or 'attachment'}]",
                                            payload=payload, platform_msg_id=msg.platform_msg_id)
             turn = _Turn(self, s, conv, user_msg)

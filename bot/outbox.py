@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import service
@@ -213,5 +214,19 @@ class OutboxDispatcher:
                 result = await sender.deliver(delivery)
             except Exception as exc:  # every failure is recorded on the item; nothing crashes the loop
                 error = exc
-            await run_in_threadpool(self._finish, item_id, result, error)
+            await self._finish_when_db_answers(item_id, result, error)
         return len(batch)
+
+    async def _finish_when_db_answers(self, item_id: int, result, error: Exception | None) -> None:
+        """Record the outcome, waiting out a database outage: the platform already has (or refused) the
+        message, so giving up here would send it twice once the claim goes stale, and stall the rest."""
+        delay = 0.5
+        while True:
+            try:
+                await run_in_threadpool(self._finish, item_id, result, error)
+                return
+            except OperationalError as exc:
+                log.warning("outbox item %s: recording its delivery failed (%s); retrying in %.1f s",
+                            item_id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from bot.engine import Incoming, InputError
+from bot.language import detect_language
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
 from bot.replies import queue_bot_replies
 
@@ -91,7 +92,9 @@ def _fields(request: Request, raw: bytes) -> dict:
 def sms_router(secret: str) -> APIRouter:
     router = APIRouter(tags=["sms"])
 
-    @router.post("/api/v1/sms/inbound", summary="Inbound SMS webhook (signed)")
+    @router.post("/api/v1/sms/inbound", summary="Inbound SMS webhook (signed)",
+                 responses={429: {"description": "Too many messages from this sender this minute: nothing was "
+                                                 "stored; redeliver after Retry-After seconds"}})
     async def inbound(request: Request) -> dict:
         raw = await request.body()
         given = request.headers.get("x-firstline-signature", "")
@@ -105,6 +108,10 @@ def sms_router(secret: str) -> APIRouter:
         engine = request.app.state.engine
         msg = Incoming(channel=CHANNEL, user_ref=re.sub(r"[ ()-]", "", f["from"]), text=f["text"],
                        platform_msg_id=f["id"])
+        # Per sender, before anything is stored: the provider redelivers after Retry-After (same id, so once).
+        limiter = getattr(request.app.state, "rate_limiter", None)
+        if limiter is not None:
+            await run_in_threadpool(limiter.check, f"{CHANNEL}:{msg.user_ref}", detect_language(msg.text))
         try:
             result = await run_in_threadpool(engine.handle, msg)
         except InputError as exc:

@@ -49,6 +49,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_file_too_large": "That file is too large for me to receive ({size} MB; the limit is {limit} MB). "
                              "Please send a smaller file or a screenshot.",
         "tg_file_failed": "I couldn't receive your file. Please try sending it again.",
+        # files refused by bot/attachments.py (reason codes)
+        "file_refused_executable": "I can't accept {name}: programs and scripts are not allowed. "
+                                   "Please send a screenshot or a document instead.",
+        "file_refused_not_allowed": "I can't accept {name}: that file type is not allowed. Please send an image, "
+                                    "PDF, office document, text/log/CSV file or a zip archive.",
+        "file_refused_mismatch": "I can't accept {name}: its content does not match its file type.",
+        "file_refused_empty": "I can't accept {name}: the file is empty.",
+        "file_refused_too_large": "I can't accept {name}: it is larger than the {limit} MB limit.",
         # Telegram: the agents' group
         "tg_take": "Take #{number}",
         "tg_notice_title": "Ticket #{number}",
@@ -139,6 +147,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_file_too_large": "Файл слишком большой ({size} МБ, максимум {limit} МБ). "
                              "Пришлите файл поменьше или скриншот.",
         "tg_file_failed": "Не получилось принять файл. Попробуйте отправить его ещё раз.",
+        "file_refused_executable": "Не могу принять {name}: программы и скрипты не принимаются. "
+                                   "Пришлите скриншот или документ.",
+        "file_refused_not_allowed": "Не могу принять {name}: такой тип файла не принимается. Пришлите изображение, "
+                                    "PDF, офисный документ, текстовый файл (лог, CSV) или zip-архив.",
+        "file_refused_mismatch": "Не могу принять {name}: содержимое файла не соответствует его типу.",
+        "file_refused_empty": "Не могу принять {name}: файл пустой.",
+        "file_refused_too_large": "Не могу принять {name}: он больше {limit} МБ.",
         # Telegram: группа сотрудников
         "tg_take": "Взять №{number}",
         "tg_notice_title": "Заявка №{number}",

@@ -91,3 +91,35 @@ def save_index(factory: sessionmaker[Session], retriever: Retriever, index_path:
         version = kb_version(session)
     meta = {"kb_version": version, "embedder": retriever.embedder.name, "count": len(retriever.index)}
     retriever.index.save(index_path, meta)
+
+
+def sync_retriever(factory: sessionmaker[Session], retriever: Retriever, chunk: int = 500) -> tuple[int, int]:
+    """Bring `retriever` in line with the published units in the DB, incrementally: add the missing ones from
+    their stored vectors (no re-encoding), drop the ones gone. For processes that did not make the change
+    (another process published, edited or archived). Returns (added, removed).
+
+    The index's ids are read before the DB, so a unit this process adds meanwhile (after its own commit) is
+    never taken for a removed one; any remaining race leaves a difference that the next version bump's sync
+    corrects."""
+    name = retriever.embedder.name
+    with retriever._lock:
+        have = {i: (u.text, u.passage, u.title) for i, u in retriever.units.items()}
+    with factory() as session:
+        wanted = {i: (text, passage, title) for i, text, passage, title in session.execute(
+            select(ArticleUnit.id, ArticleUnit.text, ArticleUnit.passage, Article.title)
+            .join(Article, Article.id == ArticleUnit.article_id)
+            .where(Article.status == "published", ArticleUnit.embedder == name))}
+        # Missing, or the same id with other content (SQLite may reuse the ids of deleted rows; a new title).
+        stale = sorted(i for i, v in wanted.items() if have.get(i) != v)
+        rows = []
+        for i in range(0, len(stale), chunk):
+            rows += session.execute(
+                select(ArticleUnit, Article.title).join(Article, Article.id == ArticleUnit.article_id)
+                .where(ArticleUnit.id.in_(stale[i:i + chunk]))).all()
+    gone = set(have) - set(wanted)
+    if gone:
+        retriever.remove_units(gone)
+    if rows:  # add_units replaces a unit with the same id
+        retriever.add_units([to_unit(u, title) for u, title in rows],
+                            np.vstack([np.frombuffer(u.vector, dtype=np.float32) for u, _ in rows]))
+    return len(rows), len(gone)

@@ -36,6 +36,7 @@ def open_escalation(session: Session, number: int) -> Escalation | None:
 def _locked_ticket(session: Session, number: int) -> Ticket:
     # Row lock (PostgreSQL; SQLite writers are serialised): a claim racing this move waits for it and then
     # sees the new line, instead of the move overwriting a fresh assignment.
+    service.lock_ticket(session, number)  # conversation first, like a user's message: no deadlock with it
     ticket = session.scalar(select(Ticket).where(Ticket.id == number).with_for_update()
                             .execution_options(populate_existing=True))
     return ticket if ticket is not None else service.get_ticket(session, number)  # NotFound

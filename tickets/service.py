@@ -239,6 +239,17 @@ def require_open(ticket: Ticket) -> None:
         raise Conflict(f"ticket #{ticket.id} is already {ticket.status}")
 
 
+def lock_ticket(session: Session, number: int) -> None:
+    """Row locks in the order a user's chat message takes them (its conversation, then its ticket), so an
+    agent's action and a user's message on the same ticket queue instead of deadlocking (PostgreSQL; SQLite
+    runs one writer at a time and renders no FOR UPDATE)."""
+    conv_id = session.scalar(select(Ticket.conversation_id).where(Ticket.id == number))
+    if conv_id is None:
+        return
+    session.execute(select(Conversation.id).where(Conversation.id == conv_id).with_for_update())
+    session.execute(select(Ticket.id).where(Ticket.id == number).with_for_update())
+
+
 def _require_handler(session: Session, ticket: Ticket, agent: Agent) -> None:
     require_open(ticket)
     if not is_handler(session, ticket, agent):
@@ -297,6 +308,7 @@ def remove_team_member(session: Session, number: int, actor: Agent, agent_id: in
 def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
     """Assign an unassigned ticket to `agent` if its line and group allow. Exactly one of several concurrent
     claims wins: the eligibility is part of the one conditional UPDATE, so an escalation in between counts."""
+    lock_ticket(session, number)
     now = utcnow()
     old_status = session.scalar(select(Ticket.status).where(Ticket.id == number))
     eligible = []
@@ -332,6 +344,7 @@ def agent_message(session: Session, number: int, agent: Agent, text: str, *, sou
                   platform_msg_id: str | None = None) -> tuple[Ticket, Message]:
     """An agent's reply to the user. `source` says where the agent wrote it (api, telegram, slack), so
     that channel is not sent its own message back; `platform_msg_id` makes a redelivery a no-op."""
+    lock_ticket(session, number)
     ticket = get_ticket(session, number)
     if platform_msg_id:
         seen = message_by_platform_id(session, platform_msg_id)
@@ -362,6 +375,7 @@ def user_message_on_ticket(session: Session, conv: Conversation, msg: Message) -
 
 def resolve_ticket(session: Session, number: int, agent: Agent, resolution: str,
                    articles: list[str] | None = None) -> tuple[Ticket, Conversation]:
+    lock_ticket(session, number)
     ticket = get_ticket(session, number)
     _require_handler(session, ticket, agent)
     now = utcnow()
@@ -378,6 +392,7 @@ def resolve_ticket(session: Session, number: int, agent: Agent, resolution: str,
 
 def hand_back(session: Session, number: int, agent: Agent, note: str = "") -> tuple[Ticket, Conversation]:
     """The agent returns the user to the bot; the ticket closes, the next message starts afresh with the bot."""
+    lock_ticket(session, number)
     ticket = get_ticket(session, number)
     _require_handler(session, ticket, agent)
     ticket.closed_at = utcnow()

@@ -21,6 +21,7 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.attachments import AttachmentPolicy, store
 from bot.email.compose import compose_reply
 from bot.email.message import InboundEmail, MalformedEmail, parse_email
 from bot.engine import Engine, Incoming, InputError
@@ -52,6 +53,7 @@ class EmailConfig:
     tls: str = "none"  # none | starttls | ssl
     max_bytes: int = 25 * 1024 * 1024
     max_chars: int = 4000
+    max_attachment_bytes: int = 20 * 1024 * 1024  # per file (bot/attachments.py)
     data_dir: Path = Path("./var")
     from_name: str = "IT Service Desk"
     domain: str = "firstline.local"
@@ -173,20 +175,33 @@ class EmailChannel:
         text = mail.text
         if new_thread and mail.subject and mail.subject.lower() not in text.lower():
             text = f"{mail.subject}\n\n{text}".strip()  # a new mail's subject is often the whole question
-        attachments = [self._save(mail, a) for a in mail.attachments]
-        if len(text) > self.config.max_chars:
+        policy = AttachmentPolicy(self.config.max_attachment_bytes)
+        attachments, refused = [], []
+        for a in mail.attachments:
+            refusal = policy.check(a.filename, a.data)
+            if refusal is None:
+                attachments.append(self._save(mail, a))
+            else:  # the mail is still answered; the agent reads which file was turned away and why
+                log.info("email %s: attachment refused: %s", mail.message_id, refusal.detail)
+                refused.append(refusal)
+        note = "\n".join(f"[attachment refused: {r.detail}]" for r in refused)
+        room = self.config.max_chars - (len(note) + 2 if note else 0)
+        if len(text) > room:
             # Long mails (signatures, pasted logs): the first part is the question, the whole text is kept.
             attachments.append(self._save_bytes(mail, "full-message.txt", "text/plain", text.encode()))
-            text = text[: self.config.max_chars - 1].rstrip() + "…"
+            text = text[: room - 1].rstrip() + "…"
         action = None
         first_line = text.strip().splitlines()[0] if text.strip() else ""
         if not new_thread and len(text) < 60:
             action = "helped" if _HELPED.match(first_line) else "not_helped" if _NOT_HELPED.match(first_line) else None
         if new_thread and self.config.addresses.get(mailbox) == "ticket":
             action = "human"  # this address opens a ticket straight away
+        if note and action not in ("helped", "not_helped"):
+            text = f"{text}\n\n{note}".strip()
         return Incoming(channel=CHANNEL, user_ref=mail.from_addr, thread_ref=thread_ref,
                         text="" if action in ("helped", "not_helped") else text, action=action,
-                        platform_msg_id=mail.message_id, user_name=mail.from_name or None, attachments=attachments)
+                        platform_msg_id=mail.message_id, user_name=mail.from_name or None, attachments=attachments,
+                        refused_attachments=[r.as_dict() for r in refused])
 
     def _save(self, mail: InboundEmail, a) -> dict:
         return self._save_bytes(mail, a.filename, a.content_type, a.data)
@@ -194,15 +209,8 @@ class EmailChannel:
     def _save_bytes(self, mail: InboundEmail, name: str, ctype: str, data: bytes) -> dict:
         """Attachments live under <data_dir>/attachments/email/ (never a served path), named by content hash."""
         digest = hashlib.sha256(data).hexdigest()
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:100] or "attachment"
-        rel = Path("attachments") / CHANNEL / digest[:2] / f"{digest[:16]}-{safe}"
-        dest = self.config.data_dir / rel
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            part = dest.with_name(dest.name + ".part")
-            part.write_bytes(data)
-            part.replace(dest)
-        return {"kind": "document", "path": rel.as_posix(), "name": name, "size": len(data), "type": ctype,
+        rel = store(self.config.data_dir, [CHANNEL, digest[:2]], f"{digest[:16]}-{name}", data)
+        return {"kind": "document", "path": rel, "name": name, "size": len(data), "type": ctype,
                 "sha256": digest}
 
     def _record(self, mail: InboundEmail, mailbox: str, direction: str, conversation_id: int | None,

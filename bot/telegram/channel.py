@@ -23,8 +23,10 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.attachments import AttachmentPolicy, Refusal, inside_attachments, safe_name, store
 from bot.engine import HandleResult, Incoming
 from bot.language import locale_language
 from bot.telegram import render
@@ -63,6 +65,7 @@ class TelegramConfig:
             # We register the webhook ourselves, so a secret can be derived when none is configured.
             secret = hmac.new(settings.secret.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
         return cls(token=settings.telegram_bot_token.get_secret_value(), api_base=settings.telegram_api_base,
+                   max_file_bytes=min(settings.max_attachment_bytes, cls.max_file_bytes),
                    webhook_url=settings.telegram_webhook_url or None, webhook_secret=secret,
                    agents_chat_id=settings.telegram_agents_chat_id, data_dir=Path(settings.data_dir))
 
@@ -185,7 +188,8 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.error("telegram setWebhook failed (%s: %s); retrying in %.0fs", type(exc).__name__, exc, delay)
+                log.error("telegram setWebhook failed (%s: %s); retrying in %.0fs", type(exc).__name__,
+                          self.redact(str(exc)), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300.0)
 
@@ -206,6 +210,10 @@ class TelegramChannel:
                 raise HTTPException(422, f"not a Telegram update: {exc}") from exc
             try:
                 await self.dp.feed_update(self.bot, update)
+            except OperationalError:
+                # The database is down or the transaction lost a deadlock: nothing was stored. Answer 503 so
+                # Telegram redelivers the update (the update gate and message ids make it count once).
+                raise
             except Exception:  # answered 200 anyway: Telegram would redeliver a poison update forever
                 log.exception("telegram update %s failed", update.update_id)
             return {"ok": True}
@@ -213,6 +221,10 @@ class TelegramChannel:
         return router
 
     async def _on_error(self, event: ErrorEvent) -> bool:
+        if isinstance(event.exception, OperationalError) and self.config.webhook_url:
+            # A database outage in webhook mode: answer 503 so Telegram redelivers the update, instead of a
+            # "sorry" to the user. (Polling has moved past the update: there the user is told, below.)
+            raise event.exception
         log.error("telegram update %s failed: %s", event.update.update_id, event.exception,
                   exc_info=event.exception)
         msg = event.update.message
@@ -308,20 +320,51 @@ class TelegramChannel:
         return self._forum
 
     # -- files -------------------------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """`text` without the bot token (Bot API URLs contain it: /bot<token>/..., /file/bot<token>/...)."""
+        return text.replace(self.config.token, "<bot token>") if self.config.token else text
+
     async def download(self, file_id: str, chat_id: int, message_id: int, name: str, kind: str) -> dict:
         """Fetch a user's file through the Bot API (getFile + download from the API base) into
-        <data_dir>/attachments/telegram/<chat>/; the attachment's path is relative to the data dir."""
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:100] or kind
-        rel = Path("attachments") / CHANNEL / str(chat_id) / f"{message_id}-{safe}"
-        dest = self.config.data_dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        <data_dir>/attachments/telegram/<chat>/; the attachment's path is relative to the data dir.
+        Checked by bot/attachments.py (AttachmentRefused): documents by name before downloading and by
+        content after; photos by size only (Telegram re-encodes every photo as a JPEG of its own)."""
+        policy = AttachmentPolicy(self.config.max_file_bytes)
+        refusal = policy.check_name(name) if kind != "photo" else None
+        if refusal is not None:
+            raise AttachmentRefused(refusal)
         file = await self.bot.get_file(file_id)
         if not file.file_path:
             raise FileTooLarge(file.file_size or 0)
-        part = dest.with_name(dest.name + ".part")
-        await self.bot.download_file(file.file_path, destination=part, timeout=120)
-        part.replace(dest)
-        return {"kind": kind, "path": rel.as_posix(), "name": name, "size": dest.stat().st_size}
+        folder = inside_attachments(self.config.data_dir, self.config.data_dir / "attachments" / CHANNEL)
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f"{chat_id}-{message_id}.part"
+        try:
+            await self.bot.download_file(file.file_path, destination=part, timeout=120)
+        except Exception as exc:
+            # The download URL carries the bot token, and aiohttp's errors quote the URL: never let it reach a log.
+            part.unlink(missing_ok=True)
+            raise DownloadFailed(type(exc).__name__, self.redact(str(exc))) from None
+        try:
+            data = part.read_bytes()
+            refusal = policy.check(name, data) if kind != "photo" else policy.check_size(name, len(data))
+            if refusal is not None:
+                raise AttachmentRefused(refusal)
+            rel = store(self.config.data_dir, [CHANNEL, str(chat_id)], f"{message_id}-{safe_name(name, kind)}", data)
+        finally:
+            part.unlink(missing_ok=True)
+        return {"kind": kind, "path": rel, "name": name, "size": len(data)}
+
+
+class DownloadFailed(Exception):
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+
+
+class AttachmentRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 class FileTooLarge(Exception):

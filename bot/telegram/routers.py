@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine import Incoming, InputError
 from bot.telegram import render
-from bot.telegram.channel import CHANNEL, FileTooLarge, lang_of
+from bot.telegram.channel import CHANNEL, AttachmentRefused, FileTooLarge, lang_of
 from bot.texts import t
 from tickets import service
 from tickets.agents import by_platform_user
@@ -136,6 +136,10 @@ def user_router(ch: "TelegramChannel") -> Router:
         except FileTooLarge as exc:
             size = round(exc.size / (1024 * 1024), 1)
             await ch.say(message.chat.id, t(lang, "tg_file_too_large", size=size, limit=limit_mb))
+            return
+        except AttachmentRefused as exc:  # the user learns which file and why (bot/attachments.py)
+            log.info("telegram: refused a file from chat %s: %s", message.chat.id, exc.refusal.detail)
+            await ch.say(message.chat.id, t(lang, f"file_refused_{exc.refusal.reason}", name=name, limit=limit_mb))
             return
         except Exception:
             log.exception("telegram: downloading %s from chat %s failed", kind, message.chat.id)
