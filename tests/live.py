@@ -22,12 +22,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(db_url: str, data_dir: Path, **overrides):
-    settings = Settings(data_dir=data_dir, database_url=db_url, secret_key="test-secret", **overrides)
+def serve_app(settings: Settings, **uvicorn_options):
+    """Build the runtime and serve the real app (uvicorn on a free port, in a thread): yields (base URL,
+    runtime, app)."""
     runtime = build_runtime(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host="127.0.0.1", port=port,
-                                           log_level="warning", limit_concurrency=1000, backlog=2048))
+    app = create_app(settings, runtime)
+    options = {"log_level": "warning", "limit_concurrency": 1000, "backlog": 2048, **uvicorn_options}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
@@ -36,11 +38,18 @@ def running_app(db_url: str, data_dir: Path, **overrides):
             raise RuntimeError("server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", runtime
+        yield f"http://127.0.0.1:{port}", runtime, app
     finally:
         server.should_exit = True
         thread.join(10)
         runtime.close()
+
+
+@contextmanager
+def running_app(db_url: str, data_dir: Path, **overrides):
+    settings = Settings(data_dir=data_dir, database_url=db_url, secret_key="test-secret", **overrides)
+    with serve_app(settings) as (base, runtime, _):
+        yield base, runtime
 
 
 def make_agent(runtime, name: str, role: str = "l1") -> dict:

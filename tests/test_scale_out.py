@@ -22,14 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-import uvicorn
 
-from api.app import create_app
-from api.runtime import build_runtime
 from api.settings import Settings
 from tests.conftest import ROOT, _database
 from tests.fakes.telegram_api import FakeTelegram, TgUser
-from tests.live import ChatUser, free_port, make_agent
+from tests.live import ChatUser, free_port, make_agent, serve_app
 
 TOKEN = "515151:TEST-scale-out-token"
 REDIS_URL = os.environ.get("FIRSTLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -53,21 +50,8 @@ needs_redis = pytest.mark.skipif(not redis_ok() and not os.environ.get("FIRSTLIN
 def serve(db_url: str, data_dir: Path, **overrides):
     """Like tests.live.running_app, and also yields the app (its state: relay, rate limiter)."""
     settings = Settings(data_dir=data_dir, database_url=db_url, secret_key="test-secret", **overrides)
-    runtime = build_runtime(settings)
-    app = create_app(settings, runtime)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}", runtime, app
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        runtime.close()
+    with serve_app(settings, limit_concurrency=None, backlog=2048) as served:
+        yield served
 
 
 class EventReader:
@@ -289,7 +273,8 @@ async def test_exactly_one_contender_holds_the_lease_and_another_takes_over_when
 
     from api.lease import RedisLease, run_while_holding
 
-    key, ttl = f"firstline-test:lease:{uuid.uuid4().hex}", 1.0
+    # A 2 s lease: renewals every ttl/3 keep up even on a busy 2-core CI machine.
+    key, ttl = f"firstline-test:lease:{uuid.uuid4().hex}", 2.0
     holder = subprocess.Popen([sys.executable, "-c", CONTENDER, REDIS_URL, key, str(ttl)], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True)
     client = aioredis.Redis.from_url(REDIS_URL)

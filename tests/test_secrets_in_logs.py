@@ -17,14 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
-from api.runtime import build_runtime
 from api.settings import Settings
 from bot.sms import signature
 from tests.fakes.telegram_api import FakeTelegram, TgUser
-from tests.live import free_port, make_agent
+from tests.live import free_port, make_agent, serve_app
 
 TG_TOKEN = "424242:TgBotTokenSecretValue_abc123"
 SECRETS = {
@@ -136,29 +133,15 @@ def test_no_secret_in_logs_repr_or_errors(tmp_path, debug_logs, refusing_server)
             slack_api_base=_closed_port_url("/api/"), smtp_relay=f"127.0.0.1:{free_port()}",
             smtp_username="desk", sms_api_url=f"{refusing_server}/send", sms_from="+1000",
             dev_webhook_url=f"{refusing_server}/dev-hook", sla_check_seconds=3600, load_sample_kb=False, **SECRETS)
-        runtime = build_runtime(settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host="127.0.0.1", port=port,
-                                               log_level="debug", log_config=None, access_log=True))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.time() + 30
-        while not server.started:
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.05)
-        try:
+        with serve_app(settings, log_level="debug", log_config=None, access_log=True) as (base, runtime, _):
             secrets = dict(SECRETS, telegram_bot_token=TG_TOKEN)
             secrets["manager_token"] = make_agent(runtime, "lee", "manager")["Authorization"].split()[1]
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            with httpx.Client(base_url=base, timeout=30) as http:
                 secrets.update(_drive(http, fake, errors, secrets["manager_token"]))
             # The failing deliveries are retried by the outbox: wait until each has logged its failure.
             deadline = time.time() + 20
             while time.time() < deadline and capture.text().count("failed for good") < 2:
                 time.sleep(0.2)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            runtime.close()
 
     logs = capture.text()
     assert "telegram" in logs and "GET /api/v1/chat/messages" in logs, "the flows did not run (nothing logged)"
