@@ -5,12 +5,19 @@ manager changes them.
 """
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+
+from bot import outbox
 
 from api.deps import AgentDep, ManagerDep, SessionDep
 from api.schemas import AgentIdIn, CategoryIn, CategoryOut, GroupIn, GroupOut, MemberOut
-from tickets import routing
+from tickets import chat_identities, routing
+from tickets.inputs import normalize_ref
 from tickets.models import Agent
 from tickets.ops_models import Category, SkillGroup
 
@@ -73,3 +80,59 @@ def update_category(slug: str, body: CategoryIn, session: SessionDep, manager: M
     cat = routing.save_category(session, slug, body.name, body.line, body.group, body.tags, create=False)
     session.commit()
     return category_out(cat, routing.group_slugs(session))
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    audience: str
+    channel: str
+    event: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: int | None
+    ticket_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def delivery_out(item) -> DeliveryOut:
+    return DeliveryOut(id=item.id, audience=item.audience, channel=item.channel, event=item.event, status=item.status,
+                       attempts=item.attempts, last_error=item.last_error, message_id=item.message_id,
+                       ticket_id=item.ticket_id, created_at=item.created_at, sent_at=item.sent_at)
+
+
+@router.get("/deliveries", response_model=list[DeliveryOut],
+            summary="Outbound deliveries by status (default: failed for good), newest first (manager)")
+def list_deliveries(session: SessionDep, manager: ManagerDep,
+                    status: Literal["pending", "sending", "sent", "failed"] = "failed",
+                    limit: int = Query(100, ge=1, le=1000)) -> list[DeliveryOut]:
+    return [delivery_out(i) for i in outbox.list_items(session, status, limit)]
+
+
+@router.post("/deliveries/{item_id}/retry", response_model=DeliveryOut, summary="Send a failed delivery again (manager)")
+def retry_delivery(item_id: int, session: SessionDep, manager: ManagerDep) -> DeliveryOut:
+    item = outbox.retry(session, item_id)
+    session.commit()
+    return delivery_out(item)
+
+
+class ChatUserIn(BaseModel):
+    user: str = Field(min_length=1, max_length=200, description="the web-chat identity (the ticket's requester)")
+
+
+class ChatUserOut(BaseModel):
+    user: str
+    created_at: datetime
+    tokens_valid_after: datetime
+
+
+@router.post("/chat-users/revoke", response_model=ChatUserOut,
+             summary="End a web-chat user's access: every token issued to them stops working (manager)")
+def revoke_chat_user(body: ChatUserIn, session: SessionDep, manager: ManagerDep) -> ChatUserOut:
+    user = normalize_ref("web", body.user)
+    row = chat_identities.revoke(session, "web", user)
+    if row is None:
+        raise HTTPException(404, f"no web-chat user {body.user!r}")
+    session.commit()
+    return ChatUserOut(user=row.user_ref, created_at=row.created_at, tokens_valid_after=row.tokens_valid_after)

@@ -17,6 +17,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from api import (admin_views, chat_views, intake_views, console_kb_views, console_report_views, console_views, kb_admin_views,
                  kb_report_views, kb_views, notification_views, ops_views, report_views, sla_views, ticket_views)
 from api.channels import configured_channels
+from api.console_auth import SignInThrottle
+from api.middleware import InputGuard, SecurityHeaders
 from api.rate_limit import RateLimiter
 from api.relay import Relay, follow_kb, namespace_for
 from api.runtime import Runtime, build_runtime
@@ -80,12 +82,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         relay.attach(rt.sessions)
         relay.start()
         app.state.rate_limiter = RateLimiter(settings.chat_rate_per_minute, settings.redis_url, namespace)
+        app.state.sign_in_throttle = SignInThrottle(
+            app.state.rate_limiter, per_name=settings.signin_max_failures,
+            per_address=settings.signin_max_failures_per_address, minutes=settings.signin_lockout_minutes)
         background: list[asyncio.Task] = [asyncio.create_task(follow_kb(relay, rt), name="kb-follower")]
         senders = {m.name: m.sender for m in mounts if m.sender is not None}
         if settings.dev_webhook_url:  # requests to application developers, POSTed (and signed) by the outbox
             senders[WEBHOOK] = WebhookSender(settings.dev_webhook_url, settings.dev_webhook_secret.get_secret_value()
                                              if settings.dev_webhook_secret else None)
-        app.state.dispatcher = OutboxDispatcher(rt.sessions, senders) if senders else None
+        app.state.dispatcher = OutboxDispatcher(rt.sessions, senders, max_attempts=settings.outbox_max_attempts) if senders else None
         if app.state.dispatcher is not None:
             relay.on("outbox", app.state.dispatcher.wake)  # new items queued by any process
             background.append(asyncio.create_task(app.state.dispatcher.run_forever(), name="outbox"))
@@ -113,8 +118,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 rt.close()
 
     mounts = configured_channels(settings)
-    app = FastAPI(title="Firstline", version="0.1.0", lifespan=lifespan,
+    # /docs is our own page over the vendored Swagger UI (offline, no inline script); no ReDoc (it needs a CDN).
+    app = FastAPI(title="Firstline", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Chatbot-first IT service desk: web chat, agent API, knowledge base.")
+    webhooks = frozenset(r.path for m in mounts if m.router is not None for r in m.router.routes)
+    app.add_middleware(InputGuard, max_body=settings.max_request_bytes, body_exempt=webhooks)
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException):
@@ -186,5 +195,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/", include_in_schema=False)
     def web_chat() -> FileResponse:
         return FileResponse(STATIC / "chat.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
 
     return app

@@ -22,6 +22,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 app.add_typer(db_app, name="db")
 err = Console(stderr=True)
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _progress(auto_refresh: bool = True) -> Progress:
@@ -38,7 +39,10 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
 
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    # Open live streams end on shutdown (sse-starlette); the grace period bounds whatever else is still running,
+    # so a restart finishes within seconds.
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
 
 @app.command()
@@ -140,8 +144,23 @@ def eval_cmd(
     print(json.dumps(summary))
 
 
+def _account_change(name: str, change) -> object:
+    """Run `change(session, agent)` on the named agent in one transaction; a clear error, exit 2, if it can't."""
+    from api.runtime import open_database
+    from tickets import agents
+
+    _, sessions = open_database(Settings())
+    try:
+        with sessions.begin() as s:
+            return change(s, agents.get(s, name))
+    except agents.AgentError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+
+
 @agents_app.command("add")
-def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | manager")) -> None:
+def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | manager"),
+               kb_editor: bool = typer.Option(False, "--kb-editor", help="may publish KB articles")) -> None:
     """Create an agent and print their API token (shown once; only its hash is stored)."""
     from api.runtime import open_database
     from tickets import agents
@@ -149,7 +168,7 @@ def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | ma
     _, sessions = open_database(Settings())
     try:
         with sessions.begin() as s:
-            token = agents.create_agent(s, name, role)
+            token = agents.create_agent(s, name, role, kb_editor=kb_editor)
     except agents.AgentError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
@@ -163,17 +182,55 @@ def agents_link(
     slack: Optional[str] = typer.Option(None, help="The agent's Slack user id (U…)"),
 ) -> None:
     """Link an agent to their Telegram / Slack accounts, so they can take tickets there."""
-    from api.runtime import open_database
     from tickets import agents
 
-    _, sessions = open_database(Settings())
-    try:
-        with sessions.begin() as s:
-            agents.link_accounts(s, name, telegram_user_id=telegram, slack_user_id=slack)
-    except agents.AgentError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+    _account_change(name, lambda s, a: agents.link_accounts(s, a.name, telegram_user_id=telegram, slack_user_id=slack))
     print(f"linked {name}")
+
+
+@agents_app.command("disable")
+def agents_disable(name: str) -> None:
+    """A leaver: their token and every console session stop working at once (tickets and history stay)."""
+    from tickets import agents
+
+    _account_change(name, agents.disable)
+    print(f"disabled {name}")
+
+
+@agents_app.command("enable")
+def agents_enable(name: str) -> None:
+    """Let a disabled agent in again (with the token they had; rotate it if it may have leaked)."""
+    from tickets import agents
+
+    _account_change(name, agents.enable)
+    print(f"enabled {name}")
+
+
+@agents_app.command("rotate-token")
+def agents_rotate_token(name: str) -> None:
+    """Print a new token (shown once); the old token and the agent's console sessions stop working."""
+    from tickets import agents
+
+    print(_account_change(name, agents.rotate_token))
+
+
+@agents_app.command("set-role")
+def agents_set_role(name: str, role: str = typer.Argument(..., help="l1 | l2 | l3 | manager")) -> None:
+    """Change an agent's role (effective at their next request)."""
+    from tickets import agents
+
+    _account_change(name, lambda s, a: agents.set_role(s, a, role))
+    print(f"{name} is now {role}")
+
+
+@agents_app.command("kb-editor")
+def agents_kb_editor(name: str, allowed: bool = typer.Option(True, "--allow/--revoke",
+                                                              help="grant or take away the permission")) -> None:
+    """Grant (or --revoke) the permission to publish, archive and approve KB articles."""
+    from tickets import agents
+
+    _account_change(name, lambda s, a: agents.set_kb_editor(s, a, allowed))
+    print(f"{name} {'may' if allowed else 'may no longer'} publish KB articles")
 
 
 @agents_app.command("list")
@@ -184,7 +241,8 @@ def agents_list() -> None:
     _, sessions = open_database(Settings())
     with sessions() as s:
         for a in agents.list_agents(s):
-            print(f"{a.id}\t{a.name}\t{a.role}\t{'active' if a.active else 'disabled'}")
+            flags = ["active" if a.active else "disabled"] + (["kb-editor"] if a.kb_editor else [])
+            print(f"{a.id}\t{a.name}\t{a.role}\t{','.join(flags)}")
 
 
 @db_app.command("upgrade")

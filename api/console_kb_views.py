@@ -29,6 +29,8 @@ KB_TEXTS: dict[str, dict[str, str]] = {
         "kb_feedback": "Feedback", "kb_origin": "Origin", "kb_updated": "Updated",
         "kb_review_h": "Review queue", "kb_review_help": "Drafts proposed from resolved tickets. Approving publishes "
         "the article: the bot answers with it right away.", "kb_approve": "Approve", "kb_edit": "Edit",
+        "kb_editor_only": "Publishing, archiving and changing published articles need the KB-editor permission: "
+        "ask a manager. You can write drafts.",
         "kb_reject": "Reject", "kb_review_empty": "No drafts waiting for review.", "kb_approved": "Approved and published",
         "kb_rejected": "Rejected", "kb_confirm_reject": "Reject and delete this draft?",
         "kb_confirm_undo": "Delete this learned phrasing?", "kb_public": "Public page", "kb_score": "score",
@@ -49,6 +51,8 @@ KB_TEXTS: dict[str, dict[str, str]] = {
         "kb_feedback": "Отзывы", "kb_origin": "Источник", "kb_updated": "Обновлена",
         "kb_review_h": "Очередь проверки", "kb_review_help": "Черновики, предложенные по решённым заявкам. "
         "Одобренная статья публикуется, и бот сразу отвечает ею.", "kb_approve": "Одобрить", "kb_edit": "Изменить",
+        "kb_editor_only": "Публиковать, архивировать и менять опубликованные статьи может редактор базы знаний: "
+        "обратитесь к менеджеру. Черновики вы можете писать.",
         "kb_reject": "Отклонить", "kb_review_empty": "Черновиков на проверку нет.", "kb_approved": "Одобрено и опубликовано",
         "kb_rejected": "Отклонено", "kb_confirm_reject": "Отклонить и удалить черновик?",
         "kb_confirm_undo": "Удалить эту выученную формулировку?", "kb_public": "Публичная страница", "kb_score": "оценка",

@@ -16,13 +16,15 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from sse_starlette import ServerSentEvent
 from sqlalchemy import func, select
 
 from api import console_auth
 from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
+from api.streams import live_stream
 from tickets import agents as agent_accounts
 from tickets import sla
 from tickets.models import Conversation, Message, Outcome, Ticket, TicketStatus
@@ -58,7 +60,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "assigned_to": "Assignee", "nobody": "nobody", "you": "you", "created": "Created",
         "user": "User", "bot": "Bot", "agent": "Agent", "system": "System", "feedback": "Feedback",
         "fb_helped": "It helped ✓", "fb_not_helped": "Didn't help ✗", "fb_human": "Asked for a person",
-        "article": "Article", "new_messages": "New message from the user", "claim_first": "Claim the ticket to reply.",
+        "article": "Article", "new_messages": "New message from the user",
+        "not_delivered": "Not delivered to the user", "delivery_retrying": "Delivery failed, retrying", "claim_first": "Claim the ticket to reply.",
         "today": "Today", "conversations": "Conversations", "tickets": "Tickets", "deflection": "Bot deflection rate",
         "deflection_help": "Share of finished conversations the bot handled alone (helped or answered).",
         "outcomes": "Conversation outcomes", "reasons": "Handoff reasons", "open_by_line": "Open tickets by line",
@@ -122,6 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "user": "Пользователь", "bot": "Бот", "agent": "Агент", "system": "Система", "feedback": "Отзыв",
         "fb_helped": "Помогло ✓", "fb_not_helped": "Не помогло ✗", "fb_human": "Попросил человека",
         "article": "Статья", "new_messages": "Новое сообщение от пользователя",
+        "not_delivered": "Не доставлено пользователю", "delivery_retrying": "Не доставлено, повторяем",
         "claim_first": "Возьмите заявку, чтобы ответить.", "today": "Сегодня", "conversations": "Диалоги",
         "tickets": "Заявки", "deflection": "Доля решённых ботом",
         "deflection_help": "Доля завершённых диалогов, с которыми бот справился сам (помогло или ответил).",
@@ -196,7 +200,7 @@ def _signed_in(request: Request):
     if not cookie:
         return None, None
     with request.app.state.runtime.read_sessions() as s:
-        agent = console_auth.session_agent(s, _secret(request), cookie)
+        agent = agent_accounts.session_agent(s, cookie)
         if agent is not None:
             s.expunge(agent)
     return agent, cookie
@@ -251,21 +255,35 @@ async def _form(request: Request) -> dict[str, str]:
 @router.post("/console/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
+    lang = ui_lang(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
-        return _login_page(request, TEXTS[ui_lang(request)]["login_expired"], 403, form.get("name", ""))
+        return _login_page(request, TEXTS[lang]["login_expired"], 403, form.get("name", ""))
     name, token = form.get("name", "").strip(), form.get("token", "").strip()
+    throttle = request.app.state.sign_in_throttle
+    address = console_auth.client_address(request)
 
-    def check():
-        with request.app.state.runtime.read_sessions() as s:
+    def check() -> str | None:
+        # Refused before the token is looked at once this name or address has failed too often (429).
+        throttle.check(address, name, lang)
+        with request.app.state.runtime.sessions.begin() as s:
             agent = agent_accounts.authenticate(s, token)
-            if agent is None or agent.name.casefold() != name.casefold():
+            if agent is None or agent_accounts.name_key(agent.name) != agent_accounts.name_key(name):
+                throttle.failed(address, name)
                 return None
-            return console_auth.make_session(_secret(request), agent)
+            return agent_accounts.start_session(s, agent, client=address,
+                                                user_agent=request.headers.get("user-agent", ""))
 
-    cookie = await run_in_threadpool(check)
+    try:
+        cookie = await run_in_threadpool(check)
+    except HTTPException as exc:
+        if exc.status_code != 429:
+            raise
+        resp = _login_page(request, exc.detail, 429, name)
+        resp.headers.update(exc.headers or {})
+        return resp
     if cookie is None:
-        return _login_page(request, TEXTS[ui_lang(request)]["login_failed"], 401, name)
+        return _login_page(request, TEXTS[lang]["login_failed"], 401, name)
     resp = RedirectResponse("/console", status_code=303)
     resp.set_cookie(console_auth.COOKIE, cookie, max_age=console_auth.LIFETIME, httponly=True, samesite="strict",
                     secure=request.url.scheme == "https")
@@ -275,10 +293,16 @@ async def login(request: Request) -> Response:
 
 @router.post("/console/logout")
 async def logout(request: Request) -> Response:
+    """Sign out: the session is revoked on the server (a copied cookie stops working too), then the cookie goes."""
     form = await _form(request)
     cookie = request.cookies.get(console_auth.COOKIE)
     resp = RedirectResponse("/console", status_code=303)
     if cookie and console_auth.csrf_ok(_secret(request), cookie, form.get("csrf")):
+        def end() -> None:
+            with request.app.state.runtime.sessions.begin() as s:
+                agent_accounts.end_session(s, cookie)
+
+        await run_in_threadpool(end)
         resp.delete_cookie(console_auth.COOKIE)
     return resp
 
@@ -384,15 +408,15 @@ async def console_events(request: Request, rt: RuntimeDep):
 
     async def events():
         last = None
-        yield "retry: 2000\n\n"
+        yield ServerSentEvent(retry=2000, comment="connected")
         # Woken by any ticket or message change in any process (api.relay); the DB poll is the safety net.
         with relay.subscribe(lambda e: e.topic in ("ticket", "message")) as sub:
-            while not await request.is_disconnected():
+            while True:
                 sub.clear()
                 mark = await run_in_threadpool(_watermark, rt)
                 if mark != last:
                     last = mark
-                    yield f"event: change\ndata: {json.dumps(mark)}\n\n"
+                    yield ServerSentEvent(event="change", data=json.dumps(mark))
                 await sub.wait(relay.poll_interval(0.7))
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return live_stream(events())

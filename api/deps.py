@@ -45,14 +45,15 @@ def current_agent(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Agent:
     """The agent behind a request: a Bearer token, or the agent console's session cookie (then a
-    request that changes something must also carry the page's CSRF token in `X-CSRF-Token`)."""
+    request that changes something must also carry the page's CSRF token in `X-CSRF-Token`). Bad tokens are
+    throttled per client address (429 + Retry-After): guessing one takes forever."""
     scheme, _, token = (authorization or "").partition(" ")
     cookie = request.cookies.get(console_auth.COOKIE)
     if not authorization and cookie:
-        secret = request.app.state.runtime.settings.secret
-        agent = console_auth.session_agent(session, secret, cookie)
+        agent = agent_accounts.session_agent(session, cookie)
         if agent is None:
-            raise HTTPException(401, "your console session has expired: sign in again at /console")
+            raise HTTPException(401, "your console session has ended: sign in again at /console")
+        secret = request.app.state.runtime.settings.secret
         if request.method not in ("GET", "HEAD", "OPTIONS") and not console_auth.csrf_ok(
                 secret, cookie, request.headers.get(console_auth.CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong CSRF token (send the console page's X-CSRF-Token)")
@@ -60,9 +61,20 @@ def current_agent(
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <agent token>'",
                             headers={"WWW-Authenticate": "Bearer"})
+    throttle = request.app.state.sign_in_throttle
+    address = console_auth.client_address(request)
+    throttle.check(address)
     agent = agent_accounts.authenticate(session, token.strip())
     if agent is None:
+        throttle.failed(address)
         raise HTTPException(401, "invalid or revoked agent token", headers={"WWW-Authenticate": "Bearer"})
+    return agent
+
+
+def require_kb_editor(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
+    if not agent_accounts.can_edit_kb(agent):
+        raise HTTPException(403, "publishing, archiving or changing a published article needs the KB-editor "
+                                 "permission (a manager grants it); drafts are open to every agent")
     return agent
 
 
@@ -76,6 +88,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 AgentDep = Annotated[Agent, Depends(current_agent)]
 ManagerDep = Annotated[Agent, Depends(require_manager)]
+KbEditorDep = Annotated[Agent, Depends(require_kb_editor)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 DeskDep = Annotated[Desk, Depends(get_desk)]

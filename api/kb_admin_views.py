@@ -1,5 +1,8 @@
 """The wiki side of the knowledge base, for agents: create / edit / publish / archive articles, revisions
-with diffs, the review queue of drafts proposed from resolved tickets, and learned phrasings (undoable)."""
+with diffs, the review queue of drafts proposed from resolved tickets, and learned phrasings (undoable).
+
+Drafts are open to every agent; whatever changes what the bot tells everyone — publishing, archiving, approving or
+rejecting a draft, editing a published article — needs the KB-editor permission (managers have it)."""
 from __future__ import annotations
 
 import difflib
@@ -10,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from api.deps import AgentDep, RuntimeDep, SessionDep
+from api.deps import AgentDep, KbEditorDep, RuntimeDep, SessionDep, require_kb_editor
 from kb_ingest.learning import KBError, Learner, _slug
 from kb_ingest.models import Article, ArticleRevision, ArticleUnit
 
@@ -113,6 +116,8 @@ def list_drafts(session: SessionDep, agent: AgentDep) -> list[ArticleOut]:
 
 @router.post("/articles", response_model=ArticleOut, status_code=201, summary="Create an article")
 def create_article(body: ArticleIn, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+    if body.status == "published":
+        require_kb_editor(agent)
     article_id = body.id or _slug(body.title)
     art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
                                                  tags=body.tags, lang=body.lang, status=body.status, create=True))
@@ -127,6 +132,8 @@ def get_article(article_id: str, session: SessionDep, agent: AgentDep) -> Articl
 
 @router.put("/articles/{article_id}", response_model=ArticleOut, summary="Edit (writes a revision, re-indexes)")
 def edit_article(article_id: str, body: ArticleEdit, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+    if _get(session, article_id).status == "published":  # the bot serves it: the edit is a publication
+        require_kb_editor(agent)
     art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
                                                  tags=body.tags, lang=body.lang))
     session.commit()
@@ -142,22 +149,22 @@ def _status(article_id: str, status: str, rt, session, agent, only_draft: bool =
 
 
 @router.post("/articles/{article_id}/publish", response_model=ArticleOut, summary="Publish: the bot answers with it")
-def publish(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+def publish(article_id: str, rt: RuntimeDep, session: SessionDep, agent: KbEditorDep) -> ArticleOut:
     return _status(article_id, "published", rt, session, agent)
 
 
 @router.post("/articles/{article_id}/archive", response_model=ArticleOut, summary="Archive: out of answers")
-def archive(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+def archive(article_id: str, rt: RuntimeDep, session: SessionDep, agent: KbEditorDep) -> ArticleOut:
     return _status(article_id, "archived", rt, session, agent)
 
 
 @router.post("/drafts/{article_id}/approve", response_model=ArticleOut, summary="Approve a draft (publishes it)")
-def approve(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+def approve(article_id: str, rt: RuntimeDep, session: SessionDep, agent: KbEditorDep) -> ArticleOut:
     return _status(article_id, "published", rt, session, agent, only_draft=True)
 
 
 @router.post("/drafts/{article_id}/reject", status_code=204, summary="Reject a draft (deletes it)")
-def reject(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> None:
+def reject(article_id: str, rt: RuntimeDep, session: SessionDep, agent: KbEditorDep) -> None:
     _run(lambda: _learner(rt).reject_draft(session, article_id))
     session.commit()
 

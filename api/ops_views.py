@@ -2,13 +2,12 @@
 references (requests to application developers) and time tracking."""
 from __future__ import annotations
 
-from datetime import date
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from api.deps import AgentDep, ReadSessionDep, RuntimeDep, SessionDep
-from api.schemas import (AgentIdIn, CategoryMatchOut, EscalateIn, EscalationOut, ExternalRefIn, ExternalRefOut,
+from api.schemas import (AgentIdIn, CategoryMatchOut, Day, EscalateIn, EscalationOut, ExternalRefIn, ExternalRefOut,
                          MemberOut, ReturnIn, SuggestedCategoryOut, TicketOut, TicketPatchIn, TicketTimeOut,
                          TimeEntryOut, TimeIn, TimeTotalOut)
 from api.ticket_views import ticket_out
@@ -183,5 +182,5 @@ def ticket_time(number: int, session: ReadSessionDep, agent: AgentDep) -> Ticket
 @router.get("/time", response_model=list[TimeTotalOut], summary="Work time totals")
 def time_totals(session: ReadSessionDep, agent: AgentDep,
                 group_by: str = Query("agent", pattern="^(agent|line|category|ticket)$"),
-                start: date | None = None, end: date | None = None) -> list[TimeTotalOut]:
+                start: Day | None = None, end: Day | None = None) -> list[TimeTotalOut]:
     return [TimeTotalOut(key=k, minutes=m) for k, m in timetracking.totals(session, group_by, start, end)]

@@ -1,6 +1,7 @@
-"""Per-user message rate limits, shared by all processes through Redis (fixed one-minute windows: INCR +
-EXPIRE), with an in-process fallback while Redis is absent or down. Over the limit the request is refused
-with 429 + Retry-After before anything is stored, so nothing is lost: the client sends it again later."""
+"""Rate limits, shared by all processes through Redis (fixed windows: INCR + EXPIRE), with an in-process fallback
+while Redis is absent or down: per-user chat and SMS messages (over the limit the request is refused with 429 +
+Retry-After before anything is stored, so nothing is lost: the client sends it again later), failed console
+sign-ins and bad tokens per name and per address, and new web-chat identities per address."""
 from __future__ import annotations
 
 import logging
@@ -40,25 +41,37 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._local: dict[str, tuple[int, int]] = {}  # key → (window, count)
 
-    def hit(self, key: str) -> float | None:
-        """Count one message for `key`; None if allowed, else the seconds until the next window."""
-        now = self.clock()
-        window = int(now // WINDOW)
-        retry_after = (window + 1) * WINDOW - now
-        count = self._count_redis(key, window) if self.redis is not None else None
-        if count is None:
-            count = self._count_local(key, window)
-        return None if count <= self.per_minute else max(1.0, retry_after)
+    def hit(self, key: str, limit: int | None = None, window: int = WINDOW) -> float | None:
+        """Count one event for `key`; None if allowed (at most `limit` per `window` seconds, default: the chat
+        limit per minute), else the seconds until the next window."""
+        return self._count(key, limit or self.per_minute, window, add=True)
 
-    def _count_redis(self, key: str, window: int) -> int | None:
+    def blocked(self, key: str, limit: int, window: int) -> float | None:
+        """Without counting: the seconds until `key` may try again if it already used its `limit` this window."""
+        return self._count(key, limit - 1, window, add=False)
+
+    def _count(self, key: str, limit: int, window: int, add: bool) -> float | None:
+        now = self.clock()
+        slot = int(now // window)
+        retry_after = (slot + 1) * window - now
+        name = f"{key}:{window}:{slot}"
+        count = self._count_redis(name, window, add) if self.redis is not None else None
+        if count is None:
+            count = self._count_local(name, slot, add)
+        return None if count <= limit else max(1.0, retry_after)
+
+    def _count_redis(self, name: str, window: int, add: bool) -> int | None:
         if self.clock() < self._down_until:
             return None
-        name = f"{self.prefix}:{key}:{window}"
+        name = f"{self.prefix}:{name}"
         try:
-            pipe = self.redis.pipeline()
-            pipe.incr(name)
-            pipe.expire(name, WINDOW + 5)
-            count = int(pipe.execute()[0])
+            if add:
+                pipe = self.redis.pipeline()
+                pipe.incr(name)
+                pipe.expire(name, window + 5)
+                count = int(pipe.execute()[0])
+            else:
+                count = int(self.redis.get(name) or 0)
         except (RedisError, OSError) as exc:
             self._down_until = self.clock() + RETRY_REDIS_AFTER
             if not self._warned:
@@ -72,14 +85,23 @@ class RateLimiter:
                         redis_address(self.redis_url or ""))
         return count
 
-    def _count_local(self, key: str, window: int) -> int:
+    def _count_local(self, name: str, slot: int, add: bool) -> int:
         with self._lock:
             if len(self._local) > 100_000:  # forget finished windows rather than grow without bound
-                self._local = {k: v for k, v in self._local.items() if v[0] == window}
-            w, count = self._local.get(key, (window, 0))
-            count = count + 1 if w == window else 1
-            self._local[key] = (window, count)
+                self._local = {k: v for k, v in self._local.items() if v[0] == slot}
+            w, count = self._local.get(name, (slot, 0))
+            count = count if w == slot else 0
+            if add:
+                count += 1
+                self._local[name] = (slot, count)
             return count
+
+    def refuse_if_blocked(self, key: str, limit: int, window: int, text: str) -> None:
+        """429 with Retry-After when `key` used up its `limit` this window (counted by `hit`)."""
+        wait = self.blocked(key, limit, window)
+        if wait is not None:
+            seconds = math.ceil(wait)
+            raise HTTPException(429, text.format(seconds=seconds), headers={"Retry-After": str(seconds)})
 
     def check(self, key: str, lang: str | None = None) -> None:
         """Raise 429 (Retry-After, a message in the user's language) when `key` is over the limit."""

@@ -1,10 +1,15 @@
 """Request and response bodies of the public API."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from tickets.inputs import supported_day
+
+# A calendar day from a request: only days the desk's calendars can work with (1970–2999), else a clear 422.
+Day = Annotated[date, AfterValidator(supported_day)]
 
 
 class ChatIn(BaseModel):
@@ -43,6 +48,9 @@ class MessageOut(BaseModel):
     actions: list[str] = []
     agent: str | None = None
     created_at: datetime
+    delivery: Literal["pending", "sending", "sent", "failed"] | None = Field(
+        None, description="pushed channels (Telegram, Slack, email, SMS): how far the message got to the user")
+    delivery_error: str | None = Field(None, description="why the last attempt failed")
 
 
 class TicketOut(BaseModel):
@@ -113,6 +121,14 @@ class HandbackIn(BaseModel):
 class AgentIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: Literal["l1", "l2", "l3", "manager"]
+    kb_editor: bool = Field(False, description="may publish, archive and approve KB articles")
+
+
+class AgentPatchIn(BaseModel):
+    """Only the fields sent change."""
+
+    role: Literal["l1", "l2", "l3", "manager"] | None = None
+    kb_editor: bool | None = None
 
 
 class AgentOut(BaseModel):
@@ -120,6 +136,7 @@ class AgentOut(BaseModel):
     name: str
     role: str
     active: bool
+    kb_editor: bool = False
 
 
 class AgentCreatedOut(AgentOut):
@@ -177,7 +194,8 @@ class MemberOut(BaseModel):
 class ExternalRefIn(BaseModel):
     system: str = Field(min_length=1, max_length=100, description="the application or its tracker, e.g. 'jira'")
     ref: str = Field(min_length=1, max_length=200, description="the request's id there")
-    url: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=1000, pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+                            description="a link to the request in their tracker: http(s) only")
     note: str = Field("", max_length=4000)
 
 

@@ -6,8 +6,10 @@ from functools import cached_property
 from typing import Literal
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tickets.inputs import http_url
 
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 
@@ -36,6 +38,7 @@ class Settings(BaseSettings):
     # Product behaviour
     load_sample_kb: bool = True  # ingest the bundled sample KB when the KB is empty
     max_message_chars: int = 4000
+    max_request_bytes: int = 1024 * 1024  # JSON / form bodies of the HTTP API (413 above)
     max_attachment_bytes: int = 20 * 1024 * 1024  # files users send (bot/attachments.py: size and type checks)
     conversation_idle_minutes: int = 60
     secret_key: SecretStr | None = None  # signs web-chat user tokens; generated into data_dir if unset
@@ -91,9 +94,31 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     chat_rate_per_minute: int = Field(30, ge=1)  # messages per user per minute (web chat, SMS), all processes
 
+    # Access (docs/security.md). Failed console sign-ins per agent name and per client address, and bad bearer
+    # tokens per address, within `signin_lockout_minutes` (then 429 + Retry-After until the window ends).
+    signin_max_failures: int = Field(5, ge=1)
+    signin_max_failures_per_address: int = Field(30, ge=1)
+    signin_lockout_minutes: int = Field(15, ge=1)
+    # New web-chat identities one address may start per minute (each costs a conversation and an embedding).
+    # Behind a company NAT every employee shares one address: raise it there.
+    new_chat_users_per_minute: int = Field(20, ge=1)
+    chat_token_days: int = Field(30, ge=1)  # a web-chat token expires after this long without a message
+    # A message the outbox cannot deliver is retried with growing waits (2 s, 4 s, ... up to 5 min), then marked
+    # failed for good: visible in the ticket's transcript and under /api/v1/admin/deliveries.
+    outbox_max_attempts: int = Field(8, ge=1, le=50)
+    # Trust X-Forwarded-For / -Proto from these proxy addresses (uvicorn's forwarded_allow_ips), e.g. "10.0.0.5".
+    forwarded_allow_ips: str = "127.0.0.1"
+
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str | None = None  # how users reach this server (article links); default http://host:port
+
+    @field_validator("public_base_url", "dev_webhook_url", "sms_api_url", "telegram_api_base", "slack_api_base",
+                     "telegram_webhook_url")
+    @classmethod
+    def _http_urls(cls, value: str | None) -> str | None:
+        # Only http(s): these become links users click (public_base_url) or addresses we POST to.
+        return http_url(value) if value else value
 
     def __repr_args__(self):
         # URLs may carry a password (postgresql://user:pw@host, redis://:pw@host): masked wherever settings print.

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import ManagerDep, SessionDep
+from api.schemas import Day
 from tickets import sla
 from tickets.ops_models import PRIORITIES, Category, Holiday, SLAPolicy
 
@@ -62,7 +63,7 @@ class PolicyOut(BaseModel):
 
 
 class HolidayIn(BaseModel):
-    day: date
+    day: Day
     name: str = Field("", max_length=200)
 
 
@@ -162,7 +163,7 @@ def add_holiday(body: HolidayIn, session: SessionDep, manager: ManagerDep) -> Ho
 
 
 @router.delete("/holidays/{day}", status_code=204, summary="Remove a holiday (manager)")
-def remove_holiday(day: date, session: SessionDep, manager: ManagerDep) -> Response:
+def remove_holiday(day: Day, session: SessionDep, manager: ManagerDep) -> Response:
     row = session.scalar(select(Holiday).where(Holiday.day == day))
     if row is None:
         if day in sla.configured_holidays():

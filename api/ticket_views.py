@@ -5,11 +5,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.chat_views import message_out
 from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
-from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, EventOut, HandbackIn, MessageOut, ResolveIn, TextIn,
-                         TicketDetailOut, TicketOut)
+from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, AgentPatchIn, EventOut, HandbackIn, MessageOut,
+                         ResolveIn, TextIn, TicketDetailOut, TicketOut)
 from tickets import agents as agent_accounts
 from tickets import service, sla
-from tickets.models import Ticket, TicketStatus
+from tickets.models import Agent, Ticket, TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 STATUSES = {s.value for s in TicketStatus}
@@ -47,7 +47,9 @@ def list_tickets(session: ReadSessionDep, agent: AgentDep,
 @router.get("/tickets/{number}", response_model=TicketDetailOut, summary="A ticket with transcript and audit trail")
 def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketDetailOut:
     tk = service.get_ticket(session, number)
-    transcript: list[MessageOut] = [message_out(m) for m in service.transcript(session, tk.conversation_id)]
+    messages = service.transcript(session, tk.conversation_id)
+    sent = service.deliveries(session, [m.id for m in messages])
+    transcript: list[MessageOut] = [message_out(m, sent.get(m.id)) for m in messages]
     events = [EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
               for e in service.events(session, number)]
     return TicketDetailOut(**ticket_out(tk).model_dump(), transcript=transcript, events=events)
@@ -81,22 +83,77 @@ def resolve(number: int, desk: DeskDep, body: ResolveIn, session: SessionDep, ag
     return ticket_out(ticket)
 
 
+def agent_out(a) -> AgentOut:
+    return AgentOut(id=a.id, name=a.name, role=a.role, active=a.active, kb_editor=a.kb_editor)
+
+
+def _account(session, agent_id: int):
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise HTTPException(404, f"agent {agent_id} does not exist")
+    return agent
+
+
+def _change(session, fn):
+    try:
+        result = fn()
+    except agent_accounts.AgentError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    return result
+
+
 @router.get("/agents/me", response_model=AgentOut)
 def me(agent: AgentDep) -> AgentOut:
-    return AgentOut(id=agent.id, name=agent.name, role=agent.role, active=agent.active)
+    return agent_out(agent)
 
 
 @router.get("/agents", response_model=list[AgentOut], summary="All agents (manager)")
 def list_agents(session: SessionDep, manager: ManagerDep) -> list[AgentOut]:
-    return [AgentOut(id=a.id, name=a.name, role=a.role, active=a.active) for a in agent_accounts.list_agents(session)]
+    return [agent_out(a) for a in agent_accounts.list_agents(session)]
 
 
 @router.post("/agents", response_model=AgentCreatedOut, status_code=201, summary="Create an agent (manager)")
 def create_agent(body: AgentIn, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
-    try:
-        token = agent_accounts.create_agent(session, body.name, body.role)
-    except agent_accounts.AgentError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    session.commit()
-    a = next(a for a in agent_accounts.list_agents(session) if a.name == body.name.strip())
-    return AgentCreatedOut(id=a.id, name=a.name, role=a.role, active=a.active, token=token)
+    token = _change(session, lambda: agent_accounts.create_agent(session, body.name, body.role,
+                                                                 kb_editor=body.kb_editor))
+    a = agent_accounts.by_name(session, body.name)
+    return AgentCreatedOut(**agent_out(a).model_dump(), token=token)
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentOut,
+              summary="Change an agent's role or KB-editor permission (manager; effective at once)")
+def update_agent(agent_id: int, body: AgentPatchIn, session: SessionDep, manager: ManagerDep) -> AgentOut:
+    agent = _account(session, agent_id)
+
+    def change():
+        if body.role is not None:
+            agent_accounts.set_role(session, agent, body.role)
+        if body.kb_editor is not None:
+            agent_accounts.set_kb_editor(session, agent, body.kb_editor)
+
+    _change(session, change)
+    return agent_out(agent)
+
+
+@router.post("/agents/{agent_id}/disable", response_model=AgentOut,
+             summary="Disable an agent: their token and console sessions stop working at once (manager)")
+def disable_agent(agent_id: int, session: SessionDep, manager: ManagerDep) -> AgentOut:
+    agent = _account(session, agent_id)
+    _change(session, lambda: agent_accounts.disable(session, agent))
+    return agent_out(agent)
+
+
+@router.post("/agents/{agent_id}/enable", response_model=AgentOut, summary="Enable a disabled agent (manager)")
+def enable_agent(agent_id: int, session: SessionDep, manager: ManagerDep) -> AgentOut:
+    agent = _account(session, agent_id)
+    _change(session, lambda: agent_accounts.enable(session, agent))
+    return agent_out(agent)
+
+
+@router.post("/agents/{agent_id}/rotate-token", response_model=AgentCreatedOut,
+             summary="Issue a new token (shown once); the old one and the agent's console sessions stop (manager)")
+def rotate_token(agent_id: int, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
+    agent = _account(session, agent_id)
+    token = _change(session, lambda: agent_accounts.rotate_token(session, agent))
+    return AgentCreatedOut(**agent_out(agent).model_dump(), token=token)

@@ -68,7 +68,10 @@ def main(
     database_url: str = typer.Option("", help="default: SQLite in a temp data dir"),
 ) -> None:
     data = Path(tempfile.mkdtemp(prefix="firstline-load-"))
-    env = {**os.environ, "FIRSTLINE_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    # Every simulated user comes from this one machine's address; real users come from many, so the per-address
+    # cap on new chat identities (a defence against one client minting thousands) is lifted for the load.
+    env = {**os.environ, "FIRSTLINE_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1",
+           "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": str(max(1000, users * 2))}
     if database_url:
         env["FIRSTLINE_DATABASE_URL"] = database_url
     port = _free_port()

@@ -144,7 +144,9 @@ def server_env(db_url: str, redis_url: str | None, telegram_api: str | None, ext
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIRSTLINE_", "TELEGRAM_", "SLACK_"))}
     env.update({"HF_HUB_OFFLINE": "1", "FIRSTLINE_DATABASE_URL": db_url,
                 # One signing key for all processes: a web-chat token from one is valid at the others.
-                "FIRSTLINE_SECRET_KEY": "load-test-shared-secret"})
+                "FIRSTLINE_SECRET_KEY": "load-test-shared-secret",
+                # All simulated users share the load generator's address; real ones come from many.
+                "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": "100000"})
     if redis_url:
         env["FIRSTLINE_REDIS_URL"] = redis_url
     if telegram_api:

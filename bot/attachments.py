@@ -6,13 +6,17 @@ that extension (a "report.pdf" that is really a Windows program is refused). Exe
 whatever they are called, and so is a zip that carries one. A refusal says which file and why: channels tell the
 user (and the agent) instead of dropping the file silently.
 
-Accepted files are stored under <data_dir>/attachments/ only (never a served path such as api/static), under a
-sanitised name; `store` checks that the resolved path stays inside that folder.
+Accepted files are stored under <data_dir>/attachments/ only (never a served path such as api/static), by their
+content: the path is the SHA-256 of the bytes, so one path always holds one content and two people's files can never
+end up in one file, whatever they were called. The name a user gave is kept only as metadata (in the message payload).
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -147,19 +151,33 @@ def attachments_root(data_dir: Path) -> Path:
     return (Path(data_dir) / ROOT).resolve()
 
 
-def store(data_dir: Path, parts: list[str], name: str, data: bytes) -> str:
-    """Write an accepted file to <data_dir>/attachments/<parts...>/<safe name>; return its path relative to
-    data_dir (what message payloads keep). Written to a .part file first: a crash never leaves half a file."""
+@dataclass(frozen=True)
+class StoredFile:
+    path: str  # relative to data_dir: what message payloads keep
+    sha256: str
+    size: int
+
+
+def store(data_dir: Path, channel: str, data: bytes) -> StoredFile:
+    """Write an accepted file to <data_dir>/attachments/<channel>/<sha256[:2]>/<sha256>. Content-addressed: the same
+    bytes land on the same path (written once), different bytes never share one. Written to a temporary file first
+    and renamed: a crash never leaves half a file under the final name."""
+    digest = hashlib.sha256(data).hexdigest()
     root = attachments_root(data_dir)
-    dest = root.joinpath(*[safe_name(p, "_") for p in parts], safe_name(name)).resolve()
+    dest = root.joinpath(safe_name(channel, "_"), digest[:2], digest).resolve()
     if not dest.is_relative_to(root):  # belt and braces: safe_name already strips separators
         raise ValueError(f"attachment path escapes {root}")
-    if not dest.exists():
+    if not (dest.is_file() and dest.stat().st_size == len(data)):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
-        part.write_bytes(data)
-        part.replace(dest)
-    return dest.relative_to(Path(data_dir).resolve()).as_posix()
+        fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{digest[:16]}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(part, dest)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+    return StoredFile(dest.relative_to(Path(data_dir).resolve()).as_posix(), digest, len(data))
 
 
 def inside_attachments(data_dir: Path, path: Path) -> Path:

@@ -38,7 +38,7 @@ class Desk:
     def reply(self, session: Session, number: int, agent: Agent, text: str, source: str = "api",
               platform_msg_id: str | None = None) -> Message:
         if platform_msg_id:  # a redelivered agent message: already relayed, do nothing twice
-            seen = service.message_by_platform_id(session, platform_msg_id)
+            seen = service.message_by_platform_id(session, platform_msg_id, f"agent:{agent.id}")
             if seen is not None:
                 return seen
         with notifications.user_told(session, number, "pending_user"):  # the reply itself speaks to the user

@@ -7,7 +7,7 @@ The engine never imports a web or chat framework.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Callable, Literal
 
@@ -20,6 +20,7 @@ from kb_ingest.learning import Learner
 from kb_ingest.service import article_tags
 from retrieval import Retriever, RetrievalResult
 from tickets import service
+from tickets.inputs import clean_text, normalize_ref
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,12 @@ class Engine:
         self.agent_channels = agent_channels
 
     # -- entry point ------------------------------------------------------------------------
-    def handle(self, msg: Incoming) -> HandleResult:
-        text = (msg.text or "").strip()
+    def validate(self, msg: Incoming) -> Incoming:
+        """The message in its canonical, storable form, or InputError (nothing stored): look-alike ids are one user,
+        and text a platform delivered with a stray surrogate or NUL is kept (cleaned), never lost to a DB error."""
+        msg = replace(msg, user_ref=normalize_ref(msg.channel, msg.user_ref), text=clean_text(msg.text or ""),
+                      user_name=clean_text(msg.user_name) if msg.user_name else msg.user_name)
+        text = msg.text.strip()
         lang_hint = locale_language(msg.locale) or "en"
         if msg.action is not None and msg.action not in ACTIONS:
             raise InputError("unknown_action", f"unknown action {msg.action!r}: use one of {', '.join(ACTIONS)}")
@@ -110,6 +115,12 @@ class Engine:
             raise InputError("too_long", t(lang, "too_long", length=len(text), limit=self.config.max_chars))
         if not text and msg.action is None and not msg.attachments:
             raise InputError("empty", t(lang_hint, "empty"))
+        return msg
+
+    def handle(self, msg: Incoming) -> HandleResult:
+        msg = self.validate(msg)
+        text = msg.text.strip()
+        lang_hint = locale_language(msg.locale) or "en"
 
         # Retrieval runs before the write transaction: encoding must not hold the database lock.
         pre: RetrievalResult | Exception | None = None
@@ -132,7 +143,7 @@ class Engine:
                                pre: RetrievalResult | Exception | None) -> HandleResult:
         with self.sessions.begin() as s:
             if msg.platform_msg_id:
-                dup = service.find_platform_message(s, msg.channel, msg.platform_msg_id)
+                dup = service.find_platform_message(s, msg.channel, msg.user_ref, msg.platform_msg_id)
                 if dup is not None:
                     conv = s.get(Conversation, dup.conversation_id)
                     ticket = service.ticket_for_conversation(s, conv.id)

@@ -201,9 +201,22 @@ class OutboxDispatcher:
                 item.status = "failed"
                 log.warning("outbox item %s (%s → %s) failed for good: %s", item.id, item.event, item.channel,
                             item.last_error)
+                if item.audience == "user":
+                    self._tell_ticket(s, item)
                 return
             delay = error.seconds if isinstance(error, RetryAfter) else min(2 ** item.attempts, 300)
             item.status, item.next_attempt_at = "pending", now + timedelta(seconds=delay)
+
+    @staticmethod
+    def _tell_ticket(s: Session, item: OutboxItem) -> None:
+        """A message the user will never get is visible where the agents work: in the ticket's audit trail (and its
+        transcript marks the message undelivered); the change wakes the console."""
+        msg = s.get(Message, item.message_id) if item.message_id else None
+        ticket = service.ticket_for_conversation(s, msg.conversation_id) if msg is not None else None
+        if ticket is not None:
+            service.record(s, ticket, "system", "delivery_failed", message_id=msg.id, channel=item.channel,
+                           error=item.last_error)
+            ticket.updated_at = utcnow()
 
     async def run_once(self) -> int:
         batch = await run_in_threadpool(self._claim_due)
@@ -230,3 +243,23 @@ class OutboxDispatcher:
                             item_id, type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+# -- what operators see and do ---------------------------------------------------------------------------
+def list_items(session: Session, status: str | None = "failed", limit: int = 100) -> list[OutboxItem]:
+    """Deliveries by status, newest first (failed ones: what never reached its recipient, with the last error)."""
+    q = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
+    if status:
+        q = q.where(OutboxItem.status == status)
+    return list(session.scalars(q))
+
+
+def retry(session: Session, item_id: int, now: datetime | None = None) -> OutboxItem:
+    """Send a failed delivery again (e.g. after the user unblocked the bot or the relay was fixed)."""
+    item = session.get(OutboxItem, item_id)
+    if item is None:
+        raise service.NotFound(f"delivery {item_id} does not exist")
+    if item.status != "failed":
+        raise service.Conflict(f"delivery {item_id} is {item.status}, not failed")
+    item.status, item.attempts, item.next_attempt_at = "pending", 0, now or utcnow()
+    return item

@@ -25,7 +25,6 @@ from fastapi.concurrency import run_in_threadpool
 from bot.engine import Incoming, InputError
 from bot.language import detect_language
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
-from bot.replies import queue_bot_replies
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
@@ -116,7 +115,6 @@ def sms_router(secret: str) -> APIRouter:
             result = await run_in_threadpool(engine.handle, msg)
         except InputError as exc:
             raise HTTPException(422, exc.user_text) from exc
-        await run_in_threadpool(queue_bot_replies, request.app.state.runtime.sessions, CHANNEL, result)
         return {"status": "ok", "duplicate": result.duplicate, "conversation": result.conversation_id,
                 "ticket": result.ticket_number}
 

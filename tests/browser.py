@@ -31,14 +31,22 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, request):
-    """Pages in fresh browser contexts (own cookies); screenshots of all of them if the test fails."""
+    """Pages in fresh browser contexts (own cookies); screenshots of all of them if the test fails. A page that
+    breaks the Content-Security-Policy (inline script or style, another origin) or requests anything off this
+    machine fails the test: what works here works under the headers production sends, offline."""
     contexts = []
+    violations: list[str] = []
 
     def make(**options):
         ctx = browser.new_context(**{"viewport": {"width": 1366, "height": 900}, "locale": "en-US",
                                      "accept_downloads": True, **options})
         contexts.append(ctx)
-        return ctx.new_page()
+        page = ctx.new_page()
+        page.on("console", lambda m: violations.append(f"{page.url}: {m.text}")
+                if "Content Security Policy" in m.text else None)
+        page.on("request", lambda r: violations.append(f"{page.url}: requested {r.url}")
+                if not re.match(r"^(https?://127\.0\.0\.1[:/]|data:|blob:|about:)", r.url) else None)
+        return page
 
     yield make
     rep = getattr(request.node, "rep_call", None)
@@ -49,6 +57,8 @@ def new_page(browser, request):
                 page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}-{j}.png"), full_page=True)
     for ctx in contexts:
         ctx.close()
+    if violations and not (rep is not None and rep.failed):
+        pytest.fail("the page broke the security policy or left the machine:\n" + "\n".join(violations[:10]))
 
 
 def sign_in(page, base, name, token):

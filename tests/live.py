@@ -52,11 +52,12 @@ def running_app(db_url: str, data_dir: Path, **overrides):
         yield base, runtime
 
 
-def make_agent(runtime, name: str, role: str = "l1") -> dict:
+def make_agent(runtime, name: str, role: str = "l1", *, kb_editor: bool = False) -> dict:
+    """A new agent's bearer header (kb_editor: may publish what the bot serves)."""
     from tickets.agents import create_agent
 
     with runtime.sessions.begin() as s:
-        token = create_agent(s, name, role)
+        token = create_agent(s, name, role, kb_editor=kb_editor)
     return {"Authorization": f"Bearer {token}"}
 
 

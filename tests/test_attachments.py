@@ -3,10 +3,10 @@ refused file is never dropped silently (email: the mail is still handled, the re
 in the text the agent reads)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -60,15 +60,55 @@ def test_size_limit():
     assert AttachmentPolicy().max_bytes == 20 * 1024 * 1024
 
 
-def test_stored_names_are_sanitised_and_stay_under_attachments(tmp_path):
+def test_stored_by_content_and_always_under_attachments(tmp_path):
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("..\\..\\api\\static\\x.html") == "x.html"
-    assert safe_name("отчёт за май.pdf") == "_.pdf"  # the original name stays in the message payload
     assert safe_name("...") == "attachment"
-    rel = store(tmp_path, ["email", ".."], "../../../api/static/evil.html", b"<script>")
-    path = (tmp_path / rel).resolve()
+    f = store(tmp_path, "..", b"<script>")
+    path = (tmp_path / f.path).resolve()
     assert path.is_relative_to((tmp_path / "attachments").resolve()) and path.read_bytes() == b"<script>"
-    assert "static" not in Path(rel).parts[:-1]
+    assert path.name == f.sha256 == hashlib.sha256(b"<script>").hexdigest() and f.size == 8
+    assert store(tmp_path, "..", b"<script>") == f  # the same bytes: the same file, written once
+    assert not [p for p in (tmp_path / "attachments").rglob("*.part")]
+
+
+def _mail(sender: str, message_id: str, name: str, data: bytes) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, "help@corp.test", "Error report", message_id
+    m.set_content("The accounting app shows this error, log attached.")
+    m.add_attachment(data, maintype="text", subtype="plain", filename=name)
+    return m.as_bytes()
+
+
+def test_two_senders_files_with_one_long_name_are_never_one_file(tmp_path):
+    """Found by the adversarial test: a 107-character name lost its hash prefix, and the second sender's message
+    pointed at the first sender's file (their own bytes never written)."""
+    from api.runtime import build_runtime
+    from api.settings import Settings
+    from bot.email import EmailChannel, EmailConfig
+    from bot.engine import Engine
+    from tickets.models import Message
+
+    rt = build_runtime(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'fl.db'}", secret_key="k",
+                                load_sample_kb=False))
+    try:
+        channel = EmailChannel(EmailConfig(addresses={"help@corp.test": "ticket"}, data_dir=tmp_path),
+                               sessions=rt.sessions)
+        channel.engine = Engine(rt.sessions, rt.retriever)
+        name = "accounting-export-error-log-" + "x" * 75 + ".log"
+        assert len(name) == 107
+        mine, theirs = b"kim's log: error 0x80070005\n", b"lee's log: payroll totals, confidential\n"
+        for sender, mid, data in (("kim@corp.test", "<a1@corp.test>", mine), ("lee@corp.test", "<b1@corp.test>", theirs)):
+            assert channel.receive(_mail(sender, mid, name, data), ["help@corp.test"]).status.startswith("250")
+        with rt.sessions() as s:
+            got = {m.platform_msg_id: m.payload["attachments"][0] for m in s.query(Message).filter(
+                Message.author == "user")}
+        a, b = got["<a1@corp.test>"], got["<b1@corp.test>"]
+        assert a["name"] == b["name"] == name  # the name is kept, as metadata
+        assert a["path"] != b["path"]
+        assert (tmp_path / a["path"]).read_bytes() == mine and (tmp_path / b["path"]).read_bytes() == theirs
+    finally:
+        rt.close()
 
 
 def test_email_with_a_refused_exe_is_still_handled_and_the_agent_is_told(tmp_path):
@@ -104,7 +144,8 @@ def test_email_with_a_refused_exe_is_still_handled_and_the_agent_is_told(tmp_pat
             transcript = [m.text for m in service.transcript(s, ticket.conversation_id)]
             assert any("attachment refused: PrinterFix.exe is a program or script" in t for t in transcript)
         stored = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
-        assert len(stored) == 1 and stored[0].name.endswith("blank.png") and stored[0].read_bytes() == PNG
+        assert len(stored) == 1 and stored[0].read_bytes() == PNG
+        assert msg.payload["attachments"][0]["path"] == stored[0].relative_to(tmp_path).as_posix()
     finally:
         rt.close()
 

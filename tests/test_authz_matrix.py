@@ -14,20 +14,24 @@ from api import console_auth
 from api.app import create_app
 from tests.fakes.telegram_api import FakeTelegram
 from tests.live import free_port, make_agent, running_app
+from tickets import agents as agent_accounts
 from tickets.models import Agent
 
 TG_TOKEN = "123456:authz-matrix-token"
-SETTINGS = dict(telegram_bot_token=TG_TOKEN, telegram_webhook_url="https://desk.example.test/api/v1/telegram/webhook",
+# The matrix sends every route a revoked token, from one address: the bad-token throttle (tested in
+# tests/test_security.py) would answer 429 after a while, which is not what this test is about.
+SETTINGS = dict(signin_max_failures_per_address=100_000, telegram_bot_token=TG_TOKEN, telegram_webhook_url="https://desk.example.test/api/v1/telegram/webhook",
                 telegram_webhook_secret="tg-hook-secret", slack_bot_token="xoxb-authz", slack_signing_secret="sl-sign",
                 sms_webhook_secret="sms-secret")
 
 # Policies: public (anyone), page (console HTML shell: anyone; signed-in data comes from the API),
 # manager_page (console page a signed-in non-manager gets 403 for), agent (any active agent), manager,
+# kb_editor (publishing: managers and agents with the KB-editor permission; here no L1-L3 agent has it),
 # console_stream (the console's SSE: its session cookie only), chat (the web-chat user who owns the chat),
 # webhook (platform signature), login_form (the login form's own CSRF cookie).
 MATRIX: dict[tuple[str, str], str] = {
-    ("GET", "/openapi.json"): "public", ("GET", "/docs"): "public", ("GET", "/docs/oauth2-redirect"): "public",
-    ("GET", "/redoc"): "public", ("GET", "/static"): "public", ("GET", "/healthz"): "public",
+    ("GET", "/openapi.json"): "public", ("GET", "/docs"): "public", ("GET", "/static"): "public",
+    ("GET", "/healthz"): "public",
     ("GET", "/"): "public", ("GET", "/kb/{article_id}"): "public",
     # web chat
     ("POST", "/api/v1/chat"): "chat", ("GET", "/api/v1/chat/messages"): "chat",
@@ -38,15 +42,18 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tickets/{number}/claim"): "agent", ("POST", "/api/v1/tickets/{number}/reply"): "agent",
     ("POST", "/api/v1/tickets/{number}/handback"): "agent", ("POST", "/api/v1/tickets/{number}/resolve"): "agent",
     ("GET", "/api/v1/agents/me"): "agent", ("GET", "/api/v1/agents"): "manager", ("POST", "/api/v1/agents"): "manager",
+    ("PATCH", "/api/v1/agents/{agent_id}"): "manager", ("POST", "/api/v1/agents/{agent_id}/disable"): "manager",
+    ("POST", "/api/v1/agents/{agent_id}/enable"): "manager",
+    ("POST", "/api/v1/agents/{agent_id}/rotate-token"): "manager",
     ("GET", "/api/v1/kb/search"): "agent", ("GET", "/api/v1/dashboard"): "manager",
     ("GET", "/api/v1/console/events"): "console_stream",
     ("GET", "/api/v1/kb/articles"): "agent", ("POST", "/api/v1/kb/articles"): "agent",
     ("GET", "/api/v1/kb/drafts"): "agent", ("GET", "/api/v1/kb/articles/{article_id}"): "agent",
     ("PUT", "/api/v1/kb/articles/{article_id}"): "agent",
-    ("POST", "/api/v1/kb/articles/{article_id}/publish"): "agent",
-    ("POST", "/api/v1/kb/articles/{article_id}/archive"): "agent",
-    ("POST", "/api/v1/kb/drafts/{article_id}/approve"): "agent",
-    ("POST", "/api/v1/kb/drafts/{article_id}/reject"): "agent",
+    ("POST", "/api/v1/kb/articles/{article_id}/publish"): "kb_editor",
+    ("POST", "/api/v1/kb/articles/{article_id}/archive"): "kb_editor",
+    ("POST", "/api/v1/kb/drafts/{article_id}/approve"): "kb_editor",
+    ("POST", "/api/v1/kb/drafts/{article_id}/reject"): "kb_editor",
     ("GET", "/api/v1/kb/articles/{article_id}/revisions"): "agent",
     ("GET", "/api/v1/kb/articles/{article_id}/diff"): "agent",
     ("GET", "/api/v1/kb/articles/{article_id}/phrasings"): "agent",
@@ -76,6 +83,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/admin/holidays"): "manager", ("POST", "/api/v1/admin/holidays"): "manager",
     ("DELETE", "/api/v1/admin/holidays/{day}"): "manager",
     ("GET", "/api/v1/reports/summary"): "manager",
+    ("GET", "/api/v1/admin/deliveries"): "manager", ("POST", "/api/v1/admin/deliveries/{item_id}/retry"): "manager",
+    ("POST", "/api/v1/admin/chat-users/revoke"): "manager",
     # console pages
     ("GET", "/console"): "page", ("GET", "/console/tickets/{number}"): "page",
     ("GET", "/console/dashboard"): "manager_page", ("GET", "/console/reports"): "manager_page",
@@ -90,6 +99,7 @@ MATRIX: dict[tuple[str, str], str] = {
 ROLES = ("anonymous", "chat", "l1", "l2", "l3", "manager", "deactivated", "manager_cookie",
          "manager_cookie_no_csrf", "l1_cookie")
 PATH_VALUES = {"number": "999999", "article_id": "no-such-article", "unit_id": "999999", "agent_id": "999999",
+               "item_id": "999999",
                "slug": "no-such-group", "policy_id": "999999", "day": "2031-01-01", "code": "en"}
 SAFE = ("GET", "HEAD", "OPTIONS")
 
@@ -113,7 +123,7 @@ def expected(policy: str, role: str, method: str) -> int | str:
         return 401
     if role == "manager_cookie_no_csrf" and method not in SAFE:
         return 403
-    if policy == "manager" and role in ("l1", "l2", "l3", "l1_cookie"):
+    if policy in ("manager", "kb_editor") and role in ("l1", "l2", "l3", "l1_cookie"):
         return 403
     return "allowed"
 
@@ -150,8 +160,8 @@ def matrix_app(tmp_path_factory):
         with rt.sessions.begin() as s:
             agents = {a.name: a for a in s.query(Agent)}
             agents["authz-gone"].active = False
-            manager_cookie = console_auth.make_session("test-secret", agents["authz-manager"])
-            l1_cookie = console_auth.make_session("test-secret", agents["authz-l1"])
+            manager_cookie = agent_accounts.start_session(s, agents["authz-manager"])
+            l1_cookie = agent_accounts.start_session(s, agents["authz-l1"])
         csrf = {console_auth.CSRF_HEADER: console_auth.csrf_token("test-secret", manager_cookie)}
         creds["manager_cookie"] = {"Cookie": f"{console_auth.COOKIE}={manager_cookie}", **csrf}
         creds["manager_cookie_no_csrf"] = {"Cookie": f"{console_auth.COOKIE}={manager_cookie}"}

@@ -214,3 +214,32 @@ def test_russian_ui(app, new_page):
     expect(page.get_by_role("heading", name=re.compile("^Queue"))).to_be_visible()
     page.get_by_role("link", name="Язык: русский").click()
     expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+
+
+def test_a_script_link_stored_before_the_fix_is_shown_as_text(app, new_page):
+    """Defence in depth: even a `javascript:` URL already in the database (from before URLs were checked) is
+    never rendered as a link in a manager's console."""
+    from tickets.ops_models import ExternalRef
+
+    base, runtime, tokens = app
+    with httpx.Client(base_url=base, timeout=30) as http:
+        number = ChatUser(http, "rob").send("talk to a human").json()["ticket"]
+    with runtime.sessions.begin() as s:
+        s.add(ExternalRef(ticket_id=number, system="jira", ref="OPS-9", url="javascript:alert(document.cookie)",
+                          created_by="old-data"))
+    page = new_page()
+    sign_in(page, base, "maria", tokens["maria"])
+    page.goto(f"{base}/console/tickets/{number}")
+    refs = page.locator("#ext-refs")
+    expect(refs).to_contain_text("OPS-9")
+    assert refs.locator("a").count() == 0
+
+
+def test_api_docs_render_offline_under_the_security_policy(app, new_page):
+    base, _, _ = app
+    page = new_page()
+    page.goto(f"{base}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Firstline")
+    expect(page.locator(".opblock-tag").first).to_be_visible()
+    page.locator(".opblock-tag").first.click()
+    expect(page.locator(".opblock").first).to_be_visible()

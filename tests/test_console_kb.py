@@ -22,8 +22,8 @@ OOO_ANSWER = ("In Outlook choose File → Automatic Replies, select 'Send automa
 def app(tmp_path_factory, embedder):
     folder = tmp_path_factory.mktemp("console-kb")
     with running_app(f"sqlite:///{folder / 'firstline.db'}", folder / "data") as (base, runtime):
-        tokens = {name: make_agent(runtime, name, role)["Authorization"].split(" ", 1)[1]
-                  for name, role in [("alice", "l1"), ("bob", "l2")]}
+        tokens = {name: make_agent(runtime, name, role, kb_editor=editor)["Authorization"].split(" ", 1)[1]
+                  for name, role, editor in [("alice", "l1", True), ("bob", "l2", True), ("carl", "l1", False)]}
         yield base, runtime, tokens
 
 
@@ -116,6 +116,31 @@ def test_review_queue_approves_a_draft_from_a_resolution(app, new_page):
     expect(page.locator("#toast")).to_contain_text("Approved")
     with httpx.Client(base_url=base, timeout=30) as http:
         assert http.get(f"/api/v1/kb/articles/{draft['id']}", headers=bearer).json()["status"] == "published"
+
+
+def test_an_agent_without_the_kb_editor_permission_writes_drafts_only(app, new_page):
+    base, _, tokens = app
+    page = new_page()
+    sign_in(page, base, "carl", tokens["carl"])
+    page.goto(f"{base}/console/kb/articles/it-password-reset")  # a published article: read-only for carl
+    expect(page.locator("#a-meta .badge")).to_have_text("Published")
+    expect(page.locator("#a-editor-note")).to_be_visible()
+    expect(page.get_by_role("button", name="Archive")).to_be_hidden()
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+
+    page.goto(f"{base}/console/kb/new")
+    page.get_by_label("Article id (optional)").fill("facilities-parking")
+    page.get_by_label("Title").fill("Visitor parking")
+    page.get_by_label("Text (Markdown)").fill("Register the car plate at reception.")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/console/kb/articles/facilities-parking$"))
+    expect(page.locator("#a-meta .badge")).to_have_text("Draft")
+    expect(page.get_by_role("button", name="Publish")).to_be_hidden()
+    # The API refuses it too (the buttons are a convenience, the server decides).
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post("/api/v1/kb/articles/facilities-parking/publish",
+                      headers={"Authorization": f"Bearer {tokens['carl']}"})
+        assert r.status_code == 403
 
 
 def test_kb_pages_in_russian_on_a_phone(app, new_page):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tests.live import free_port, make_agent, running_app
 from tickets.email_models import EmailRecord
-from tickets.models import Conversation, Message, OutboxItem
+from tickets.models import Conversation, Message
 
 SUPPORT, HELPDESK = "support@corp.test", "helpdesk@corp.test"
 
@@ -164,6 +164,25 @@ def test_malformed_and_duplicate_mail(email_app):
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Message)
                         .where(Message.platform_msg_id == "<dup@corp.test>")) == 1
+
+
+def test_a_message_id_another_sender_used_is_not_a_duplicate(email_app):
+    """Message-IDs are only unique per sender in practice (a broken client, a forged header): a second sender's
+    mail with the same id is their own new message, answered to them; it never sees the first sender's thread."""
+    base, runtime, capture, port = email_app
+    start = len(capture.mails)
+    send(port, "VPN", "How do I connect to the VPN from home?", sender="gus@corp.test", message_id="<1@localhost>")
+    capture.wait_for(start + 1)
+    send(port, "Printer", "How do I add a network printer?", sender="hal@corp.test", message_id="<1@localhost>")
+    capture.wait_for(start + 2)
+    to_gus, to_hal = capture.mails[start], capture.mails[start + 1]
+    assert to_gus["To"] == "gus@corp.test" and to_hal["To"] == "hal@corp.test"
+    assert "printer" in body(to_hal).splitlines()[0].lower() and "vpn" in body(to_gus).splitlines()[0].lower()
+    with runtime.sessions() as s:
+        stored = dict(s.execute(select(Conversation.user_ref, Message.text).join(Conversation)
+                                .where(Message.platform_msg_id == "<1@localhost>")).all())
+    assert set(stored) == {"gus@corp.test", "hal@corp.test"}
+    assert "printer" in stored["hal@corp.test"].lower()
 
 
 def test_html_only_mail_and_attachments_are_kept(email_app):

@@ -149,3 +149,19 @@ def test_sms_handoff_agent_reply_and_provider_retry(app):
         to_user = [m["text"] for m in provider.sent if m["to"] == "+491510000003"]
         # In order, each once, despite the two failed attempts: handoff notice, agent joined, the reply.
         assert to_user[-1] == "Calling you in 5 minutes." and len(to_user) == len(set(to_user)) == 3, to_user
+
+
+def test_an_answer_survives_a_provider_outage(app):
+    """The SMS provider is down when the bot answers: the webhook has already said 200, so the answer is retried
+    from the outbox until the provider takes it, once."""
+    base, rt, provider = app
+    provider.fail = 2
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = post_sms(http, {"from": "+491510000009", "text": "How do I connect to the VPN from home?", "id": "SM9"})
+        assert r.status_code == 200
+    deadline = time.time() + 40
+    while time.time() < deadline and not [m for m in provider.sent if m["to"] == "+491510000009"]:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    got = [m["text"] for m in provider.sent if m["to"] == "+491510000009"]
+    assert len(got) == 1 and "VPN" in got[0], got

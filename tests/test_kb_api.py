@@ -24,7 +24,7 @@ def asked(http, user: str, text: str) -> dict:
 
 def test_article_lifecycle(app):
     base, runtime = app
-    agent = make_agent(runtime, "wiki")
+    agent = make_agent(runtime, "wiki", kb_editor=True)
     with httpx.Client(base_url=base, timeout=30) as http:
         assert asked(http, "b0", QUESTION)["state"] == "waiting_for_agent"
 
@@ -69,7 +69,7 @@ def test_article_lifecycle(app):
 
 def test_editing_an_ingested_article_keeps_its_learned_phrasings(app):
     base, runtime = app
-    agent = make_agent(runtime, "keeper")
+    agent = make_agent(runtime, "keeper", kb_editor=True)
     with httpx.Client(base_url=base, timeout=30) as http:
         q = "the authenticator app is gone since I got a new iphone"
         r = asked(http, "k1", q)

@@ -53,7 +53,10 @@ def test_unanswered_question_becomes_an_article_after_review(app):
         assert handed_off(ChatUser(http, "u2"), OOO_REPHRASED)
         assert http.get(f"/kb/{draft['id']}").status_code == 404
 
-        r = http.post(f"/api/v1/kb/drafts/{draft['id']}/approve", headers=agent)
+        # The agent who resolved it may not publish it; a KB editor reviews and approves.
+        assert http.post(f"/api/v1/kb/drafts/{draft['id']}/approve", headers=agent).status_code == 403
+        editor = make_agent(runtime, "ana-editor", kb_editor=True)
+        r = http.post(f"/api/v1/kb/drafts/{draft['id']}/approve", headers=editor)
         assert r.status_code == 200 and r.json()["status"] == "published"
         assert draft["id"] not in [d["id"] for d in http.get("/api/v1/kb/drafts", headers=agent).json()]
 
@@ -68,7 +71,7 @@ def test_unanswered_question_becomes_an_article_after_review(app):
 
 def test_rejected_draft_is_gone(app):
     base, runtime = app
-    agent = make_agent(runtime, "rex")
+    agent = make_agent(runtime, "rex", kb_editor=True)
     with httpx.Client(base_url=base, timeout=30) as http:
         number = handed_off(ChatUser(http, "r1"), "my badge doesn't open the door")
         resolve(http, agent, number, "Facilities re-encoded the badge at the front desk.")
@@ -124,7 +127,7 @@ def test_helped_teaches_and_feedback_is_counted(app):
 def test_learning_survives_a_restart(db_url, tmp_path, embedder):
     data = tmp_path / "data"
     with running_app(db_url, data) as (base, runtime):
-        agent = make_agent(runtime, "res")
+        agent = make_agent(runtime, "res", kb_editor=True)
         with httpx.Client(base_url=base, timeout=30) as http:
             number = handed_off(ChatUser(http, "s1"), MFA_Q)
             resolve(http, agent, number, "Moved MFA to the new phone.", ["it-mfa-new-phone"])

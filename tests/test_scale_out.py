@@ -172,7 +172,7 @@ def test_agent_reply_on_b_reaches_user_streaming_from_a(pair):
 @pytest.mark.postgres
 def test_article_published_on_a_answers_on_b_without_restart(pair):
     (base_a, rt_a, _), (base_b, rt_b, _), _ = pair
-    agent = make_agent(rt_a, f"wiki-{uuid.uuid4().hex[:6]}")
+    agent = make_agent(rt_a, f"wiki-{uuid.uuid4().hex[:6]}", kb_editor=True)
     art = f"fac-badge-{uuid.uuid4().hex[:6]}"
 
     def b_has(article_id: str) -> bool:

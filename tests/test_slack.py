@@ -438,6 +438,17 @@ def test_long_agent_reply_is_split_and_rate_limits_are_retried(slack):
     fake.wait_for("chat.postMessage", has_buttons, channel="DULONG2")
 
 
+def test_an_answer_survives_a_slack_outage(slack):
+    """Slack answers 503 twice after the event was acknowledged: the answer is retried from the outbox."""
+    fake = slack.fake
+    for _ in range(2):
+        fake.fail_next("chat.postMessage", "service_unavailable", status=503)
+    slack.event(dm("UOUTAGE", "How do I connect to the VPN from home?"))
+    answer = fake.wait_for("chat.postMessage", has_buttons, channel="DUOUTAGE", timeout=40)[0]
+    assert "VPN" in answer.text()
+    assert len([c for c in fake.of("chat.postMessage", ok=False) if c.status == 503]) == 2
+
+
 # -- units: pure functions and the sender against the fake ----------------------------------------
 def test_split_text_respects_limits_and_keeps_everything():
     text = escape(" ".join(f"Paragraph {i} says A&B <c> and more." + ("\n\n" if i % 7 == 0 else "")

@@ -352,6 +352,65 @@ def test_blocked_user_does_not_stop_service_and_flood_control_is_honoured(tg):
     assert http.get("/healthz").status_code == 200
 
 
+def test_an_answer_survives_a_bot_api_outage(tg):
+    """Telegram answers 502 twice: the webhook/poller has already confirmed the update, so the bot's answer is
+    retried from the outbox until it gets through."""
+    fake = tg.fake
+    ida = TgUser(fake, 1701, "Ida")
+    fake.fail_sends(ida.id, 2)
+    m = fake.mark()
+    ida.say("How do I connect to the VPN from home?")
+    [answer] = fake.wait_sent(ida.id, m, timeout=40)
+    assert "VPN" in answer["text"] and len(buttons(answer)) == 3
+    outage = [r for r in fake.rejected if r["error_code"] == 502 and r["params"].get("chat_id") == ida.id]
+    assert len(outage) == 2
+    assert answer["time"] - outage[-1]["time"] >= 1.5  # waited before trying again, not hammering the API
+
+
+def test_a_reply_that_cannot_be_delivered_is_shown_as_failed(db_url, tmp_path):
+    fake = FakeTelegram(TOKEN)
+    fake.add_group(AGENTS, forum=True)
+    with fake.running(), running_app(db_url, tmp_path, telegram_bot_token=TOKEN, telegram_api_base=fake.base_url,
+                                     telegram_agents_chat_id=AGENTS, outbox_max_attempts=2) as (base, runtime), \
+            httpx.Client(base_url=base, timeout=30) as http:
+        fake.wait(lambda: any(c["method"] == "getUpdates" for c in fake.calls), what="long polling")
+        jo, kai = TgUser(fake, 1801, "Jo"), make_agent(runtime, "kai")
+        m = fake.mark()
+        jo.say("/human")
+        number = number_in(fake.wait_sent(jo.id, m)[0]["text"])
+        http.post(f"/api/v1/tickets/{number}/claim", headers=kai).raise_for_status()
+        fake.wait_sent(jo.id, m, count=2)
+
+        fake.fail_sends(jo.id, 100)  # Telegram is down for this chat for longer than the outbox tries
+        reply = http.post(f"/api/v1/tickets/{number}/reply", json={"text": "Please restart the laptop."},
+                          headers=kai).json()
+
+        def failed_in_transcript():
+            detail = http.get(f"/api/v1/tickets/{number}", headers=kai).json()
+            [msg] = [x for x in detail["transcript"] if x["id"] == reply["id"]]
+            return detail if msg["delivery"] == "failed" else None
+
+        detail = fake.wait(failed_in_transcript, timeout=40, what="the reply marked undelivered")
+        [msg] = [x for x in detail["transcript"] if x["id"] == reply["id"]]
+        assert "Bad Gateway" in msg["delivery_error"]
+        assert any(e["action"] == "delivery_failed" and e["detail"]["message_id"] == reply["id"]
+                   for e in detail["events"])
+        boss = make_agent(runtime, "kai-boss", "manager")
+        [item] = [d for d in http.get("/api/v1/admin/deliveries", headers=boss).json()
+                  if d["message_id"] == reply["id"]]
+        assert item["attempts"] == 2 and item["status"] == "failed"
+
+        # Telegram is back: a manager sends it again and Jo gets it.
+        fake.fail_sends(jo.id, 0)
+        m = fake.mark()
+        r = http.post(f"/api/v1/admin/deliveries/{item['id']}/retry", headers=boss)
+        assert r.status_code == 200 and r.json()["status"] == "pending"
+        [got] = fake.wait_sent(jo.id, m)
+        assert got["text"] == "🧑‍💼 kai:\nPlease restart the laptop."
+        fake.wait(lambda: [x for x in http.get(f"/api/v1/tickets/{number}", headers=kai).json()["transcript"]
+                           if x["id"] == reply["id"] and x["delivery"] == "sent"], what="the reply marked sent")
+
+
 def test_photos_and_documents_are_attached_to_the_ticket(tg):
     fake, runtime = tg.fake, tg.runtime
     hank = TgUser(fake, 1601, "Hank")
@@ -503,15 +562,16 @@ def test_webhook_mode_checks_the_secret_and_survives_a_restart(db_url, tmp_path)
 
             r = http.post("/hooks/telegram", json=question, headers=right)
             assert r.status_code == 200
-            [answer] = kim.inbox()
+            [answer] = fake.wait_sent(kim.id, 0)  # sent by the outbox, after the webhook has answered
             assert "VPN" in answer["text"] and len(buttons(answer)) == 3
             assert http.post("/hooks/telegram", json=question, headers=right).status_code == 200
+            time.sleep(0.5)
             assert len(kim.inbox()) == 1
 
             # A plain (non-forum) agents' group: the notice is a message; agents reply to it.
             m = fake.mark()
             http.post("/hooks/telegram", json=kim.update(text="/human"), headers=right).raise_for_status()
-            number = number_in(kim.inbox(m)[0]["text"])
+            number = number_in(fake.wait_sent(kim.id, m)[0]["text"])
             notice = _notice(fake, number, PLAIN_AGENTS)
             assert notice["thread_id"] is None and not fake.topics
             agent_for(runtime, "lee", 888)
@@ -544,6 +604,8 @@ def test_webhook_mode_checks_the_secret_and_survives_a_restart(db_url, tmp_path)
             m = fake.mark()
             assert http.post("/hooks/telegram", json=question, headers=right).status_code == 200
             http.post("/hooks/telegram", json=kim.update(text="/help"), headers=right).raise_for_status()
+            fake.wait_sent(kim.id, m)
+            time.sleep(0.5)
             texts = [x["text"] for x in kim.inbox(m)]
             assert len(texts) == 1 and "/ticket" in texts[0]
     assert not [r for r in fake.rejected if r["error_code"] == 400], fake.rejected

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tickets import service
 from tickets.errors import Forbidden, Invalid
+from tickets.inputs import http_url
 from tickets.models import Agent, OutboxItem
 from tickets.ops_models import ExternalRef
 
@@ -24,8 +25,11 @@ def add(session: Session, number: int, agent: Agent, *, system: str, ref: str, u
     if not service.is_handler(session, ticket, agent):
         raise Forbidden(f"only the agent holding ticket #{number}, its participants or a manager can add "
                         f"a developer request to it")
-    row = ExternalRef(ticket_id=ticket.id, system=system, ref=ref, url=(url or "").strip() or None, note=note,
-                      created_by=agent.name)
+    try:
+        url = http_url(url) if url and url.strip() else None
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    row = ExternalRef(ticket_id=ticket.id, system=system, ref=ref, url=url, note=note, created_by=agent.name)
     session.add(row)
     session.flush()
     service.record(session, ticket, f"agent:{agent.id}", "external_ref", id=row.id, system=system, ref=ref,

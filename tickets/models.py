@@ -94,8 +94,9 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        # A platform's message/update id is stored once: a redelivery is recognised, not processed again.
-        UniqueConstraint("channel", "platform_msg_id", name="uq_messages_platform_id"),
+        # A platform's message/update id is stored once per sender: a redelivery is recognised, not processed again,
+        # and an id another sender happens to use (a web chat's client_msg_id, a forged Message-ID) stays theirs.
+        UniqueConstraint("channel", "sender_ref", "platform_msg_id", name="uq_messages_sender_platform_id"),
         Index("ix_messages_conversation", "conversation_id", "id"),
     )
 
@@ -108,6 +109,8 @@ class Message(Base):
     # Structured extras: offered article, available actions, attachments, feedback given.
     payload: Mapped[dict] = mapped_column(default=dict)
     platform_msg_id: Mapped[str | None] = mapped_column(String(200))
+    # Who sent it on the platform: the user's ref for user messages, "agent:<id>" for agents' (redelivery scope).
+    sender_ref: Mapped[str] = mapped_column(String(200), default="", server_default="")
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -123,9 +126,43 @@ class Agent(Base):
     # sha256 of the bearer token; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # May publish, archive and approve KB articles (what the bot serves to everyone); managers always may.
+    kb_editor: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in agent console: the cookie holds a random secret, only its hash is stored. Signing out, disabling
+    the agent or rotating their token revokes it on the server at once."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_agent", "agent_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    client: Mapped[str] = mapped_column(String(64), default="")  # the address it signed in from
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ChatIdentity(Base):
+    """A web-chat identity: when it was first used and from where, and from when its tokens count (revoking a
+    user's chat access moves `tokens_valid_after` to now)."""
+
+    __tablename__ = "chat_identities"
+    __table_args__ = (UniqueConstraint("channel", "user_ref", name="uq_chat_identities_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_ref: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_from: Mapped[str] = mapped_column(String(64), default="")
+    tokens_valid_after: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Ticket(Base):

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from tickets.inputs import supported_day
 from tickets.models import Agent, Conversation, Outcome, Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import LINES, Escalation, TimeEntry
 
@@ -99,9 +100,13 @@ def parse_day(value: str | None, name: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ReportInputError(f"{name} must be a date like 2026-11-16 (YYYY-MM-DD), not {value!r}") from None
+    try:
+        return supported_day(day, name)
+    except ValueError as exc:
+        raise ReportInputError(str(exc)) from None
 
 
 def local_today(tz: str, now: datetime | None = None) -> date:

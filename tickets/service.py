@@ -35,6 +35,7 @@ __all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "TicketError"]  # re-
 # The web chat reads its transcript (poll/SSE); every other channel's messages are pushed by its sender
 # through the outbox.
 PULL_CHANNELS = {"web", "phone"}  # phone: the agent calls back; the transcript is the record
+PUSHED_AUTHORS = {"bot", "agent", "system"}
 OPEN_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
                  TicketStatus.escalated.value)
 
@@ -88,13 +89,24 @@ def get_or_start_conversation(
     return conv
 
 
-def find_platform_message(session: Session, channel: str, platform_msg_id: str) -> Message | None:
-    return session.scalar(select(Message).where(Message.channel == channel, Message.platform_msg_id == platform_msg_id))
+def sender_of(author: str, conv: Conversation, agent_id: int | None = None) -> str:
+    """Whose platform ids a message's id is unique among: the user's, or one agent's."""
+    if author == "user":
+        return conv.user_ref
+    return f"agent:{agent_id}" if author == "agent" and agent_id is not None else ""
 
 
-def message_by_platform_id(session: Session, platform_msg_id: str) -> Message | None:
-    """A message already stored under this platform id, whichever conversation it went to."""
-    return session.scalar(select(Message).where(Message.platform_msg_id == platform_msg_id))
+def find_platform_message(session: Session, channel: str, sender_ref: str, platform_msg_id: str) -> Message | None:
+    """This sender's message already stored under this platform id (a redelivery), if any. Scoped to the sender:
+    an id someone else used is theirs and says nothing about this message."""
+    return session.scalar(select(Message).where(Message.channel == channel, Message.sender_ref == sender_ref,
+                                                Message.platform_msg_id == platform_msg_id))
+
+
+def message_by_platform_id(session: Session, platform_msg_id: str, sender_ref: str) -> Message | None:
+    """A message this sender already stored under this platform id, whichever conversation it went to."""
+    return session.scalar(select(Message).where(Message.sender_ref == sender_ref,
+                                                Message.platform_msg_id == platform_msg_id))
 
 
 def add_message(
@@ -102,12 +114,14 @@ def add_message(
     platform_msg_id: str | None = None, reply_to_id: int | None = None, agent_id: int | None = None,
 ) -> Message:
     msg = Message(conversation_id=conv.id, channel=conv.channel, author=author, text=text, payload=payload or {},
-                  platform_msg_id=platform_msg_id, reply_to_id=reply_to_id, agent_id=agent_id)
+                  platform_msg_id=platform_msg_id, sender_ref=sender_of(author, conv, agent_id),
+                  reply_to_id=reply_to_id, agent_id=agent_id)
     session.add(msg)
     conv.updated_at = utcnow()
     session.flush()
-    if conv.channel not in PULL_CHANNELS and author in {"agent", "system"}:
-        # Bot replies go back on the platform request; agent/system messages arrive later and are pushed.
+    if conv.channel not in PULL_CHANNELS and author in PUSHED_AUTHORS:
+        # Queued in the same transaction as the message: a reply the bot or an agent decided to send reaches the
+        # user through the channel's sender (retried), or is recorded as failed — never lost with a failed call.
         session.add(OutboxItem(audience="user", channel=conv.channel, event="message", message_id=msg.id))
     return msg
 
@@ -166,6 +180,15 @@ def messages_after(session: Session, conversation_ids: list[int], after_id: int 
 
 def transcript(session: Session, conversation_id: int) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)))
+
+
+def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, OutboxItem]:
+    """How each pushed message fared on its way to the user (pending | sending | sent | failed), by message id."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(select(OutboxItem).where(OutboxItem.audience == "user", OutboxItem.message_id.in_(ids)))
+    return {item.message_id: item for item in rows}
 
 
 # -- tickets ----------------------------------------------------------------------------------
@@ -347,7 +370,7 @@ def agent_message(session: Session, number: int, agent: Agent, text: str, *, sou
     lock_ticket(session, number)
     ticket = get_ticket(session, number)
     if platform_msg_id:
-        seen = message_by_platform_id(session, platform_msg_id)
+        seen = message_by_platform_id(session, platform_msg_id, f"agent:{agent.id}")
         if seen is not None:
             return ticket, seen
     _require_handler(session, ticket, agent)

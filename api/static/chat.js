@@ -40,15 +40,22 @@
     log.append(div); log.scrollTop = log.scrollHeight;
   }
 
-  async function send(payload) {
+  function newIdentity() {  // the old chat's token expired or was revoked: continue as a new chat
+    user = "web-" + crypto.randomUUID(); localStorage.setItem("fl_user", user);
+    token = ""; localStorage.removeItem("fl_token");
+    if (source) { source.close(); source = null; }
+  }
+
+  async function send(payload, retried) {
     errorBox.textContent = "";
     const body = Object.assign({user, client_msg_id: crypto.randomUUID(), locale: navigator.language}, payload);
-    if (payload.text) render({id: "local-" + body.client_msg_id, author: "user", text: payload.text});
+    if (payload.text && !retried) render({id: "local-" + body.client_msg_id, author: "user", text: payload.text});
     const headers = {"Content-Type": "application/json"};
     if (token) headers["X-Chat-Token"] = token;
     try {
       const r = await fetch("/api/v1/chat", {method: "POST", headers, body: JSON.stringify(body)});
       const data = await r.json();
+      if (r.status === 401 && !retried && payload.text) { newIdentity(); return send(payload, true); }
       if (!r.ok) { errorBox.textContent = data.message || "Error " + r.status; return; }
       lang = data.lang || lang;
       showState(data);

@@ -11,7 +11,6 @@ recognised and processed once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from bot.email.compose import compose_reply
 from bot.email.message import InboundEmail, MalformedEmail, parse_email
 from bot.engine import Engine, Incoming, InputError
 from bot.outbox import Delivered, Delivery, PermanentFailure
-from bot.replies import queue_bot_replies
 from tickets.email_models import EmailRecord
 from tickets.models import Conversation, Ticket
 
@@ -135,7 +133,8 @@ class EmailChannel:
         except MalformedEmail as exc:
             return Received(f"550 5.6.0 {exc}")
         with self.sessions() as s:
-            seen = s.scalar(select(EmailRecord).where(EmailRecord.message_id == mail.message_id))
+            seen = s.scalar(select(EmailRecord).where(EmailRecord.peer == mail.from_addr,
+                                                      EmailRecord.message_id == mail.message_id))
             if seen is not None and seen.direction in ("ignored", "out"):
                 return Received("250 2.0.0 already received", seen.conversation_id, seen.reason)
             thread = self._thread(s, mail)
@@ -151,14 +150,14 @@ class EmailChannel:
         except InputError as exc:  # nothing of ours to store: the sender learns why at SMTP time
             return Received(f"550 5.6.0 {exc.user_text}")
         self._record(mail, mailbox, "in", result.conversation_id, result.user_message_id, None)
-        # The bot's replies go out by mail through the outbox (retried; a crash resends, never loses).
-        queue_bot_replies(self.sessions, CHANNEL, result)
+        # The bot's replies were queued with the message: they go out by mail through the outbox (retried).
         return Received("250 2.0.0 received", result.conversation_id)
 
     def _thread(self, s: Session, mail: InboundEmail) -> tuple[str, str, int] | None:
         """(thread_ref, user_ref, conversation id) of the conversation this mail continues, if any."""
         for mid in mail.thread_ids:
-            rec = s.scalar(select(EmailRecord).where(EmailRecord.message_id == mid))
+            # Only this sender's own thread: a Message-ID of someone else's mail (easy to copy) continues nothing.
+            rec = s.scalar(select(EmailRecord).where(EmailRecord.peer == mail.from_addr, EmailRecord.message_id == mid))
             if rec is not None and rec.conversation_id is not None:
                 conv = s.get(Conversation, rec.conversation_id)
                 if conv is not None and conv.user_ref == mail.from_addr:
@@ -207,16 +206,15 @@ class EmailChannel:
         return self._save_bytes(mail, a.filename, a.content_type, a.data)
 
     def _save_bytes(self, mail: InboundEmail, name: str, ctype: str, data: bytes) -> dict:
-        """Attachments live under <data_dir>/attachments/email/ (never a served path), named by content hash."""
-        digest = hashlib.sha256(data).hexdigest()
-        rel = store(self.config.data_dir, [CHANNEL, digest[:2]], f"{digest[:16]}-{name}", data)
-        return {"kind": "document", "path": rel, "name": name, "size": len(data), "type": ctype,
-                "sha256": digest}
+        """Attachments live under <data_dir>/attachments/email/ (never a served path), stored by content."""
+        f = store(self.config.data_dir, CHANNEL, data)
+        return {"kind": "document", "path": f.path, "name": name, "size": f.size, "type": ctype, "sha256": f.sha256}
 
     def _record(self, mail: InboundEmail, mailbox: str, direction: str, conversation_id: int | None,
                 chat_message_id: int | None, reason: str | None) -> None:
         with self.sessions.begin() as s:
-            if s.scalar(select(EmailRecord.id).where(EmailRecord.message_id == mail.message_id)) is not None:
+            if s.scalar(select(EmailRecord.id).where(EmailRecord.peer == mail.from_addr,
+                                                     EmailRecord.message_id == mail.message_id)) is not None:
                 return
             s.add(EmailRecord(message_id=mail.message_id, direction=direction, conversation_id=conversation_id,
                               chat_message_id=chat_message_id, mailbox=mailbox, peer=mail.from_addr,
@@ -231,7 +229,8 @@ class EmailChannel:
                                               Conversation.thread_ref == conv.thread_ref)
         last_in = s.scalar(select(EmailRecord).where(EmailRecord.conversation_id.in_(convs),
                                                      EmailRecord.direction == "in").order_by(EmailRecord.id.desc()))
-        root = s.scalar(select(EmailRecord).where(EmailRecord.message_id == conv.thread_ref))
+        root = s.scalar(select(EmailRecord).where(EmailRecord.peer == conv.user_ref,
+                                                  EmailRecord.message_id == conv.thread_ref))
         mailbox = (last_in or root).mailbox if (last_in or root) else self.config.default_address
         subject = (root or last_in).subject if (root or last_in) else ""
         refs = last_in.refs.split() if last_in else ([conv.thread_ref] if conv.thread_ref else [])
@@ -272,8 +271,9 @@ class EmailSender:
             raise PermanentFailure("no SMTP relay configured (FIRSTLINE_SMTP_RELAY)")
         # One Message-ID per outbox item: a resend after a crash is the same mail to the receiving side.
         message_id = f"<firstline.{d.item_id}.{d.message['id']}@{cfg.domain}>"
-        with self.channel.sessions() as s:
-            mailbox, subject, in_reply_to, refs = self.channel.thread_for_reply(s, d.conversation["id"])
+        # Database work off the event loop: a blocking SQLite BEGIN here would stall every request's cleanup
+        # (which runs on the loop) while one of them holds the write lock — a deadlock until the busy timeout.
+        mailbox, subject, in_reply_to, refs = await asyncio.to_thread(self._thread_for_reply, d.conversation["id"])
         text = d.message["text"]
         payload = d.message.get("payload") or {}
         automatic = d.message["author"] in ("bot", "system")
@@ -291,9 +291,17 @@ class EmailSender:
                                   timeout=cfg.timeout)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(f"the relay refused {d.conversation['user_ref']}: {exc}") from exc
+        await asyncio.to_thread(self._record_sent, d, mail, message_id, mailbox, refs)
+        return None
+
+    def _thread_for_reply(self, conversation_id: int) -> tuple:
+        with self.channel.sessions() as s:
+            return self.channel.thread_for_reply(s, conversation_id)
+
+    def _record_sent(self, d: Delivery, mail, message_id: str, mailbox: str, refs: list[str]) -> None:
         with self.channel.sessions.begin() as s:
-            if s.scalar(select(EmailRecord.id).where(EmailRecord.message_id == message_id)) is None:
+            if s.scalar(select(EmailRecord.id).where(EmailRecord.peer == d.conversation["user_ref"],
+                                                     EmailRecord.message_id == message_id)) is None:
                 s.add(EmailRecord(message_id=message_id, direction="out", conversation_id=d.conversation["id"],
                                   chat_message_id=d.message["id"], mailbox=mailbox, peer=d.conversation["user_ref"],
                                   subject=str(mail["Subject"])[:998], refs=" ".join(refs + [message_id])[-8000:]))
-        return None

@@ -14,6 +14,8 @@ from email.utils import getaddresses, make_msgid, parseaddr
 
 from bs4 import BeautifulSoup
 
+from tickets.inputs import normalize_ref
+
 # "[FL-#123]" in a subject ties a mail to ticket 123 even when a mail client drops In-Reply-To/References.
 TICKET_TAG = re.compile(r"\[FL-#(\d{1,12})\]")
 # Markers of the quoted history under a reply, in the languages our users write (EN, RU) and Outlook's.
@@ -162,7 +164,7 @@ def parse_email(raw: bytes, own_addresses: set[str] | frozenset[str] = frozenset
     tag = TICKET_TAG.search(subject)
     message_id = (_ids(msg.get("Message-ID")) or [make_msgid(domain="firstline.invalid")])[0]
     return InboundEmail(
-        message_id=message_id, from_addr=from_addr.lower(), from_name=from_name,
+        message_id=message_id, from_addr=normalize_ref("email", from_addr), from_name=from_name,
         to_addrs=[a.lower() for _, a in getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])])
                   if a],
         subject=subject, text=strip_quoted(body), in_reply_to=(_ids(msg.get("In-Reply-To")) or [None])[0],

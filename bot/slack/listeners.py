@@ -149,7 +149,7 @@ class SlackBot:
                             attachments=[{"name": f.get("name"), "mimetype": f.get("mimetype"),
                                           "url": f.get("url_private")} for f in files or []])
         try:
-            result = await asyncio.to_thread(self.state.engine.handle, incoming)
+            await asyncio.to_thread(self.state.engine.handle, incoming)
         except InputError as exc:
             await self._post(client, channel, bk.text_messages(bk.escape(exc.user_text)), thread_ts)
             return
@@ -158,13 +158,7 @@ class SlackBot:
             lang = detect_language(text, locale_language(profile.get("locale")) or "en") if text else "en"
             await self._post(client, channel, bk.text_messages(bk.escape(t(lang, "bot_error"))), thread_ts)
             raise
-        self._wake()
-        if result.duplicate:
-            return  # a redelivery: the answer was already given
-        for reply in result.replies:
-            await self._post(client, channel, bk.answer_messages(
-                reply.text, result.lang, article=reply.article, actions=reply.actions, owner=user,
-                thread_ref=thread_ref), thread_ts)
+        self._wake()  # the replies were queued with the message: the outbox's SlackSender posts them (retried)
 
     async def on_message(self, event: dict, body: dict, client: AsyncWebClient, context: dict) -> None:
         if not self.seen.first_time(body.get("event_id")):

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
-from bot.slack.blocks import escape, notice, text_messages, transcript_mrkdwn, who
+from bot.slack.blocks import answer_messages, escape, notice, text_messages, transcript_mrkdwn, who
 from bot.texts import t
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,14 @@ class SlackSender:
             channel = (await self.client.conversations_open(users=conv["user_ref"]))["channel"]["id"]
             thread_ts = None
         lang = conv.get("lang") or "en"
+        if msg.get("author") == "bot":  # the bot's answer, with its buttons (only the asker may press them)
+            payload = msg.get("payload") or {}
+            for m in answer_messages(msg.get("text") or "", lang, article=payload.get("article"),
+                                     actions=list(payload.get("actions") or []), owner=conv.get("user_ref"),
+                                     thread_ref=thread_ref or channel):
+                await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=m["text"],
+                                                   blocks=m["blocks"], unfurl_links=False)
+            return
         body = escape(msg.get("text") or "")
         if msg.get("author") == "agent":
             body = f"{t(lang, 'slack_agent_says', agent=escape(msg.get('agent') or '?'))}\n{body}"

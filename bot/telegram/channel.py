@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,14 @@ from urllib.parse import urlparse
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError,
+                                TelegramRetryAfter, TelegramServerError)
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.attachments import AttachmentPolicy, Refusal, inside_attachments, safe_name, store
+from bot.attachments import AttachmentPolicy, Refusal, inside_attachments, store
 from bot.engine import HandleResult, Incoming
 from bot.language import locale_language
 from bot.telegram import render
@@ -244,8 +246,7 @@ class TelegramChannel:
 
     async def handle(self, incoming: Incoming) -> HandleResult:
         result = await asyncio.to_thread(self.state.engine.handle, incoming)
-        if result.ticket_number is not None:
-            self.wake_outbox()
+        self.wake_outbox()  # the replies were queued with the message
         return result
 
     async def write(self, fn: Callable[[Session], T]) -> T:
@@ -264,10 +265,10 @@ class TelegramChannel:
 
         return await asyncio.to_thread(run)
 
-    # -- sending on a user's request (bot replies); pushed messages go through the outbox sender -------
+    # -- direct replies that are not stored (refusals, hints); stored messages go through the outbox sender --
     async def call(self, method: Callable[[], Awaitable[T]], attempts: int = 4) -> T | None:
-        """Call the Bot API for a reply: wait out flood control, and never crash on a user who blocked
-        the bot (logged; None)."""
+        """Call the Bot API for a reply: wait out flood control, retry a network or server error a few times, and
+        never crash on a user who blocked the bot (logged; None)."""
         for attempt in range(attempts):
             try:
                 return await method()
@@ -276,6 +277,12 @@ class TelegramChannel:
                     log.warning("telegram flood control: giving up a reply (%s)", exc)
                     return None
                 await asyncio.sleep(exc.retry_after)
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                if attempt == attempts - 1:
+                    log.warning("telegram: a reply could not be sent after %d attempts (%s)", attempts,
+                                self.redact(str(exc)))
+                    return None
+                await asyncio.sleep(0.5 * 2 ** attempt)
             except TelegramForbiddenError as exc:
                 log.info("telegram: cannot message this chat (%s)", exc)
                 return None
@@ -300,11 +307,6 @@ class TelegramChannel:
                   header_html: str = "", markdown: bool = False, **where: Any) -> list[Message]:
         return await self.send_html(chat_id, render.compose(header_html, text, markdown=markdown), markup, **where)
 
-    async def send_result(self, chat_id: int, result: HandleResult) -> None:
-        for reply in result.replies:
-            await self.say(chat_id, reply.text, render.feedback_keyboard(result.lang, reply.actions),
-                           markdown=reply.kind == "answer")
-
     async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
         try:
             await self.call(lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
@@ -325,8 +327,8 @@ class TelegramChannel:
         return text.replace(self.config.token, "<bot token>") if self.config.token else text
 
     async def download(self, file_id: str, chat_id: int, message_id: int, name: str, kind: str) -> dict:
-        """Fetch a user's file through the Bot API (getFile + download from the API base) into
-        <data_dir>/attachments/telegram/<chat>/; the attachment's path is relative to the data dir.
+        """Fetch a user's file through the Bot API (getFile + download from the API base) and store it by content
+        under <data_dir>/attachments/telegram/ (bot/attachments.store); the path is relative to the data dir.
         Checked by bot/attachments.py (AttachmentRefused): documents by name before downloading and by
         content after; photos by size only (Telegram re-encodes every photo as a JPEG of its own)."""
         policy = AttachmentPolicy(self.config.max_file_bytes)
@@ -338,7 +340,7 @@ class TelegramChannel:
             raise FileTooLarge(file.file_size or 0)
         folder = inside_attachments(self.config.data_dir, self.config.data_dir / "attachments" / CHANNEL)
         folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f"{chat_id}-{message_id}.part"
+        part = folder / f".download-{chat_id}-{message_id}-{secrets.token_hex(4)}.part"
         try:
             await self.bot.download_file(file.file_path, destination=part, timeout=120)
         except Exception as exc:
@@ -350,10 +352,10 @@ class TelegramChannel:
             refusal = policy.check(name, data) if kind != "photo" else policy.check_size(name, len(data))
             if refusal is not None:
                 raise AttachmentRefused(refusal)
-            rel = store(self.config.data_dir, [CHANNEL, str(chat_id)], f"{message_id}-{safe_name(name, kind)}", data)
+            f = store(self.config.data_dir, CHANNEL, data)
         finally:
             part.unlink(missing_ok=True)
-        return {"kind": kind, "path": rel, "name": name, "size": len(data)}
+        return {"kind": kind, "path": f.path, "name": name, "size": f.size, "sha256": f.sha256}
 
 
 class DownloadFailed(Exception):

@@ -10,7 +10,6 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message, User
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engine import Incoming, InputError
@@ -19,7 +18,7 @@ from bot.telegram.channel import CHANNEL, AttachmentRefused, FileTooLarge, lang_
 from bot.texts import t
 from tickets import service
 from tickets.agents import by_platform_user
-from tickets.models import Agent, ConversationState, Message as StoredMessage, Ticket
+from tickets.models import Agent, ConversationState, Ticket
 from tickets.service import OPEN_STATUSES, Conflict, Forbidden, NotFound, TicketError
 
 if TYPE_CHECKING:
@@ -52,12 +51,9 @@ def user_router(ch: "TelegramChannel") -> Router:
                             locale=user.language_code, user_name=display_name(user),
                             attachments=attachments or [])
         try:
-            result = await ch.handle(incoming)
+            await ch.handle(incoming)  # the bot's replies go out through the outbox (retried, never lost)
         except InputError as exc:
             await ch.say(message.chat.id, exc.user_text)
-            return
-        if not result.duplicate:  # a redelivered update was answered the first time
-            await ch.send_result(message.chat.id, result)
 
     @r.message(CommandStart())
     async def start(message: Message) -> None:
@@ -167,11 +163,8 @@ def user_router(ch: "TelegramChannel") -> Router:
         except InputError as exc:
             await ch.say(chat_id, exc.user_text)
             return
-        if result.duplicate:
-            return
-        if cb.message is not None:  # one answer per question: the pressed message loses its buttons
+        if not result.duplicate and cb.message is not None:  # one answer per question: the buttons go
             await ch.drop_keyboard(chat_id, cb.message.message_id)
-        await ch.send_result(chat_id, result)
 
     return r
 
@@ -250,7 +243,7 @@ def agents_router(ch: "TelegramChannel") -> Router:
             agent = by_platform_user(s, CHANNEL, str(user_id))
             if agent is None:
                 return "not_linked"
-            if s.scalar(select(StoredMessage.id).where(StoredMessage.platform_msg_id == pid)) is not None:
+            if service.message_by_platform_id(s, pid, f"agent:{agent.id}") is not None:
                 return "duplicate"
             action(s, agent, ticket)
             return "ok"

@@ -87,10 +87,14 @@ class TelegramSender:
         if not d.message or not d.conversation:
             return
         chat_id = int(d.conversation["user_ref"])  # a private chat's id is the user's id
-        header = ""
+        header, markup, markdown = "", None, False
+        payload = d.message.get("payload") or {}
         if d.message["author"] == "agent":
             header = f"🧑‍💼 <b>{render.esc(d.message.get('agent') or 'agent')}</b>:\n"
-        await self._send(calls, chat_id, render.compose(header, d.message["text"]))
+        elif d.message["author"] == "bot":  # the bot's answer to a user's message, with its feedback buttons
+            markup = render.feedback_keyboard(d.conversation.get("lang") or "en", list(payload.get("actions") or []))
+            markdown = payload.get("kind") == "answer"
+        await self._send(calls, chat_id, render.compose(header, d.message["text"], markdown=markdown), markup)
 
     # -- to one staff member ----------------------------------------------------------------------------
     async def _to_staff(self, d: Delivery, calls: _Calls) -> None:

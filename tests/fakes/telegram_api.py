@@ -92,6 +92,7 @@ class FakeTelegram:
         self.webhook: dict | None = None
         self.blocked: set[int] = set()
         self.flood: dict[int, int] = {}  # chat id → retry_after for its next send
+        self.outage: dict[int, int] = {}  # chat id → how many of its next sends fail with 502 Bad Gateway
         self.chats: dict[int, dict] = {}
         self.messages: dict[tuple[int, int], dict] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
@@ -115,6 +116,11 @@ class FakeTelegram:
     def flood_once(self, chat_id: int, retry_after: int) -> None:
         with self._lock:
             self.flood[chat_id] = retry_after
+
+    def fail_sends(self, chat_id: int, count: int) -> None:
+        """The next `count` sends to this chat fail the way Telegram does when it is down (502)."""
+        with self._lock:
+            self.outage[chat_id] = count
 
     def add_file(self, content: bytes, path: str) -> dict:
         n = next(self._file_ids)
@@ -231,11 +237,14 @@ class FakeTelegram:
         raise ApiError(400, "Bad Request: chat not found")
 
     def _gate(self, chat_id: int) -> None:
-        """403 for users who blocked the bot, 429 once when flood control was armed."""
+        """403 for users who blocked the bot, 429 once when flood control was armed, 502 during an outage."""
         with self._lock:
             if chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             retry = self.flood.pop(chat_id, None)
+            if self.outage.get(chat_id, 0) > 0:
+                self.outage[chat_id] -= 1
+                raise ApiError(502, "Bad Gateway")
         if retry is not None:
             raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
 

@@ -204,9 +204,15 @@
   // ---- conversation ------------------------------------------------------------------------------------
   function initTicket() {
     const number = Number($(".ticket-page").dataset.number);
-    const shown = new Set();
+    const shown = new Map();  // message id → its delivery state as shown
     let ticket = null, suggested = false, pendingPrio = null;
     const err = $("#action-error");
+
+    function deliveryNote(m) {
+      if (m.delivery === "failed") return el("p", { class: "undelivered", role: "alert", text: `⚠ ${T.not_delivered}: ${m.delivery_error || ""}` });
+      if (m.delivery === "pending" && m.delivery_error) return el("p", { class: "retrying", text: `${T.delivery_retrying}: ${m.delivery_error}` });
+      return null;
+    }
 
     function msgItem(m) {
       const fb = /^\[(helped|not_helped|human)\]$/.exec(m.text || "");
@@ -218,7 +224,8 @@
         el("a", { href: m.article.url || `/kb/${m.article.id}`, target: "_blank", rel: "noopener", text: m.article.title }),
         el("code", { text: ` ${m.article.id}` })));
       return el("li", { class: `msg ${m.author}${fb ? " fb" : ""}`, "data-id": m.id },
-        el("div", { class: "who" }, who, " · ", el("time", { datetime: m.created_at, text: when(m.created_at) })), body);
+        el("div", { class: "who" }, who, " · ", el("time", { datetime: m.created_at, text: when(m.created_at) })), body,
+        deliveryNote(m));
     }
 
     function render(t) {
@@ -237,8 +244,16 @@
       const tr = $("#transcript");
       let newUser = false;
       for (const m of t.transcript) {
-        if (shown.has(m.id)) continue;
-        shown.add(m.id); tr.append(msgItem(m));
+        const state = `${m.delivery || ""}|${m.delivery_error || ""}`;
+        if (shown.has(m.id)) {  // a pushed message's delivery may change later (retrying, failed)
+          if (shown.get(m.id) !== state) {
+            shown.set(m.id, state);
+            const old = tr.querySelector(`li[data-id="${m.id}"]`);
+            if (old) old.replaceWith(msgItem(m));
+          }
+          continue;
+        }
+        shown.set(m.id, state); tr.append(msgItem(m));
         if (!firstRender && m.author === "user") newUser = true;
       }
       if (newUser) { toast(T.new_messages); tr.lastElementChild.classList.add("fresh"); }
@@ -353,7 +368,7 @@
       catch (x) { $("#ext-refs").replaceChildren(el("li", { class: "error", text: x.message })); return; }
       $("#ext-refs").replaceChildren(...(refs.length ? refs.map((r) => el("li", {},
         el("strong", { text: `${r.system}: ` }),
-        r.url ? el("a", { href: r.url, target: "_blank", rel: "noopener noreferrer", text: r.ref }) : r.ref,
+        /^https?:\/\//i.test(r.url || "") ? el("a", { href: r.url, target: "_blank", rel: "noopener noreferrer", text: r.ref }) : r.ref,
         el("span", { class: "muted small", text: ` · ${r.created_by} · ${when(r.created_at)}` }),
         r.note ? el("div", { class: "small", text: r.note }) : null))
         : [el("li", { class: "muted", text: T.no_refs })]));

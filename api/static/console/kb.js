@@ -8,6 +8,7 @@
   const CSRF = csrfMeta ? csrfMeta.content : "";
   const $ = (sel) => document.querySelector(sel);
   const enc = encodeURIComponent;
+  const EDITOR = document.body.dataset.kbEditor === "1";  // may publish (the API checks it too)
 
   // Shared with the rest of the console (console.js loads first).
   const { el, api } = window.FirstlineConsole;
@@ -110,8 +111,12 @@
       title.value = a.title; tags.value = a.tags.join(", "); body.value = a.body; render();
       $("#a-meta").replaceChildren(badge(a.status), ` ${a.id} · ${T.kb_updated} ${when(a.updated_at)}` +
         ` · ${T.kb_feedback}: ✓ ${a.helped} ✗ ${a.not_helped}` + (a.origin ? ` · ${T.kb_origin}: ${a.origin}` : ""));
-      $("#a-publish").hidden = a.status === "published";
-      $("#a-archive").hidden = a.status === "archived";
+      $("#a-publish").hidden = !EDITOR || a.status === "published";
+      $("#a-archive").hidden = !EDITOR || a.status === "archived";
+      // Only KB editors change what the bot serves: a published article is read-only for everyone else.
+      const locked = !EDITOR && a.status === "published";
+      $("#a-save").disabled = locked;
+      $("#a-editor-note").hidden = EDITOR;
       const pub = $("#a-public"); pub.hidden = a.status !== "published"; pub.href = `/kb/${enc(a.id)}`;
     }
 
@@ -201,9 +206,10 @@
                  : a.origin ? ` · ${a.origin}` : null),
         el("div", { class: "md-preview", html: md(a.body) }),
         el("div", { class: "kb-buttons" },
-          el("button", { type: "button", class: "primary", text: T.kb_approve, onclick: () => decide(li, a, "approve") }),
+          EDITOR ? el("button", { type: "button", class: "primary", text: T.kb_approve, onclick: () => decide(li, a, "approve") }) : null,
           el("a", { class: "button", href: `/console/kb/articles/${enc(a.id)}`, text: T.kb_edit }),
-          el("button", { type: "button", text: T.kb_reject, onclick: () => decide(li, a, "reject") })));
+          EDITOR ? el("button", { type: "button", text: T.kb_reject, onclick: () => decide(li, a, "reject") }) : null),
+        EDITOR ? null : el("p", { class: "small muted", text: T.kb_editor_only }));
       return li;
     }
     async function decide(li, a, verb) {
