@@ -15,6 +15,8 @@ from retrieval import RetrievalResult, Retriever
 class LabelledQuery:
     query: str
     relevant: tuple[str, ...]
+    kind: str | None = None  # e.g. "ru-en", "short", "noisy", "out" (itdesk files carry it)
+    lang: str | None = None  # the question's language
 
 
 def read_queries(path: str | Path) -> list[LabelledQuery]:
@@ -24,13 +26,32 @@ def read_queries(path: str | Path) -> list[LabelledQuery]:
             continue
         try:
             obj = json.loads(line)
-            out.append(LabelledQuery(str(obj["query"]), tuple(obj.get("relevant") or ())))
+            out.append(LabelledQuery(str(obj["query"]), tuple(obj.get("relevant") or ()),
+                                     kind=obj.get("kind"), lang=obj.get("lang")))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a query line ({exc})") from exc
     return out
 
 
+GROUP_METRICS = ("recall@1", "mrr@10", "deflection", "false_answer_rate", "out_of_kb_handoff")
+
+
 def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> dict:
+    """The overall figures, plus the same per `kind` and per `lang` when the query file carries them."""
+    summary = _figures(queries, results)
+    for field in ("kind", "lang"):
+        values = sorted({getattr(q, field) for q in queries if getattr(q, field)})
+        if values:
+            summary[f"by_{field}"] = {
+                v: {"queries": len(sub), **{m: f[m] for m in GROUP_METRICS if m in f}}
+                for v in values
+                for sub in [[(q, r) for q, r in zip(queries, results) if getattr(q, field) == v]]
+                for f in [_figures([q for q, _ in sub], [r for _, r in sub], groups=True)]
+            }
+    return summary
+
+
+def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], groups: bool = False) -> dict:
     answerable = [(q, r) for q, r in zip(queries, results) if q.relevant]
     unanswerable = [(q, r) for q, r in zip(queries, results) if not q.relevant]
 
@@ -45,6 +66,16 @@ def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> d
     correct = [1 for q, r in answered if q.relevant and r.hits and r.hits[0].article_id in q.relevant]
     lat = np.array([r.latency_ms for r in results]) if results else np.zeros(1)
     n = max(len(answerable), 1)
+    if groups:  # a group of only answerable (or only out-of-KB) queries: report what it can measure
+        figures = {"false_answer_rate": round((len(answered) - len(correct)) / max(len(answered), 1), 4)}
+        if answerable:
+            figures.update({"recall@1": round(sum(1 for k in ranks if k == 1) / n, 4),
+                            "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
+                            "deflection": round(len(correct) / n, 4)})
+        if unanswerable:
+            figures["out_of_kb_handoff"] = round(
+                sum(1 for _, r in unanswerable if r.decision.action == "handoff") / len(unanswerable), 4)
+        return figures
     return {
         "queries": len(queries),
         "answerable": len(answerable),

@@ -39,6 +39,17 @@ class Capture:
         assert len(self.mails) >= count, f"expected {count} mails at the relay, got {len(self.mails)}"
         return self.mails
 
+    def first_to(self, addr: str, since: int, timeout: float = 20) -> EmailMessage:
+        """The first mail to `addr` after index `since`: mails go out from the outbox, so one a previous test
+        queued may still arrive after this test started."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            mine = [m for m in self.mails[since:] if m["To"] == addr]
+            if mine:
+                return mine[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {addr} at the relay")
+
 
 @pytest.fixture(scope="module")
 def email_app(module_db_url, tmp_path_factory, embedder):
@@ -120,7 +131,7 @@ def test_ticket_mode_address_opens_a_ticket_at_once(email_app):
     start = len(capture.mails)
     send(port, "New monitor for the reception", "We need a second monitor at reception desk 2.",
          to=HELPDESK, sender="bob@corp.test", message_id="<h1@corp.test>")
-    notice = capture.wait_for(start + 1)[start]
+    notice = capture.first_to("bob@corp.test", start)
     assert notice["X-Firstline-Ticket"] and notice["From"].addresses[0].addr_spec == HELPDESK
     with runtime.sessions() as s:
         conv = s.scalar(select(Conversation).where(Conversation.user_ref == "bob@corp.test"))
@@ -142,9 +153,10 @@ def test_automatic_mail_is_recorded_and_never_answered(email_app):
                         .where(Conversation.user_ref.in_(["carol@corp.test", "mailer-daemon@mx.corp.test"]))) == 0
     # A real mail afterwards is answered: the automatic ones produced nothing before it.
     send(port, "printer", "the printer is jammed", sender="dan@corp.test", message_id="<p1@corp.test>")
-    capture.wait_for(start + 1)
+    capture.first_to("dan@corp.test", start)
     time.sleep(0.3)  # give a wrong extra delivery the chance to show up
-    assert [m["To"] for m in capture.mails[start:]] == ["dan@corp.test"]
+    senders = {"carol@corp.test", "mailer-daemon@mx.corp.test", "dan@corp.test"}
+    assert [m["To"] for m in capture.mails[start:] if m["To"].lower() in senders] == ["dan@corp.test"]
 
 
 def test_malformed_and_duplicate_mail(email_app):
@@ -158,9 +170,9 @@ def test_malformed_and_duplicate_mail(email_app):
     start = len(capture.mails)
     for _ in range(2):  # the sending server retried after a lost 250: processed once, answered once
         send(port, "Teams", "teams has no sound", sender="eve@corp.test", message_id="<dup@corp.test>")
-    capture.wait_for(start + 1)
+    capture.first_to("eve@corp.test", start)
     time.sleep(0.3)
-    assert len(capture.mails) == start + 1
+    assert [m["To"] for m in capture.mails[start:]].count("eve@corp.test") == 1
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Message)
                         .where(Message.platform_msg_id == "<dup@corp.test>")) == 1
@@ -172,11 +184,9 @@ def test_a_message_id_another_sender_used_is_not_a_duplicate(email_app):
     base, runtime, capture, port = email_app
     start = len(capture.mails)
     send(port, "VPN", "How do I connect to the VPN from home?", sender="gus@corp.test", message_id="<1@localhost>")
-    capture.wait_for(start + 1)
+    to_gus = capture.first_to("gus@corp.test", start)
     send(port, "Printer", "How do I add a network printer?", sender="hal@corp.test", message_id="<1@localhost>")
-    capture.wait_for(start + 2)
-    to_gus, to_hal = capture.mails[start], capture.mails[start + 1]
-    assert to_gus["To"] == "gus@corp.test" and to_hal["To"] == "hal@corp.test"
+    to_hal = capture.first_to("hal@corp.test", start)
     assert "printer" in body(to_hal).splitlines()[0].lower() and "vpn" in body(to_gus).splitlines()[0].lower()
     with runtime.sessions() as s:
         stored = dict(s.execute(select(Conversation.user_ref, Message.text).join(Conversation)
