@@ -55,9 +55,6 @@ class ScriptPolicies:
     def for_text(self, text: str) -> DecisionPolicy:
         return self.latin if dominant_script(text) == "latin" else self.other
 
-    def decide(self, scores: Sequence[float]) -> Decision:  # callers without the question: the Latin policy
-        return self.latin.decide(scores)
-
 
 # Calibrated on the StackFAQ dev set (see docs/retrieval.md for the sweep); the similarity scales of
 # the two models differ, so each backend has its own thresholds.
