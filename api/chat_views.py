@@ -51,7 +51,8 @@ def check_user(rt, session, user: str, *tokens: str | None) -> None:
 def message_out(m: Message, delivery: OutboxItem | None = None) -> MessageOut:
     p = m.payload or {}
     return MessageOut(id=m.id, conversation_id=m.conversation_id, author=m.author, text=m.text, kind=p.get("kind"),
-                      article=p.get("article"), actions=list(p.get("actions", [])), agent=p.get("agent"),
+                      article=p.get("article"), actions=list(p.get("actions", [])),
+                      choices=list(p.get("choices", [])), agent=p.get("agent"),
                       created_at=m.created_at, delivery=delivery.status if delivery else None,
                       delivery_error=delivery.last_error if delivery and delivery.status != "sent" else None)
 

@@ -141,7 +141,12 @@ def eval_cmd(
     summary = {"embedder": settings.embedder, "learned": len(to_learn), **summarise(qs, results)}
     if to_replay:
         summary["feedback"] = replayed
-    print(json.dumps(summary))
+    print("reliability: best-article score band → how often that article was right, answered, answers right")
+    for row in summary["calibration"]:
+        answers_right = "—" if row["answers_right"] is None else f"{row['answers_right']:.2f}"
+        print(f"  {row['score_from']:.3f}–{row['score_to']:.3f}  n={row['queries']:<4} best right {row['best_right']:.2f}"
+              f"  answered {row['answered']:.2f}  answers right {answers_right}")
+    print(json.dumps(summary))  # last line: the machine-readable summary
 
 
 def _account_change(name: str, change) -> object:

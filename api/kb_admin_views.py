@@ -28,6 +28,8 @@ class ArticleIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=30)
     lang: str = Field("en", max_length=8)
     status: str = Field("draft", pattern="^(draft|published)$")
+    # Example questions users ask that this article answers: each is matched on its own (docs/retrieval.md).
+    questions: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ArticleEdit(BaseModel):
@@ -35,6 +37,7 @@ class ArticleEdit(BaseModel):
     body: str = Field(min_length=1, max_length=100_000)
     tags: list[str] | None = Field(None, max_length=30)
     lang: str | None = Field(None, max_length=8)
+    questions: list[str] | None = Field(None, max_length=50, description="replaces the list; omitted: kept")
 
 
 class ArticleOut(BaseModel):
@@ -42,6 +45,7 @@ class ArticleOut(BaseModel):
     title: str
     body: str
     tags: list[str]
+    questions: list[str]
     lang: str
     status: str
     origin: str | None
@@ -81,9 +85,16 @@ def _learner(rt) -> Learner:
 def _out(session, art: Article) -> ArticleOut:
     n = session.scalar(select(func.count()).select_from(ArticleUnit)
                        .where(ArticleUnit.article_id == art.id, ArticleUnit.kind == "phrasing"))
-    return ArticleOut(id=art.id, title=art.title, body=art.body, tags=list(art.tags or []), lang=art.lang,
-                      status=art.status, origin=art.origin, helped=art.helped or 0, not_helped=art.not_helped or 0,
+    return ArticleOut(id=art.id, title=art.title, body=art.body, tags=list(art.tags or []),
+                      questions=list(art.questions or []), lang=art.lang, status=art.status, origin=art.origin, helped=art.helped or 0, not_helped=art.not_helped or 0,
                       phrasings=n or 0, updated_at=art.updated_at)
+
+
+def _questions(questions: list[str]) -> list[str]:
+    cleaned = [" ".join(q.split()) for q in questions]
+    if any(len(q) > 500 for q in cleaned):
+        raise HTTPException(422, "a question is longer than 500 characters")
+    return [q for q in dict.fromkeys(cleaned) if q]
 
 
 def _get(session, article_id: str) -> Article:
@@ -120,7 +131,8 @@ def create_article(body: ArticleIn, rt: RuntimeDep, session: SessionDep, agent: 
         require_kb_editor(agent)
     article_id = body.id or _slug(body.title)
     art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
-                                                 tags=body.tags, lang=body.lang, status=body.status, create=True))
+                                                 tags=body.tags, lang=body.lang, status=body.status, create=True,
+                                                 questions=_questions(body.questions)))
     session.commit()
     return _out(session, art)
 
@@ -135,7 +147,8 @@ def edit_article(article_id: str, body: ArticleEdit, rt: RuntimeDep, session: Se
     if _get(session, article_id).status == "published":  # the bot serves it: the edit is a publication
         require_kb_editor(agent)
     art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
-                                                 tags=body.tags, lang=body.lang))
+                                                 tags=body.tags, lang=body.lang,
+                                                 questions=None if body.questions is None else _questions(body.questions)))
     session.commit()
     return _out(session, art)
 

@@ -16,7 +16,8 @@ def _iso(d):
 
 @router.get("/unanswered", summary="Top unanswered questions (low-confidence handoffs), clustered by similarity")
 def unanswered(session: SessionDep, agent: AgentDep, rt: RuntimeDep,
-               days: int = Query(90, ge=1, le=3650), threshold: float = Query(reports.CLUSTER_THRESHOLD, gt=0, le=1),
+               days: int = Query(90, ge=1, le=3650), threshold: float | None = Query(
+                   None, gt=0, le=1, description="similarity that makes two questions one (default: per embedder)"),
                limit: int = Query(20, ge=1, le=200)) -> list[dict]:
     rows = reports.unanswered_questions(session, rt.retriever.embedder, days=days, threshold=threshold, limit=limit)
     return [{**r, "last_asked": _iso(r["last_asked"])} for r in rows]
@@ -37,6 +38,6 @@ def stale(session: SessionDep, agent: AgentDep, days: int = Query(90, ge=1, le=3
 @router.get("", summary="All three KB owner reports at once")
 def all_reports(session: SessionDep, agent: AgentDep, rt: RuntimeDep, days: int = Query(90, ge=1, le=3650),
                 stale_days: int = Query(90, ge=1, le=3650), limit: int = Query(20, ge=1, le=200)) -> dict:
-    return {"unanswered": unanswered(session, agent, rt, days, reports.CLUSTER_THRESHOLD, limit),
+    return {"unanswered": unanswered(session, agent, rt, days, None, limit),
             "not_helped": not_helped(session, agent, limit),
             "stale": stale(session, agent, stale_days, limit)}

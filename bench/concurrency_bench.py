@@ -34,8 +34,9 @@ def _queries(n: int) -> list[str]:
 def _retriever(settings: Settings, embedder, units, vectors):
     from retrieval import Retriever
     from retrieval.decision import policy_for
+    from retrieval.retriever import TITLE_LEAD
 
-    r = Retriever(embedder, policy_for(settings.embedder))
+    r = Retriever(embedder, policy_for(settings.embedder), title_lead=TITLE_LEAD.get(settings.embedder))
     r.add_units(units, vectors)
     return r
 

@@ -168,6 +168,7 @@ def run(settings: Settings, sizes: list[int], n_queries: int) -> dict:
     from retrieval import Unit
 
     embedder = get_embedder(settings.embedder)
+    embedder.passage_cache_size = 0  # every run encodes: measure the model and ingest, not the process's cache
     env = {
         "embedder": embedder.name,
         "cpu_threads_torch": torch.get_num_threads(),

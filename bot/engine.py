@@ -25,8 +25,9 @@ from tickets.models import Conversation, ConversationState, HandoffReason, Messa
 
 log = logging.getLogger(__name__)
 
-Action = Literal["helped", "not_helped", "human"]
-ACTIONS: tuple[str, ...] = ("helped", "not_helped", "human")
+Action = Literal["helped", "not_helped", "human", "choose_1", "choose_2", "choose_3"]
+CHOICE_ACTIONS: tuple[str, ...] = ("choose_1", "choose_2", "choose_3")  # "did you mean": the user picks article n
+ACTIONS: tuple[str, ...] = ("helped", "not_helped", "human", *CHOICE_ACTIONS)
 FEEDBACK_ACTIONS = ["helped", "not_helped", "human"]
 MAX_OFFERS = 2  # the first answer, then "didn't help" gets the next best article once
 
@@ -58,9 +59,11 @@ class Incoming:
 class Reply:
     message_id: int
     text: str
-    kind: str  # answer | info | handoff | error
+    kind: str  # answer | choices | info | handoff | error
     article: dict | None = None
     actions: list[str] = field(default_factory=list)
+    # kind "choices": the articles to pick from, [{"action": "choose_<n>", "article_id", "title"}]
+    choices: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -86,7 +89,8 @@ class EngineConfig:
 
 def reply_from(msg: Message) -> Reply:
     p = msg.payload or {}
-    return Reply(msg.id, msg.text, p.get("kind", "info"), p.get("article"), list(p.get("actions", [])))
+    return Reply(msg.id, msg.text, p.get("kind", "info"), p.get("article"), list(p.get("actions", [])),
+                 list(p.get("choices", [])))
 
 
 class Engine:
@@ -183,10 +187,13 @@ class _Turn:
     def lang(self) -> str:
         return self.conv.lang
 
-    def say(self, text: str, kind: str = "info", article: dict | None = None, actions: list[str] | None = None) -> None:
+    def say(self, text: str, kind: str = "info", article: dict | None = None, actions: list[str] | None = None,
+            choices: list[dict] | None = None) -> None:
         payload = {"kind": kind, "actions": actions or []}
         if article:
             payload["article"] = article
+        if choices:
+            payload["choices"] = choices
         m = service.add_message(self.s, self.conv, "bot", text, payload=payload, reply_to_id=self.user_msg.id)
         self.replies.append(reply_from(m))
 
@@ -206,7 +213,10 @@ class _Turn:
                 self.say(t(self.lang, "already_waiting", number=ticket.id), "info")
             return
         if msg.action == "human" or (msg.action is None and text and asks_for_human(text)):
-            self.handoff(HandoffReason.user_request, question=self.conv.last_question or text)
+            # "None of these" after "did you mean" choices: the bot could not find the answer (the KB reports count
+            # it as unanswered), not a user who wanted a person from the start.
+            reason = HandoffReason.low_confidence if self.conv.choices else HandoffReason.user_request
+            self.handoff(reason, question=self.conv.last_question or text)
             return
         if msg.action == "helped":
             if not self.conv.offered:
@@ -224,6 +234,13 @@ class _Turn:
         if msg.action == "not_helped":
             self.not_helped()
             return
+        picked = _picked_choice(msg.action, text, len(self.conv.choices or []))
+        if picked is not None:
+            self.choose(picked)
+            return
+        if msg.action in CHOICE_ACTIONS:  # a button of choices that were replaced by a newer question
+            self.say(t(self.lang, "choice_gone"))
+            return
         if not text:  # an attachment with no words: a person has to look at it
             self.handoff(HandoffReason.user_request, question="(attachment)")
             return
@@ -235,8 +252,12 @@ class _Turn:
     def question(self, text: str, pre: RetrievalResult | Exception | None) -> None:
         self.conv.last_question = text
         self.conv.offered = []
+        self.conv.choices = []
         if isinstance(pre, Exception) or pre is None:
             self.handoff(HandoffReason.bot_error, question=text)
+            return
+        if pre.decision.action != "answer" and len(pre.choices) >= 2:
+            self.offer_choices(pre)
             return
         if pre.decision.action != "answer" or pre.best is None:
             lead = "unsupported_language" if pre.decision.reason == "unsupported_language" else None
@@ -246,13 +267,34 @@ class _Turn:
 
     def offer(self, result: RetrievalResult, first: bool) -> None:
         hit = result.best
-        article = {"id": hit.article_id, "title": hit.title, "url": self.engine.config.article_url(hit.article_id),
-                   "score": round(hit.score, 4)}
-        intro = t(self.lang, "answer_intro" if first else "answer_next", title=hit.title)
-        body = f"{intro}\n\n{hit.passage}\n\n{t(self.lang, 'read_more', url=article['url'])}"
-        self.conv.offered = [*self.conv.offered, {"article_id": hit.article_id, "title": hit.title,
-                                                  "score": round(hit.score, 4)}]
+        self.offer_article(hit.article_id, hit.title, hit.passage, hit.score, first)
+
+    def offer_article(self, article_id: str, title: str, passage: str, score: float, first: bool) -> None:
+        article = {"id": article_id, "title": title, "url": self.engine.config.article_url(article_id),
+                   "score": round(score, 4)}
+        intro = t(self.lang, "answer_intro" if first else "answer_next", title=title)
+        body = f"{intro}\n\n{passage}\n\n{t(self.lang, 'read_more', url=article['url'])}"
+        self.conv.offered = [*self.conv.offered, {"article_id": article_id, "title": title,
+                                                  "score": round(score, 4)}]
         self.say(body, "answer", article=article, actions=FEEDBACK_ACTIONS)
+
+    def offer_choices(self, result: RetrievalResult) -> None:
+        """"Did you mean": the competing articles, numbered, as buttons (or a number to reply with), and a person."""
+        self.conv.choices = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
+                              "passage": h.passage} for h in result.choices]
+        lines = [t(self.lang, "choices_intro"), ""]
+        lines += [f"{n}. {h.title}" for n, h in enumerate(result.choices, 1)]
+        lines += ["", t(self.lang, "choices_reply")]
+        buttons = [{"action": f"choose_{n}", "article_id": h.article_id, "title": h.title}
+                   for n, h in enumerate(result.choices, 1)]
+        self.say("\n".join(lines), "choices", actions=[b["action"] for b in buttons] + ["human"], choices=buttons)
+
+    def choose(self, n: int) -> None:
+        """The user picked article n of the choices: it is answered as if it had been the bot's first answer, with
+        the usual feedback (Helped teaches the KB this phrasing; Didn't help hands off)."""
+        picked = self.conv.choices[n - 1]
+        self.conv.choices = []
+        self.offer_article(picked["article_id"], picked["title"], picked["passage"], picked["score"], first=True)
 
     def not_helped(self) -> None:
         offered = list(self.conv.offered or [])
@@ -278,7 +320,10 @@ class _Turn:
 
     def handoff(self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None,
                 lead: str | None = None) -> None:
-        bot_tried = list(self.conv.offered or [])
+        bot_tried = list(self.conv.offered or []) or [
+            {"article_id": c["article_id"], "title": c["title"], "score": c["score"], "offered": False}
+            for c in self.conv.choices or []]
+        self.conv.choices = []
         if tried is not None and not bot_tried:
             bot_tried = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
                           "offered": False} for h in tried.hits[:3]]
@@ -291,3 +336,17 @@ class _Turn:
         lead = lead or {"low_confidence": "low_confidence", "negative_feedback": "negative",
                         "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
         self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")
+
+
+def _picked_choice(action: str | None, text: str, open_choices: int) -> int | None:
+    """Which of the open choices the user picked: a button (choose_<n>) or, where there are no buttons (email, SMS),
+    a reply that is just the number."""
+    if not open_choices:
+        return None
+    if action in CHOICE_ACTIONS:
+        n = int(action.removeprefix("choose_"))
+    elif action is None and text.strip().rstrip(".)").isdigit():
+        n = int(text.strip().rstrip(".)"))
+    else:
+        return None
+    return n if 1 <= n <= open_choices else None

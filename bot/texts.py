@@ -30,6 +30,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "action_helped": "Helped",
         "action_not_helped": "Didn't help",
         "action_human": "Talk to a human",
+        "choices_intro": "I found a few articles that may fit. Which one is about your problem?",
+        "choices_reply": "Reply with its number, or “human” to reach a person.",
+        "choice_gone": "That choice is no longer open: please ask your question again.",
         # Telegram: the user's side
         "tg_help": "Ask me an IT question in your own words, e.g. “the VPN keeps disconnecting”, and I'll answer "
                    "from our knowledge base. You can also send a screenshot or a document.\n\n"
@@ -128,6 +131,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "action_helped": "Помогло",
         "action_not_helped": "Не помогло",
         "action_human": "Позвать человека",
+        "choices_intro": "Нашлось несколько статей, которые могут подойти. Какая из них о вашей проблеме?",
+        "choices_reply": "Ответьте её номером или напишите «человек», чтобы позвать специалиста.",
+        "choice_gone": "Этот выбор уже неактуален: задайте вопрос ещё раз.",
         # Telegram: пользователь
         "tg_help": "Задайте вопрос об ИТ своими словами, например «VPN постоянно отключается», и я отвечу "
                    "по базе знаний. Можно прислать скриншот или документ.\n\n"
@@ -203,3 +209,16 @@ TEXTS: dict[str, dict[str, str]] = {
 def t(lang: str, key: str, **kwargs: object) -> str:
     table = TEXTS.get(lang, TEXTS["en"])
     return table.get(key, TEXTS["en"][key]).format(**kwargs)
+
+
+CHOICE_LABEL_CHARS = 60  # a Telegram button shows ~30-60 characters; Slack allows 75
+
+
+def action_label(lang: str, action: str, choices: list[dict] | None = None) -> str:
+    """A button's text: "1. <article title>" for a "did you mean" choice, else the action's name in the language."""
+    if action.startswith("choose_") and choices:
+        n = int(action.removeprefix("choose_"))
+        title = str(choices[n - 1].get("title", "")) if 0 < n <= len(choices) else ""
+        label = f"{n}. {title}"
+        return label if len(label) <= CHOICE_LABEL_CHARS else label[:CHOICE_LABEL_CHARS - 1].rstrip() + "…"
+    return t(lang, f"action_{action}")

@@ -33,12 +33,14 @@ def read_queries(path: str | Path) -> list[LabelledQuery]:
     return out
 
 
-GROUP_METRICS = ("recall@1", "mrr@10", "deflection", "false_answer_rate", "out_of_kb_handoff")
+GROUP_METRICS = ("recall@1", "mrr@10", "deflection", "deflection_with_choices", "false_answer_rate",
+                 "out_of_kb_handoff")
 
 
 def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> dict:
     """The overall figures, plus the same per `kind` and per `lang` when the query file carries them."""
     summary = _figures(queries, results)
+    summary["calibration"] = calibration(queries, results)
     for field in ("kind", "lang"):
         values = sorted({getattr(q, field) for q in queries if getattr(q, field)})
         if values:
@@ -49,6 +51,28 @@ def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> d
                 for f in [_figures([q for q, _ in sub], [r for _, r in sub], groups=True)]
             }
     return summary
+
+
+def calibration(queries: list[LabelledQuery], results: list[RetrievalResult], bands: int = 5) -> list[dict]:
+    """Reliability table: queries in bands of the best article's score (equal-sized bands), and per band how often
+    that best article was right (an out-of-KB question has no right article), how often the bot answered, and how
+    often its answers were right. The decision is well calibrated when answers come from bands that are right."""
+    rows = sorted(zip(queries, results), key=lambda qr: qr[1].decision.confidence)
+    out = []
+    for b in range(bands):
+        part = rows[len(rows) * b // bands: len(rows) * (b + 1) // bands]
+        if not part:
+            continue
+        right = [bool(q.relevant) and r.best is not None and r.best.article_id in q.relevant for q, r in part]
+        answered = [r.decision.action == "answer" for _, r in part]
+        n_ans = sum(answered)
+        out.append({
+            "score_from": round(part[0][1].decision.confidence, 4), "score_to": round(part[-1][1].decision.confidence, 4),
+            "queries": len(part), "best_right": round(sum(right) / len(part), 3),
+            "answered": round(n_ans / len(part), 3),
+            "answers_right": round(sum(a and r for a, r in zip(answered, right)) / n_ans, 3) if n_ans else None,
+        })
+    return out
 
 
 def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], groups: bool = False) -> dict:
@@ -64,6 +88,10 @@ def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], group
     ranks = [rank_of(q, r) for q, r in answerable]
     answered = [(q, r) for q, r in zip(queries, results) if r.decision.action == "answer"]
     correct = [1 for q, r in answered if q.relevant and r.hits and r.hits[0].article_id in q.relevant]
+    # "Did you mean": a simulated user picks the right article when it is among the choices, else asks for a person
+    # (so a choice is never a wrong answer; an out-of-KB question offered choices still ends with a person).
+    offered = [(q, r) for q, r in zip(queries, results) if r.decision.action != "answer" and r.choices]
+    picked = [1 for q, r in offered if any(h.article_id in q.relevant for h in r.choices)]
     lat = np.array([r.latency_ms for r in results]) if results else np.zeros(1)
     n = max(len(answerable), 1)
     if groups:  # a group of only answerable (or only out-of-KB) queries: report what it can measure
@@ -71,7 +99,8 @@ def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], group
         if answerable:
             figures.update({"recall@1": round(sum(1 for k in ranks if k == 1) / n, 4),
                             "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
-                            "deflection": round(len(correct) / n, 4)})
+                            "deflection": round(len(correct) / n, 4),
+                            "deflection_with_choices": round((len(correct) + len(picked)) / n, 4)})
         if unanswerable:
             figures["out_of_kb_handoff"] = round(
                 sum(1 for _, r in unanswerable if r.decision.action == "handoff") / len(unanswerable), 4)
@@ -84,6 +113,10 @@ def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], group
         "recall@3": round(sum(1 for k in ranks if k and k <= 3) / n, 4),
         "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
         "deflection": round(len(correct) / n, 4),
+        "deflection_with_choices": round((len(correct) + len(picked)) / n, 4),
+        "choices_offered": round(len(offered) / max(len(queries), 1), 4),
+        "out_of_kb_offered_choices": round(
+            sum(1 for q, _ in offered if not q.relevant) / max(len(unanswerable), 1), 4),
         "false_answer_rate": round((len(answered) - len(correct)) / max(len(answered), 1), 4),
         "out_of_kb_handoff": round(
             sum(1 for _, r in unanswerable if r.decision.action == "handoff") / max(len(unanswerable), 1), 4
@@ -111,6 +144,7 @@ def run_queries(
                     "ranked": [h.article_id for h in r.hits[:10]],
                     "scores": [round(h.score, 4) for h in r.hits[:10]],
                     "decision": r.decision.action,
+                    "choices": [h.article_id for h in r.choices],
                     "latency_ms": round(r.latency_ms, 2),
                 }, ensure_ascii=False) + "\n")
             if progress:

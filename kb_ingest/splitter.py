@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 MAX_UNIT_CHARS = 1500
 OPENING_CHARS = 1200  # ~300 tokens: MiniLM reads 256 word pieces, a longer unit's tail is never seen
@@ -12,7 +13,7 @@ _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class UnitDraft:
-    kind: str  # title | section
+    kind: str  # title | section | question
     position: int
     text: str  # embedded
     passage: str  # shown to the user
@@ -49,7 +50,9 @@ def _chunks(text: str, limit: int = MAX_UNIT_CHARS) -> list[str]:
     return chunks
 
 
-def split_article(title: str, body: str) -> list[UnitDraft]:
+def split_article(title: str, body: str, questions: Sequence[str] = ()) -> list[UnitDraft]:
+    """The title, each section (cut to MAX_UNIT_CHARS), and each example question the KB owner listed: a question
+    names the article the way users ask, so, like the title, it shows the article's opening."""
     sections = _sections(body)
     # A leading "# Title" repeats the title: drop it from the first section.
     if sections and sections[0][0] and sections[0][0].strip().lower() == title.strip().lower():
@@ -63,6 +66,8 @@ def split_article(title: str, body: str) -> list[UnitDraft]:
             break
         opening = f"{opening}\n\n{part}" if opening else part
     units.append(UnitDraft("title", 0, title, _chunks(opening)[0]))
+    for question in questions:
+        units.append(UnitDraft("question", len(units), question, units[0].passage))
     for heading, text in sections:
         for chunk in _chunks(text):
             label = f"{title} — {heading}" if heading else title

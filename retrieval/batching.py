@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -28,7 +29,8 @@ class _Request:
 
 
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0) -> None:
+    def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0,
+                 passage_cache_size: int = 4096) -> None:
         self.inner = inner
         self.name, self.dim = inner.name, inner.dim
         self.scripts = getattr(inner, "scripts", None)
@@ -40,6 +42,11 @@ class BatchingEmbedder:
         self._encoding = False  # a batch or an inline encode is running
         self.batches = 0  # counters for benchmarks and /healthz
         self.encoded = 0
+        # Passages already encoded in this process (the same article re-ingested, a test's sample KB loaded again):
+        # encoding is where ingest spends its time, a lookup costs nothing. Bounded: oldest out first.
+        self._passages: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._passages_lock = threading.Lock()
+        self.passage_cache_size = passage_cache_size
         self._worker = threading.Thread(target=self._run, name="query-encoder", daemon=True)
         self._worker.start()
 
@@ -76,7 +83,23 @@ class BatchingEmbedder:
         return req.result
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        return self.inner.encode_passages(texts, batch_size=batch_size)  # already batches (ingest, learning)
+        """The inner model's batches (ingest, learning), for the passages this process has not encoded yet."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._passages_lock:
+            missing = [i for i, t in enumerate(texts) if t not in self._passages]
+            for i, t in enumerate(texts):
+                if t in self._passages:
+                    out[i] = self._passages[t]
+                    self._passages.move_to_end(t)
+        if missing:
+            fresh = self.inner.encode_passages([texts[i] for i in missing], batch_size=batch_size)
+            out[missing] = fresh
+            with self._passages_lock:
+                for i, vec in zip(missing, fresh):
+                    self._passages[texts[i]] = vec
+                while len(self._passages) > self.passage_cache_size:
+                    self._passages.popitem(last=False)
+        return out
 
     def close(self) -> None:
         with self._cv:

@@ -146,6 +146,11 @@ class BilingualEmbedder:
         out[:, e1 + 1] = ~latin
         return out
 
+    def encode_comparable(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for comparing questions with each other (clustering): e5's, one space for every language.
+        The query vectors above are weighted for scoring against units, not for comparing with each other."""
+        return self.e5.encode_queries(list(texts))
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         latin, m, e = self._encode(texts, self.minilm.encode_queries, self.e5.encode_queries)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -159,6 +164,15 @@ class BilingualEmbedder:
         out[~latin, e0:e1] = e[~latin]
         out[~latin, e1], out[~latin, e1 + 1] = self.cross, 0.0
         return out
+
+
+def encode_comparable(embedder, texts: Sequence[str]) -> np.ndarray:
+    """Unit vectors whose inner products compare texts with each other (an embedder may weight its query vectors for
+    scoring against units only: `bilingual`)."""
+    inner = getattr(embedder, "inner", embedder)  # under the micro-batching wrapper
+    encode = getattr(inner, "encode_comparable", None) or embedder.encode_queries
+    vecs = encode(list(texts))
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
 
 
 def default_minilm_path() -> Path:

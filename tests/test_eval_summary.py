@@ -26,7 +26,7 @@ def test_figures_per_kind_and_language(tmp_path):
     s = summarise(queries, results)
     assert s["recall@1"] == round(2 / 3, 4) and s["out_of_kb_handoff"] == 0.0
     assert s["by_kind"]["en-en"] == {"queries": 1, "recall@1": 1.0, "mrr@10": 1.0, "deflection": 1.0,
-                                     "false_answer_rate": 0.0}
+                                     "deflection_with_choices": 1.0, "false_answer_rate": 0.0}
     assert s["by_kind"]["ru-en"]["recall@1"] == 0.0 and s["by_kind"]["ru-en"]["false_answer_rate"] == 1.0
     assert s["by_kind"]["short"]["deflection"] == 0.0  # right article, but handed off
     assert s["by_kind"]["out"] == {"queries": 1, "false_answer_rate": 1.0, "out_of_kb_handoff": 0.0}
@@ -38,3 +38,23 @@ def test_files_without_kinds_keep_the_flat_summary(tmp_path):
     path.write_text(json.dumps({"query": "vpn", "relevant": ["vpn"]}), encoding="utf-8")
     s = summarise(read_queries(path), [result("vpn", "answer")])
     assert "by_kind" not in s and "by_lang" not in s and s["deflection"] == 1.0
+
+
+def test_choices_count_apart_from_first_answers(tmp_path):
+    """"Did you mean": a simulated user picks the right article when it is offered, else asks for a person — counted
+    in deflection_with_choices, never in first-answer deflection, and never as a wrong answer."""
+    lines = [{"query": "vpn drops", "relevant": ["vpn"]}, {"query": "printer", "relevant": ["printer"]},
+             {"query": "wifi", "relevant": ["wifi"]}, {"query": "weather", "relevant": []}]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+
+    def offered(*ids: str) -> RetrievalResult:
+        hits = [ArticleHit(a, a, 0.88, "", n) for n, a in enumerate(ids)]
+        return RetrievalResult("q", hits, Decision("handoff", 0.88, "ambiguous"), choices=hits)
+
+    s = summarise(read_queries(path), [result("vpn", "answer"), offered("other", "printer"), offered("a", "b"),
+                                       offered("vpn", "printer")])
+    assert s["deflection"] == round(1 / 3, 4) and s["deflection_with_choices"] == round(2 / 3, 4)
+    assert s["false_answer_rate"] == 0.0 and s["out_of_kb_handoff"] == 1.0
+    assert s["choices_offered"] == 0.75 and s["out_of_kb_offered_choices"] == 1.0
+    assert [row["queries"] for row in s["calibration"]] == [1, 1, 1, 1] and s["calibration"][-1]["answered"] == 1.0

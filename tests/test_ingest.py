@@ -248,3 +248,31 @@ def test_html_and_txt_files_ingest(sessions, retriever, tmp_path):
     assert top_article(retriever, "how do I add a signature to my emails") == "outlook-signature"
     assert top_article(retriever, "my external screen stays black on the dock") == "monitor"
     assert retriever.answer("how do I add a signature to my emails").decision.action == "answer"
+
+
+def test_example_questions_in_the_front_matter_find_their_article(sessions, retriever, tmp_path):
+    """A KB owner lists how users ask (`questions:`); each is matched on its own, and stays with the article."""
+    kb = tmp_path / "kb"
+    write(kb, "printer.md", PRINTER)
+    write(kb, "wifi.md", WIFI)
+    write(kb, "vpn.md", VPN)
+    ingest_paths(sessions, retriever, [kb])
+    colloquial = "the copier keeps eating my sheets"
+    assert retriever.answer(colloquial).decision.action == "handoff"  # the article's own words are too far
+
+    write(kb, "printer.md", PRINTER.replace("tags: [printer]", "tags: [printer]\nquestions:\n"
+                                            "  - the copier keeps eating my pages\n  - printer keeps eating paper"))
+    report = ingest_paths(sessions, retriever, [kb])
+    assert report.updated == ["printer-jam"] and not report.failed
+    r = retriever.answer(colloquial)
+    assert r.decision.action == "answer" and r.best.article_id == "printer-jam", (r.decision, r.best)
+    assert "front door" in r.best.passage  # a question names the article; the user reads its text
+    with sessions() as s:
+        assert s.get(Article, "printer-jam").questions == ["the copier keeps eating my pages", "printer keeps eating paper"]
+        kinds = s.scalars(select(ArticleUnit.kind).where(ArticleUnit.article_id == "printer-jam")).all()
+    assert sorted(kinds).count("question") == 2
+    assert ingest_paths(sessions, retriever, [kb]).unchanged  # unchanged questions: nothing re-encoded
+
+    write(kb, "bad.md", "---\nid: bad\ntitle: Bad\nquestions: {a: 1}\n---\nBody text.\n")
+    failed = ingest_paths(sessions, retriever, [kb]).failed
+    assert [f.reason for f in failed] == ["'questions' must be a list of questions, one a line"]

@@ -72,7 +72,7 @@ def test_editing_an_ingested_article_keeps_its_learned_phrasings(app):
     agent = make_agent(runtime, "keeper", kb_editor=True)
     with httpx.Client(base_url=base, timeout=30) as http:
         q = "the authenticator app is gone since I got a new iphone"
-        r = asked(http, "k1", q)
+        r = ChatUser(http, "k1").ask_for_person(q)
         number = r["ticket"]
         http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
         http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": "done", "articles": ["it-mfa-new-phone"]},

@@ -24,7 +24,8 @@ def app(module_db_url, tmp_path_factory, embedder):
 
 
 def handed_off(user: ChatUser, text: str) -> int:
-    r = user.send(text).json()
+    """The bot does not answer: it hands off, or offers "did you mean" choices and the user picks none of them."""
+    r = user.ask_for_person(text)
     assert r["state"] == "waiting_for_agent", r
     return r["ticket"]
 

@@ -516,7 +516,7 @@ def test_managers_get_escalations_and_breaches_as_direct_messages(live):
 def test_russian_telegram_user_hears_of_the_escalation_in_russian(live):
     olga = TgUser(live.tg, 1601, "Ольга", language_code="ru")
     m = live.tg.mark()
-    olga.say("Не подключается сетевой диск")  # the English-only model hands Russian to a person
+    olga.say("Не подключается сетевой диск, позовите человека")  # she asks for a person in Russian
     number = _number(live.tg.wait_sent(olga.id, m, match=lambda r: "заявку №" in r["text"])[0]["text"])
     m = live.tg.mark()
     _escalate(live, number)

@@ -123,3 +123,17 @@ def test_sample_kb_overall_is_never_mostly_wrong(sample):
     s = summarise(queries, results)
     assert s["false_answer_rate"] <= 0.15
     assert s["out_of_kb_handoff"] >= 0.8
+
+
+def test_the_english_only_model_never_answers_another_script(embedder):
+    """`FIRSTLINE_EMBEDDER=minilm` reads Latin script only: a Russian question is handed to a person with the reason,
+    however confident its meaningless similarities look (before the guard: 35 of 42 sample-KB answers wrong)."""
+    from retrieval import Unit
+
+    retriever = Retriever(embedder, policy_for("minilm"))
+    retriever.add_units([Unit(1, "it-ru-network-drive", "Как подключить сетевой диск",
+                              "Как подключить сетевой диск", "Откройте Проводник → Этот компьютер …", "title")])
+    r = retriever.answer("Как подключить сетевой диск?")
+    assert r.best.article_id == "it-ru-network-drive" and r.best.score > 0.9  # looks certain …
+    assert (r.decision.action, r.decision.reason) == ("handoff", "unsupported_language")  # … and is not trusted
+    assert r.choices == []

@@ -374,17 +374,22 @@ def test_kb_text_is_escaped_for_mrkdwn(slack):
 
 def test_russian_user_gets_russian_texts_and_buttons(slack):
     fake = slack.fake
-    # The default embedder (English-only MiniLM) cannot read Russian: rather than guess, the bot says so in
-    # Russian and hands off (a multilingual embedder answers instead; see docs/retrieval.md).
+    # The default (bilingual) embedder reads Russian: the answer comes in Russian, with Russian buttons.
     slack.event(dm("URU1", "Как подключить сетевой диск?"))
-    handoff = fake.wait_for("chat.postMessage", lambda c: "заявку №" in c.text(), channel="DURU1")[0]
-    assert "Я пока не умею искать по базе знаний на этом языке" in handoff.text()
-    # Answers to Russian speakers carry Russian button labels.
+    answer = fake.wait_for("chat.postMessage", has_buttons, channel="DURU1")[0]
+    assert answer.text().startswith("Вот что я нашёл в статье «Как подключить сетевой диск")
+    labels = [e["text"]["text"] for b in answer.args["blocks"] if b.get("type") == "actions" for e in b["elements"]]
+    assert labels == ["Помогло", "Не помогло", "Позвать человека"]
+    slack.press("URU1", answer, "fl_human")  # and the handoff is told in Russian too
+    fake.wait_for("chat.postMessage", lambda c: "заявку №" in c.text(), channel="DURU1")
+    # "Did you mean" choices carry the articles' titles.
     from bot.slack.blocks import answer_messages
 
-    [msg] = answer_messages("Ответ", "ru", actions=["helped", "not_helped", "human"], owner="URU1")
-    labels = [e["text"]["text"] for b in msg["blocks"] if b.get("type") == "actions" for e in b["elements"]]
-    assert labels == ["Помогло", "Не помогло", "Позвать человека"]
+    [msg] = answer_messages("?", "ru", actions=["choose_1", "choose_2", "human"], owner="URU1",
+                            choices=[{"action": "choose_1", "title": "Принтер"}, {"action": "choose_2", "title": "VPN"}])
+    buttons = [(e["text"]["text"], e["action_id"]) for b in msg["blocks"] if b.get("type") == "actions"
+               for e in b["elements"]]
+    assert buttons == [("1. Принтер", "fl_choose_1"), ("2. VPN", "fl_choose_2"), ("Позвать человека", "fl_human")]
 
 
 def test_only_the_asker_can_rate_an_answer(slack):

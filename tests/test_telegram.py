@@ -201,17 +201,20 @@ def test_commands_languages_stickers_and_unknown_input(tg):
     assert fake.wait_sent(olga.id, m)[0]["text"].startswith("Я не могу прочитать такое сообщение")
 
     m = fake.mark()
-    # The default embedder (English-only MiniLM) cannot read Russian: rather than guess, the bot says so
-    # in Russian and hands off (a multilingual embedder answers instead; see docs/retrieval.md).
+    # The default (bilingual) embedder reads Russian: the answer comes in Russian, with Russian buttons.
     olga.say("Как подключить сетевой диск?")
-    [handoff] = fake.wait_sent(olga.id, m)
-    assert handoff["text"].startswith("Я пока не умею искать по базе знаний на этом языке")
-    assert "заявку №" in handoff["text"]
-    # Russian labels on the answer buttons.
+    [answer] = fake.wait_sent(olga.id, m)
+    assert answer["text"].startswith("Вот что я нашёл в статье «Как подключить сетевой диск")
+    labels = [b["text"] for row in answer["markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Помогло", "Не помогло", "Позвать человека"]
+    # "Did you mean" choices: one article title a row, then a person.
     from bot.telegram.render import feedback_keyboard
 
-    kb = feedback_keyboard("ru", ["helped", "not_helped", "human"])
-    assert [b.text for row in kb.inline_keyboard for b in row] == ["Помогло", "Не помогло", "Позвать человека"]
+    kb = feedback_keyboard("ru", ["choose_1", "choose_2", "human"], [
+        {"action": "choose_1", "title": "Принтер не печатает"}, {"action": "choose_2", "title": "Сетевой диск"}])
+    assert [[b.text for b in row] for row in kb.inline_keyboard] == [
+        ["1. Принтер не печатает"], ["2. Сетевой диск"], ["Позвать человека"]]
+    assert [b.callback_data for row in kb.inline_keyboard for b in row] == ["fb:choose_1", "fb:choose_2", "fb:human"]
 
     # An English speaker gets English.
     sam = TgUser(fake, 1102, "Sam", language_code="en-GB")

@@ -79,6 +79,8 @@ class Conversation(Base):
     handoff_reason: Mapped[str | None] = mapped_column(String(32))
     # What the bot offered for the current question, best first: [{"article_id", "title", "score"}].
     offered: Mapped[list] = mapped_column(default=list)
+    # Articles offered to pick from ("did you mean"), numbered from 1: [{"article_id", "title", "score", "passage"}].
+    choices: Mapped[list] = mapped_column(default=list, server_default="[]")
     last_question: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -31,7 +31,8 @@
       const bar = document.createElement("div"); bar.className = "actions";
       for (const act of m.actions) {
         const b = document.createElement("button"); b.type = "button";
-        b.textContent = (LABELS[lang] || LABELS.en)[act] || act;
+        const choice = (m.choices || []).find(c => c.action === act);  // "did you mean": the article's title
+        b.textContent = choice ? choice.title : (LABELS[lang] || LABELS.en)[act] || act;
         b.onclick = () => { bar.querySelectorAll("button").forEach(x => x.disabled = true); send({action: act}); };
         bar.append(b);
       }
@@ -60,7 +61,8 @@
       lang = data.lang || lang;
       showState(data);
       if (data.user_token && data.user_token !== token) { token = data.user_token; localStorage.setItem("fl_token", token); }
-      for (const rep of data.replies) render({id: rep.id, author: "bot", text: rep.text, article: rep.article, actions: rep.actions});
+      for (const rep of data.replies) render({id: rep.id, author: "bot", text: rep.text, article: rep.article,
+                                              actions: rep.actions, choices: rep.choices});
       listen();
     } catch (e) { errorBox.textContent = "Network error: your message was not sent. Please try again."; }
   }

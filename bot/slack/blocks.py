@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import re
 
-from bot.texts import t
+from bot.texts import action_label, t
 
 SECTION_LIMIT = 3000  # a section block's text
 MESSAGE_TEXT_LIMIT = 40000  # a message's top-level text
 SECTIONS_PER_MESSAGE = 10  # Slack allows 50 blocks; 10 × 3000 chars keeps `text` under 40000 too
 
-FEEDBACK_ACTION_IDS = {"helped": "fl_helped", "not_helped": "fl_not_helped", "human": "fl_human"}
+FEEDBACK_ACTION_IDS = {"helped": "fl_helped", "not_helped": "fl_not_helped", "human": "fl_human",
+                       "choose_1": "fl_choose_1", "choose_2": "fl_choose_2", "choose_3": "fl_choose_3"}
 TAKE_ACTION_ID = "fl_take"
 
 # The agents' channel speaks English (it is the service desk's own workspace channel). mrkdwn: escaped.
@@ -118,7 +119,7 @@ def feedback_value(owner: str, thread_ref: str) -> str:
 
 
 def answer_messages(text: str, lang: str, *, article: dict | None = None, actions: list[str] | None = None,
-                    owner: str = "", thread_ref: str = "") -> list[dict]:
+                    owner: str = "", thread_ref: str = "", choices: list[dict] | None = None) -> list[dict]:
     """A bot reply: the passage (escaped), the article as a link, and the feedback buttons in the user's
     language on the last message."""
     body = escape(text)
@@ -131,7 +132,7 @@ def answer_messages(text: str, lang: str, *, article: dict | None = None, action
         value = feedback_value(owner, thread_ref)
         styles = {"helped": "primary"}
         messages[-1]["blocks"].append({"type": "actions", "block_id": "fl_feedback", "elements": [
-            button(t(lang, f"action_{a}"), FEEDBACK_ACTION_IDS[a], value, styles.get(a))
+            button(action_label(lang, a, choices), FEEDBACK_ACTION_IDS[a], value, styles.get(a))
             for a in actions if a in FEEDBACK_ACTION_IDS]})
     return messages
 

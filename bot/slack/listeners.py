@@ -223,7 +223,9 @@ class SlackBot:
         target_channel, _, target_ts = thread_ref.partition(":")
         lang = await asyncio.to_thread(self._user_lang, user)
         if message.get("ts"):  # the buttons are used: show the choice instead, so they can't be pressed twice
-            choice = t(lang, f"action_{kind}")
+            # A "did you mean" button carries the article's title; the others name the feedback.
+            choice = (action.get("text") or {}).get("text") or kind if kind.startswith("choose_") \
+                else t(lang, f"action_{kind}")
             note = bk.escape(t(lang, "slack_you_chose", choice=choice))
             try:
                 await client.chat_update(channel=channel, ts=message["ts"], text=message.get("text") or choice,

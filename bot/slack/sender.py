@@ -87,6 +87,7 @@ class SlackSender:
             payload = msg.get("payload") or {}
             for m in answer_messages(msg.get("text") or "", lang, article=payload.get("article"),
                                      actions=list(payload.get("actions") or []), owner=conv.get("user_ref"),
+                                     choices=payload.get("choices"),
                                      thread_ref=thread_ref or channel):
                 await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=m["text"],
                                                    blocks=m["blocks"], unfurl_links=False)

@@ -7,7 +7,7 @@ import re
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.texts import TEXTS, t
+from bot.texts import TEXTS, action_label, t
 
 PARSE_MODE = "HTML"  # every dynamic string is escaped with esc(); KB Markdown arrives as plain text
 TEXT_LIMIT = 4096  # sendMessage text, after entity parsing
@@ -97,10 +97,12 @@ def clip(text: str, chars: int) -> str:
 
 
 # -- keyboards ------------------------------------------------------------------------------------
-def feedback_keyboard(lang: str, actions: list[str]) -> InlineKeyboardMarkup | None:
+def feedback_keyboard(lang: str, actions: list[str], choices: list[dict] | None = None) -> InlineKeyboardMarkup | None:
     if not actions:
         return None
-    buttons = [InlineKeyboardButton(text=t(lang, f"action_{a}"), callback_data=f"fb:{a}") for a in actions]
+    buttons = [InlineKeyboardButton(text=action_label(lang, a, choices), callback_data=f"fb:{a}") for a in actions]
+    if choices:  # "did you mean": one article title a row, then "talk to a human"
+        return InlineKeyboardMarkup(inline_keyboard=[[b] for b in buttons])
     rows = [buttons[:2], buttons[2:]] if len(buttons) > 2 else [buttons]
     return InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
 

@@ -92,7 +92,8 @@ class TelegramSender:
         if d.message["author"] == "agent":
             header = f"🧑‍💼 <b>{render.esc(d.message.get('agent') or 'agent')}</b>:\n"
         elif d.message["author"] == "bot":  # the bot's answer to a user's message, with its feedback buttons
-            markup = render.feedback_keyboard(d.conversation.get("lang") or "en", list(payload.get("actions") or []))
+            markup = render.feedback_keyboard(d.conversation.get("lang") or "en", list(payload.get("actions") or []),
+                                              payload.get("choices"))
             markdown = payload.get("kind") == "answer"
         await self._send(calls, chat_id, render.compose(header, d.message["text"], markdown=markdown), markup)
 
