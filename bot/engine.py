@@ -158,7 +158,9 @@ class Engine:
                 s, msg.channel, msg.user_ref, msg.thread_ref, lang=lang_hint, user_name=msg.user_name,
                 idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after))
             if text:
-                conv.lang = detect_language(text, conv.lang or lang_hint)
+                # The question as the retriever read it: "ghbdtn" typed on the wrong layout is Russian.
+                read_as = pre.extra.get("understood_as", text) if isinstance(pre, RetrievalResult) else text
+                conv.lang = detect_language(read_as, conv.lang or lang_hint)
             payload = {"action": msg.action} if msg.action else {}
             if msg.attachments:
                 payload["attachments"] = msg.attachments
