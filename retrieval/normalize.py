@@ -11,6 +11,7 @@ grows. Stems come from the Snowball stemmers (PyStemmer) for Russian and English
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -54,6 +55,19 @@ _TRANSLIT = [
 _MAX_VARIANTS = 32
 # Latin letters that look like Cyrillic ones: "пapoль" typed with a Latin a, p and o.
 _LOOKALIKE = str.maketrans("aceopxyABCEHKMOPTXY", "асеорхуАВСЕНКМОРТХУ")
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole English words of 4+ letters from the packaged English model's vocabulary (~20k): "printer" or "monitor"
+    typed to a KB whose articles are Russian is English, not transliterated Russian."""
+    try:
+        from retrieval.embedders import default_minilm_path
+
+        words = (default_minilm_path() / "vocab.txt").read_text(encoding="utf-8").split()
+    except Exception:  # the package is missing or changed: repair still works from the KB's own words
+        return frozenset()
+    return frozenset(w for w in words if len(w) >= 4 and w.isascii() and w.isalpha())
 
 
 def stem(word: str) -> str:
@@ -189,9 +203,11 @@ def repair(text: str, vocab: Vocabulary) -> Repaired:
     if not len(vocab):
         return Repaired(text, tuple(fixes))
 
+    english = english_words()
+
     def known(word: str) -> bool:
         w = word.lower()
-        return w in RU_FUNCTION or w in EN_FUNCTION or vocab.knows(w)
+        return w in RU_FUNCTION or w in EN_FUNCTION or w in english or vocab.knows(w)
 
     rewrites: dict[tuple[int, int], str] = {}
     reading, latin_words = _read_latin_as_russian(text, vocab, known)

@@ -62,3 +62,11 @@ def test_a_removed_article_takes_its_words_with_it(vocab):
 
 def test_an_empty_kb_still_lowers_caps():
     assert repair("VPN НЕ РАБОТАЕТ", Vocabulary()).text == "vpn не работает"
+
+
+def test_english_words_stay_english_against_a_russian_kb():
+    """A KB whose articles are Russian knows "монитор", not "monitor": English is still not transliteration."""
+    v = Vocabulary()
+    v.add("Монитор мигает или не включается: проверьте кабель")
+    assert repair("monitor flickers", v).text == "monitor flickers"
+    assert repair("monitor migaet", v).text == "monitor мигает"  # the Russian word typed in Latin letters is read
