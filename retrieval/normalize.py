@@ -92,7 +92,10 @@ class Vocabulary:
         for word in set(w.lower() for w in _WORD.findall(text)):
             key = _key(word)
             self._counts[key] += 1
-            self._forms.setdefault(key, Counter())[word] += 1
+            forms = self._forms.get(key)
+            if forms is None:  # not setdefault: that would build a Counter for every word of every unit
+                forms = self._forms[key] = Counter()
+            forms[word] += 1
 
     def remove(self, text: str) -> None:
         for word in set(w.lower() for w in _WORD.findall(text)):

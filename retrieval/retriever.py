@@ -129,23 +129,24 @@ class Retriever:
         with self._lock:
             self.index.add([u.id for u in units], vectors)
             for u in units:
-                old = self.units.get(u.id)
-                if old is not None and old.kind in VOCABULARY_KINDS:
-                    self.vocabulary.remove(old.text)
-                if u.kind in VOCABULARY_KINDS:
-                    self.vocabulary.add(u.text)
+                self._follow_vocabulary(self.units.get(u.id), u)
                 self.units[u.id] = u
                 if self._keyword is not None:
                     self._keyword.set(u.id, u.text)
         return vectors
 
+    def _follow_vocabulary(self, old: Unit | None, new: Unit | None) -> None:
+        """Keep the repair's vocabulary to the articles' own words as units come and go."""
+        if old is not None and old.kind in VOCABULARY_KINDS:
+            self.vocabulary.remove(old.text)
+        if new is not None and new.kind in VOCABULARY_KINDS:
+            self.vocabulary.add(new.text)
+
     def remove_units(self, unit_ids: Iterable[int]) -> int:
         ids = [int(i) for i in unit_ids]
         with self._lock:
             for i in ids:
-                old = self.units.pop(i, None)
-                if old is not None and old.kind in VOCABULARY_KINDS:
-                    self.vocabulary.remove(old.text)
+                self._follow_vocabulary(self.units.pop(i, None), None)
                 if self._keyword is not None:
                     self._keyword.remove(i)
             return self.index.remove(ids)
@@ -165,8 +166,7 @@ class Retriever:
             self.units = {u.id: u for u in units}
             self.vocabulary = Vocabulary()
             for u in self.units.values():
-                if u.kind in VOCABULARY_KINDS:
-                    self.vocabulary.add(u.text)
+                self._follow_vocabulary(None, u)
             if self.keyword_weight > 0:
                 self._keyword = KeywordIndex()
                 for u in self.units.values():
