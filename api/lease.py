@@ -39,6 +39,14 @@ class RedisLease:
         await self.client.eval(_RELEASE, 1, self.key, self.holder)
 
 
+def _cancel_was_swallowed() -> bool:
+    """redis-py can absorb a CancelledError that lands mid-command (redis/redis-py#2028): a cancelled holder
+    then renewed its lease for ever and no standby could take over. `Task.cancelling()` still counts the
+    request, so each Redis call below is followed by this check."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def run_while_holding(lease: RedisLease, work: Callable[[], Awaitable[None]], name: str) -> None:
     """Stand by until the lease is ours, run `work` while renewing it every ttl/3; stop the work if the lease
     is lost, then stand by again. Cancelling this (app shutdown) stops the work and releases the lease."""
@@ -48,6 +56,10 @@ async def run_while_holding(lease: RedisLease, work: Callable[[], Awaitable[None
             got = await lease.try_acquire()
         except (RedisError, OSError):
             got = False
+        if _cancel_was_swallowed():
+            if got:
+                await asyncio.shield(lease.release())
+            raise asyncio.CancelledError
         if not got:
             await asyncio.sleep(step)
             continue
@@ -68,6 +80,8 @@ async def run_while_holding(lease: RedisLease, work: Callable[[], Awaitable[None
                     if not unsure:
                         log.warning("%s: cannot renew the lease (%s); carrying on", name, type(exc).__name__)
                     unsure = True
+                if _cancel_was_swallowed():
+                    raise asyncio.CancelledError
         finally:
             if not task.done():
                 task.cancel()

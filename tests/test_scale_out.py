@@ -380,3 +380,44 @@ async def test_relay_survives_redis_going_away_and_coming_back(caplog):
         finally:
             await a.stop()
             await b.stop()
+
+
+@needs_redis
+async def test_a_holder_cancelled_in_the_middle_of_a_renewal_still_stops_and_lets_go():
+    """redis-py can swallow a cancellation that lands mid-command (redis/redis-py#2028); the CI once saw a
+    cancelled holder renew for ever. The renewal here swallows it the same way, every time."""
+    from redis import asyncio as aioredis
+
+    from api.lease import RedisLease, run_while_holding
+
+    renewing = asyncio.Event()
+
+    class SwallowingLease(RedisLease):
+        async def renew(self) -> bool:
+            renewing.set()
+            try:
+                await asyncio.sleep(0.3)  # the command in flight when the cancel lands
+            except asyncio.CancelledError:
+                pass  # what the client library did
+            return await super().renew()
+
+    key = f"firstline-test:lease:{uuid.uuid4().hex}"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    worked = asyncio.Event()
+
+    async def work() -> None:
+        worked.set()
+        await asyncio.Event().wait()
+
+    holder = asyncio.create_task(run_while_holding(SwallowingLease(client, key, ttl=0.6), work, "a"))
+    try:
+        await asyncio.wait_for(renewing.wait(), 5)
+        assert worked.is_set() and await client.exists(key)
+        holder.cancel()
+        done, _ = await asyncio.wait({holder}, timeout=5)
+        assert done and holder.cancelled(), "the cancelled holder carried on"
+        assert not await client.exists(key)  # released at once, not left to expire
+    finally:
+        holder.cancel()  # a holder that swallowed its cancel once is left to the loop's end, not awaited
+        await client.delete(key)
+        await client.aclose()
