@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from api import (admin_views, chat_views, intake_views, console_kb_views, console_report_views, console_views, kb_admin_views,
                  kb_report_views, kb_views, notification_views, ops_views, report_views, sla_views, ticket_views)
+from api.background import cancel_and_wait
 from api.channels import configured_channels
 from api.console_auth import SignInThrottle
 from api.middleware import InputGuard, SecurityHeaders
@@ -106,9 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await cancel_and_wait(background)
             for m in mounts:
                 if m.stop is not None:
                     await m.stop()

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.background import cancel_and_wait
 from kb_ingest.models import KBState
 from tickets.models import Message, OutboxItem, Ticket
 
@@ -209,9 +210,7 @@ class Relay:
                            asyncio.create_task(self._send(), name="relay:send")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self._loop = None
         self.detach()
