@@ -28,14 +28,14 @@ SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
 _embedders: dict[str, object] = {}
 
 
-def get_embedder(spec: str, batch_queries: bool = True):
+def get_embedder(spec: str, batch_queries: bool = True, glossary: Path | None = None):
     """Models take seconds to load: one instance per process and spec. Query encodings from concurrent
     requests are micro-batched (retrieval.batching) unless `batch_queries` is off."""
-    key = f"{spec}|{'batched' if batch_queries else 'plain'}"
+    key = f"{spec}|{glossary}|{'batched' if batch_queries else 'plain'}"
     if key not in _embedders:
-        plain_key = f"{spec}|plain"
+        plain_key = f"{spec}|{glossary}|plain"
         if plain_key not in _embedders:
-            _embedders[plain_key] = make_embedder(spec)
+            _embedders[plain_key] = make_embedder(spec, glossary)
         if batch_queries:
             _embedders[key] = BatchingEmbedder(_embedders[plain_key])
     return _embedders[key]
@@ -49,7 +49,7 @@ def build_retriever(settings: Settings) -> Retriever:
         sure_score=settings.answer_sure_score,
     )
     return Retriever(
-        get_embedder(settings.embedder, settings.batch_queries),
+        get_embedder(settings.embedder, settings.batch_queries, settings.glossary),
         policy,
         hnsw_threshold=settings.hnsw_threshold,
         keyword_weight=settings.keyword_weight,

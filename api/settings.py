@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Literal
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tickets.inputs import http_url
@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     answer_min_margin: float | None = None
     answer_sure_score: float | None = None
     keyword_weight: float = 0.0
+    # A company's own English|Russian terms (product names, jargon), one "english | русский" line each, read beside
+    # the packaged helpdesk glossary (retrieval/data/glossary_en_ru.txt) by the bilingual embedder.
+    glossary: FilePath | None = None
     # Learning from resolutions: a resolution with no matching article becomes a draft for review, or
     # (auto-publish) a published article at once.
     auto_publish_resolutions: bool = False

