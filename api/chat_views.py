@@ -17,7 +17,7 @@ from api.streams import live_stream
 from api.schemas import ChatIn, ChatOut, MessageOut, ReplyOut, UserTicketOut
 from bot.engine import Incoming, InputError
 from bot.language import detect_language, locale_language
-from tickets import chat_identities, service
+from tickets import chat_identities, conversations, service
 from tickets.inputs import normalize_ref
 from tickets.models import Conversation, Message, OutboxItem
 
@@ -104,7 +104,7 @@ def post_message(body: ChatIn, rt: RuntimeDep, engine: EngineDep, request: Reque
 def _user_messages(session, user: str, after: int) -> list[MessageOut]:
     conv_ids = list(session.scalars(
         select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.user_ref == user)))
-    return [message_out(m) for m in service.messages_after(session, conv_ids, after)]
+    return [message_out(m) for m in conversations.messages_after(session, conv_ids, after)]
 
 
 @router.get("/messages", response_model=list[MessageOut], summary="Everything in my chats after message `after`")
@@ -133,7 +133,7 @@ async def stream(request: Request, rt: RuntimeDep, user: str, after: int = 0,
         with rt.read_sessions() as s:
             conversations.update(s.scalars(select(Conversation.id).where(Conversation.channel == CHANNEL,
                                                                            Conversation.user_ref == user)))
-            return [message_out(m) for m in service.messages_after(s, list(conversations), last)]
+            return [message_out(m) for m in conversations.messages_after(s, list(conversations), last)]
 
     async def events():
         last = after

@@ -27,7 +27,7 @@ from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
 from api.streams import live_stream
 from tickets import agents as agent_accounts
 from tickets import sla
-from tickets.models import Conversation, Message, Outcome, Ticket, TicketStatus
+from tickets.models import OPEN_STATUSES, Conversation, Message, Outcome, Ticket
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["agent console"])
@@ -35,8 +35,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 LANG_COOKIE, LOGIN_CSRF_COOKIE = "fl_lang", "fl_login_csrf"
 LANGS = ("en", "ru")
 DEFLECTED = (Outcome.helped.value, Outcome.answered.value)
-OPEN_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
-                 TicketStatus.escalated.value)
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

@@ -8,7 +8,7 @@ from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
 from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, AgentPatchIn, EventOut, HandbackIn, MessageOut,
                          ResolveIn, TextIn, TicketDetailOut, TicketOut)
 from tickets import agents as agent_accounts
-from tickets import service, sla
+from tickets import conversations, service, sla
 from tickets.models import Agent, Ticket, TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
@@ -47,8 +47,8 @@ def list_tickets(session: ReadSessionDep, agent: AgentDep,
 @router.get("/tickets/{number}", response_model=TicketDetailOut, summary="A ticket with transcript and audit trail")
 def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketDetailOut:
     tk = service.get_ticket(session, number)
-    messages = service.transcript(session, tk.conversation_id)
-    sent = service.deliveries(session, [m.id for m in messages])
+    messages = conversations.transcript(session, tk.conversation_id)
+    sent = conversations.deliveries(session, [m.id for m in messages])
     transcript: list[MessageOut] = [message_out(m, sent.get(m.id)) for m in messages]
     events = [EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
               for e in service.events(session, number)]

@@ -43,7 +43,8 @@ FALLBACK_QUERIES = [
 
 # -- inputs ---------------------------------------------------------------------------------------
 def _sample_articles():
-    from kb_ingest.loaders import ParsedArticle, load_paths
+    from kb_ingest.article import ParsedArticle
+    from kb_ingest.loaders import load_paths
 
     return [a for a in load_paths([SAMPLE_KB]) if isinstance(a, ParsedArticle)]
 
@@ -72,7 +73,8 @@ def write_variant_kb(folder: Path, target_units: int) -> tuple[int, int]:
 
 def unit_texts(folder: Path) -> list[str]:
     """Exactly the texts ingest_paths will encode for this folder."""
-    from kb_ingest.loaders import ParsedArticle, load_paths
+    from kb_ingest.article import ParsedArticle
+    from kb_ingest.loaders import load_paths
     from kb_ingest.splitter import split_article
 
     return [d.text for a in load_paths([folder]) if isinstance(a, ParsedArticle)

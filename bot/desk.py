@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.language import asks_for_human
 from bot.texts import t
 from kb_ingest.learning import Learner
-from tickets import notifications, service
+from tickets import conversations, notifications, service
 from tickets.models import Agent, Conversation, Message, Ticket
 
 
@@ -20,7 +20,7 @@ class Desk:
         self.learner = learner  # resolutions feed the knowledge base (kb_ingest.learning)
 
     def _notify_user(self, session: Session, conv: Conversation, text: str, kind: str) -> Message:
-        return service.add_message(session, conv, "system", text, payload={"kind": kind})
+        return conversations.add_message(session, conv, "system", text, payload={"kind": kind})
 
     def _tell_agents(self, session: Session, ticket: Ticket, event: str, message_id: int | None = None) -> None:
         service.notify_agents(session, self.agent_channels, ticket, event, message_id)
@@ -38,7 +38,7 @@ class Desk:
     def reply(self, session: Session, number: int, agent: Agent, text: str, source: str = "api",
               platform_msg_id: str | None = None) -> Message:
         if platform_msg_id:  # a redelivered agent message: already relayed, do nothing twice
-            seen = service.message_by_platform_id(session, platform_msg_id, f"agent:{agent.id}")
+            seen = conversations.message_by_platform_id(session, platform_msg_id, f"agent:{agent.id}")
             if seen is not None:
                 return seen
         with notifications.user_told(session, number, "pending_user"):  # the reply itself speaks to the user

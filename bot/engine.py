@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,16 +19,17 @@ from bot.texts import t
 from kb_ingest.learning import Learner
 from kb_ingest.service import article_tags
 from retrieval import Retriever, RetrievalResult
-from tickets import service
+from tickets import conversations, service
 from tickets.inputs import clean_text, normalize_ref
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
 
 log = logging.getLogger(__name__)
 
+# The one spelling of what a user's button can send; the tuples below are read from it.
 Action = Literal["helped", "not_helped", "human", "choose_1", "choose_2", "choose_3"]
-CHOICE_ACTIONS: tuple[str, ...] = ("choose_1", "choose_2", "choose_3")  # "did you mean": the user picks article n
-ACTIONS: tuple[str, ...] = ("helped", "not_helped", "human", *CHOICE_ACTIONS)
-FEEDBACK_ACTIONS = ["helped", "not_helped", "human"]
+ACTIONS: tuple[str, ...] = get_args(Action)
+FEEDBACK_ACTIONS: tuple[str, ...] = ACTIONS[:3]  # under an answer
+CHOICE_ACTIONS: tuple[str, ...] = ACTIONS[3:]  # "did you mean": the user picks article n
 MAX_OFFERS = 2  # the first answer, then "didn't help" gets the next best article once
 
 
@@ -147,14 +148,14 @@ class Engine:
                                pre: RetrievalResult | Exception | None) -> HandleResult:
         with self.sessions.begin() as s:
             if msg.platform_msg_id:
-                dup = service.find_platform_message(s, msg.channel, msg.user_ref, msg.platform_msg_id)
+                dup = conversations.find_platform_message(s, msg.channel, msg.user_ref, msg.platform_msg_id)
                 if dup is not None:
                     conv = s.get(Conversation, dup.conversation_id)
                     ticket = service.ticket_for_conversation(s, conv.id)
                     return HandleResult(conv.id, conv.state, conv.lang, dup.id,
-                                    [reply_from(m) for m in service.replies_to(s, dup.id)],
+                                    [reply_from(m) for m in conversations.replies_to(s, dup.id)],
                                     ticket.id if ticket else None, duplicate=True)
-            conv = service.get_or_start_conversation(
+            conv = conversations.get_or_start_conversation(
                 s, msg.channel, msg.user_ref, msg.thread_ref, lang=lang_hint, user_name=msg.user_name,
                 idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after))
             if text:
@@ -166,7 +167,7 @@ class Engine:
                 payload["attachments"] = msg.attachments
             if msg.refused_attachments:
                 payload["refused_attachments"] = msg.refused_attachments
-            user_msg = service.add_message(s, conv, "user", text or f"[{msg.action or 'attachment'}]",
+            user_msg = conversations.add_message(s, conv, "user", text or f"[{msg.action or 'attachment'}]",
                                            payload=payload, platform_msg_id=msg.platform_msg_id)
             turn = _Turn(self, s, conv, user_msg)
             turn.route(msg, text, pre)
@@ -189,14 +190,14 @@ class _Turn:
     def lang(self) -> str:
         return self.conv.lang
 
-    def say(self, text: str, kind: str = "info", article: dict | None = None, actions: list[str] | None = None,
-            choices: list[dict] | None = None) -> None:
-        payload = {"kind": kind, "actions": actions or []}
+    def say(self, text: str, kind: str = "info", article: dict | None = None,
+            actions: list[str] | tuple[str, ...] | None = None, choices: list[dict] | None = None) -> None:
+        payload = {"kind": kind, "actions": list(actions or ())}
         if article:
             payload["article"] = article
         if choices:
             payload["choices"] = choices
-        m = service.add_message(self.s, self.conv, "bot", text, payload=payload, reply_to_id=self.user_msg.id)
+        m = conversations.add_message(self.s, self.conv, "bot", text, payload=payload, reply_to_id=self.user_msg.id)
         self.replies.append(reply_from(m))
 
     # -- routing ------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class _Turn:
                 # sentence here (inside the write transaction) costs a few milliseconds.
                 learner.record_feedback(self.s, last["article_id"], helped=True, question=self.conv.last_question,
                                         origin=f"helped:conversation:{self.conv.id}")
-            service.close_conversation(self.s, self.conv, Outcome.helped)
+            conversations.close_conversation(self.s, self.conv, Outcome.helped)
             return
         if msg.action == "not_helped":
             self.not_helped()

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets import service
+from tickets import conversations, service
 from tickets.db import utcnow
 from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket
 
@@ -100,11 +100,11 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
                     "assignee": assignee.name if assignee else None, "resolution": ticket.resolution,
                     "line": ticket.line, "priority": ticket.priority, "channel": ticket.channel,
                     "requester": ticket.requester}
-        th = service.ticket_thread(session, ticket.id, item.channel) if item.audience == "agents" else None
+        th = conversations.ticket_thread(session, ticket.id, item.channel) if item.audience == "agents" else None
         if th is not None:
             d.thread = {"chat_ref": th.chat_ref, "thread_ref": th.thread_ref, "root_ref": th.root_ref}
         if item.event in ("ticket_opened", "ticket_claimed") and conv is not None:
-            d.transcript = [_message_dict(m) for m in service.transcript(session, conv.id)]
+            d.transcript = [_message_dict(m) for m in conversations.transcript(session, conv.id)]
     return d
 
 
@@ -193,7 +193,7 @@ class OutboxDispatcher:
             if error is None:
                 item.status, item.sent_at, item.last_error = "sent", now, None
                 if result is not None and result.thread and item.ticket_id:
-                    service.save_ticket_thread(s, item.ticket_id, item.channel, **result.thread)
+                    conversations.save_ticket_thread(s, item.ticket_id, item.channel, **result.thread)
                 return
             item.attempts += 1
             item.last_error = f"{type(error).__name__}: {error}"[:2000]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
-from kb_ingest.loaders import ParsedArticle
+from kb_ingest.article import ParsedArticle
 from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.service import content_hash, store_article
 from kb_ingest.splitter import split_article

@@ -9,41 +9,18 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import frontmatter
 import yaml
 
+from kb_ingest.article import LoadError, ParsedArticle, finish_article, slugify
+from kb_ingest.sources import ExportHTMLText, in_asset_folder, load_mediawiki  # exported sites, MediaWiki dumps
+
 FAQ_SUFFIXES = {".csv", ".json"}
 SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".xml", *FAQ_SUFFIXES}  # .xml: MediaWiki export (sources.py)
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_QUESTIONS = 50
-_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-@dataclass
-class ParsedArticle:
-    id: str
-    title: str
-    body: str
-    source: str
-    tags: list[str] = field(default_factory=list)
-    lang: str = "en"
-    questions: list[str] = field(default_factory=list)  # example phrasings from the front matter
-
-
-@dataclass
-class LoadError:
-    source: str
-    reason: str
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
-    return slug[:120] or "article"
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadError]:
@@ -58,7 +35,6 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadError]:
                     # README/LICENSE files in a KB folder describe the folder, they are not articles
                     if f.stem.upper() in {"README", "LICENSE", "LICENCE", "CHANGELOG"}:
                         continue
-                    from kb_ingest.sources import in_asset_folder  # exported sites' attachments are not pages
                     if f.suffix.lower() not in {".html", ".htm"} and in_asset_folder(f, path):
                         continue
                     yield f
@@ -75,7 +51,6 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[ParsedArticle | LoadErro
             yield item
             continue
         if item.suffix.lower() == ".xml":
-            from kb_ingest.sources import load_mediawiki
             results = load_mediawiki(item)
         else:
             results = load_faq(item) if item.suffix.lower() in FAQ_SUFFIXES else [load_file(item)]
@@ -136,7 +111,7 @@ def load_faq(path: Path) -> list[ParsedArticle | LoadError]:
             continue
         meta = {"id": row.get("id") or f"{slugify(path.stem)[:40]}-{slugify(question)[:80]}".strip("-"),
                 "tags": row.get("tags") or [], "lang": row.get("lang") or None}
-        result = _finish(path, meta, question, answer)
+        result = finish_article(path, meta, question, answer)
         if isinstance(result, LoadError):
             result = LoadError(src, f"entry {n}: {result.reason}")
         out.append(result)
@@ -159,41 +134,6 @@ def load_file(path: Path) -> ParsedArticle | LoadError:
     return _from_markdown(path, text)
 
 
-def _finish(path: Path, meta: dict, title: str | None, body: str) -> ParsedArticle | LoadError:
-    src = str(path)
-    body = body.strip()
-    art_id = str(meta.get("id") or slugify(path.stem))
-    if not _ID_OK.match(art_id):
-        return LoadError(src, f"invalid id {art_id!r}: use letters, digits, '.', '_' or '-' (max 200)")
-    title = str(meta.get("title") or title or "").strip()
-    if not title:
-        return LoadError(src, "no title (add 'title:' to the front matter or a '# ' heading)")
-    if not body:
-        return LoadError(src, "empty article: no text besides the title")
-    tags = meta.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
-    if not isinstance(tags, list):
-        return LoadError(src, "'tags' must be a list")
-    lang = str(meta.get("lang") or _guess_lang(title + " " + body))
-    questions = meta.get("questions") or []
-    if isinstance(questions, str):
-        questions = [q for q in questions.splitlines()]
-    if not isinstance(questions, list) or not all(isinstance(q, (str, int, float)) for q in questions):
-        return LoadError(src, "'questions' must be a list of questions, one a line")
-    questions = [" ".join(str(q).split()) for q in questions]
-    questions = [q for q in dict.fromkeys(questions) if q]
-    if len(questions) > MAX_QUESTIONS or any(len(q) > 500 for q in questions):
-        return LoadError(src, f"'questions': at most {MAX_QUESTIONS}, each up to 500 characters")
-    return ParsedArticle(art_id, title[:500], body, src, [str(t) for t in tags], lang, questions)
-
-
-def _guess_lang(text: str) -> str:
-    letters = [c for c in text if c.isalpha()]
-    cyr = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
-    return "ru" if letters and cyr / len(letters) > 0.3 else "en"
-
-
 def _from_markdown(path: Path, text: str) -> ParsedArticle | LoadError:
     try:
         post = frontmatter.loads(text)
@@ -208,61 +148,17 @@ def _from_markdown(path: Path, text: str) -> ParsedArticle | LoadError:
     body = post.content
     heading = re.match(r"\s*#\s+(.+)\n?", body)
     title = heading.group(1).strip() if heading else None
-    return _finish(path, post.metadata, title, body)
+    return finish_article(path, post.metadata, title, body)
 
 
 def _from_text(path: Path, text: str) -> ParsedArticle | LoadError:
     lines = text.strip().splitlines()
     if not lines:
-        return _finish(path, {}, None, "")
-    return _finish(path, {}, lines[0], "\n".join(lines[1:]))
-
-
-class _HTMLText(HTMLParser):
-    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "pre"}
-    _SKIP = {"script", "style", "head", "nav", "footer"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: str | None = None
-        self._skip = 0
-        self._in_title = False
-        self._heading: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._SKIP:
-            self._skip += 1
-        elif tag in {"h2", "h3"}:
-            self.parts.append("\n\n## ")
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n" if tag != "li" else "\n- ")
-        if tag == "h1":
-            self._heading = ""
-
-    def handle_endtag(self, tag):
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._SKIP and self._skip:
-            self._skip -= 1
-        elif tag == "h1" and self._heading is not None:
-            self.title = self.title or self._heading.strip()
-            self._heading = None
-
-    def handle_data(self, data):
-        if self._in_title:
-            self.title = (self.title or "") + data.strip()
-        elif not self._skip:
-            if self._heading is not None:
-                self._heading += data
-            else:
-                self.parts.append(data)
+        return finish_article(path, {}, None, "")
+    return finish_article(path, {}, lines[0], "\n".join(lines[1:]))
 
 
 def _from_html(path: Path, text: str) -> ParsedArticle | LoadError:
-    from kb_ingest.sources import ExportHTMLText  # also drops breadcrumbs/sidebars of exported sites
     parser = ExportHTMLText()
     try:
         parser.feed(text)
@@ -270,4 +166,4 @@ def _from_html(path: Path, text: str) -> ParsedArticle | LoadError:
     except Exception as exc:
         return LoadError(str(path), f"cannot parse HTML: {exc}")
     body = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+", " ", "".join(parser.parts))).strip()
-    return _finish(path, {}, parser.title, body)
+    return finish_article(path, {}, parser.title, body)

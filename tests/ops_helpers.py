@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tickets import routing, service
+from tickets import conversations, routing, service
 from tickets.agents import create_agent
 from tickets.models import Agent, Ticket
 
@@ -16,7 +16,7 @@ def agent(s, name: str, role: str = "l1") -> Agent:
 def ticket(s, user: str, question: str = "help please", *, tags: list[str] | None = None,
            priority: str | None = None, channel: str = "web") -> Ticket:
     """A ticket as the bot opens it (optionally with the tried articles' tags)."""
-    conv = service.get_or_start_conversation(s, channel, user)
+    conv = conversations.get_or_start_conversation(s, channel, user)
     t = service.open_ticket(s, conv, reason="user_request", question=question, bot_tried=[], article_tags=tags)
     if priority:
         t.priority = priority

@@ -116,7 +116,7 @@ def test_email_with_a_refused_exe_is_still_handled_and_the_agent_is_told(tmp_pat
     from api.settings import Settings
     from bot.email import EmailChannel, EmailConfig
     from bot.engine import Engine
-    from tickets import service
+    from tickets import conversations, service
     from tickets.models import Message
 
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'fl.db'}", secret_key="k",
@@ -141,7 +141,7 @@ def test_email_with_a_refused_exe_is_still_handled_and_the_agent_is_told(tmp_pat
             assert refused["name"] == "PrinterFix.exe" and refused["reason"] == "executable"
             # What the agent reads in the ticket's transcript says which file was refused and why.
             ticket = service.ticket_for_conversation(s, msg.conversation_id)
-            transcript = [m.text for m in service.transcript(s, ticket.conversation_id)]
+            transcript = [m.text for m in conversations.transcript(s, ticket.conversation_id)]
             assert any("attachment refused: PrinterFix.exe is a program or script" in t for t in transcript)
         stored = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
         assert len(stored) == 1 and stored[0].read_bytes() == PNG

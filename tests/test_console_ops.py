@@ -19,7 +19,7 @@ from tests.live import ChatUser, make_agent, running_app
 def test_dashboard_sla_numbers(sessions):
     """Open tickets by SLA state and line; the breached/at-risk list is soonest-due first, done tickets left out."""
     from api.console_views import _sla_numbers
-    from tickets import service, sla
+    from tickets import conversations, service, sla
     from tickets.db import utcnow
 
     now = utcnow()
@@ -27,7 +27,7 @@ def test_dashboard_sla_numbers(sessions):
         sla.ensure_default_policies(s)
         made = []
         for i, text in enumerate(["late L1", "later L2", "fine", "done"]):
-            conv = service.get_or_start_conversation(s, "web", f"u{i}")
+            conv = conversations.get_or_start_conversation(s, "web", f"u{i}")
             made.append(service.open_ticket(s, conv, reason="user_request", question=text, bot_tried=[]))
         late, later, fine, done = made
         late.first_response_due_at = late.resolution_due_at = now - timedelta(hours=3)
@@ -119,13 +119,13 @@ def test_escalate_to_l2_and_return_with_answer(app, new_page):
 
 def test_channel_filter_sla_marks_and_dashboard(app, new_page):
     base, runtime, tokens = app
-    from tickets import service
+    from tickets import conversations, service
     from tickets.db import utcnow
     from tickets.models import Ticket
 
     web = handoff(base, "pavel", "I need a person: shared mailbox lost folders")
     with runtime.sessions.begin() as s:  # a Telegram handoff (its channel is tested in test_telegram.py)
-        conv = service.get_or_start_conversation(s, "telegram", "tg:4242", lang="en")
+        conv = conversations.get_or_start_conversation(s, "telegram", "tg:4242", lang="en")
         tg = service.open_ticket(s, conv, reason="user_request", question="Telegram: my badge does not open the door",
                                  bot_tried=[]).id
     with runtime.sessions.begin() as s:  # the web one's deadlines have passed

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb_ingest.loaders import LoadError, ParsedArticle, load_paths
+from kb_ingest.article import LoadError, ParsedArticle
+from kb_ingest.loaders import load_paths
 from kb_ingest.service import ingest_paths
 from retrieval import Retriever
 

@@ -30,7 +30,7 @@ from bot.webhook_sender import WebhookSender
 from tests.fakes.slack_api import running_fake_slack
 from tests.fakes.telegram_api import FakeTelegram, TgUser
 from tests.live import ChatUser, make_agent, running_app
-from tickets import escalation, notifications, routing, service
+from tickets import conversations, escalation, notifications, routing, service
 from tickets.agents import create_agent, link_accounts
 from tickets.errors import Invalid
 from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket, TicketEvent
@@ -54,8 +54,8 @@ def by_name(s, name: str) -> Agent:
 
 def new_ticket(s, user: str = "1001", channel: str = "telegram", lang: str = "en",
                question: str = "The VPN drops every five minutes") -> int:
-    conv = service.get_or_start_conversation(s, channel, user, lang=lang)
-    service.add_message(s, conv, "user", question)
+    conv = conversations.get_or_start_conversation(s, channel, user, lang=lang)
+    conversations.add_message(s, conv, "user", question)
     return service.open_ticket(s, conv, reason="user_request", question=question, bot_tried=[]).id
 
 
@@ -88,7 +88,7 @@ def test_each_status_change_reaches_the_user_once(sessions):
         desk.reply(s, number, by_name(s, "lena"), "Which office are you in?")
     with sessions.begin() as s:  # the user answers: the ticket reopens silently
         conv = s.get(Conversation, s.get(Ticket, number).conversation_id)
-        msg = service.add_message(s, conv, "user", "Berlin")
+        msg = conversations.add_message(s, conv, "user", "Berlin")
         service.user_message_on_ticket(s, conv, msg)
     with sessions.begin() as s:
         escalation.escalate(s, number, by_name(s, "lena"), note="Tunnel drops; logs attached")

@@ -13,7 +13,7 @@ from bot.outbox import Delivered, OutboxDispatcher, PermanentFailure, RetryAfter
 from retrieval import Retriever
 from tickets.agents import create_agent
 from tickets.models import Agent, OutboxItem
-from tickets import service
+from tickets import conversations
 
 
 class RecordingPlatform:
@@ -69,7 +69,7 @@ async def test_agent_replies_and_ticket_events_are_delivered_in_order(desk_setup
     to_agents = [text for aud, _, text in platform.sent if aud == "agents"]
     assert to_agents[:2] == ["ticket_opened", "ticket_claimed"]
     with sessions() as s:
-        assert service.ticket_thread(s, number, "chatapp").thread_ref == f"topic-{number}"
+        assert conversations.ticket_thread(s, number, "chatapp").thread_ref == f"topic-{number}"
         assert {i.status for i in s.scalars(select(OutboxItem))} == {"sent"}
 
 

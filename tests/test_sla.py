@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.live import make_agent, running_app
-from tickets import service, sla
+from tickets import conversations, service, sla
 from tickets.agents import create_agent
 from tickets.db import transaction
 from tickets.models import Agent, Conversation, Ticket, TicketEvent
@@ -243,7 +243,7 @@ def test_the_service_desk_flow_sets_pauses_and_resumes_the_clock(desk):
         t = s.get(Ticket, number)
         assert t.status == "pending_user" and t.sla_paused_at is not None and sla.sla_state(t) == "paused"
         conv = s.get(Conversation, t.conversation_id)
-        service.user_message_on_ticket(s, conv, service.add_message(s, conv, "user", "2nd floor"))
+        service.user_message_on_ticket(s, conv, conversations.add_message(s, conv, "user", "2nd floor"))
     with desk() as s:
         t = s.get(Ticket, number)
         assert t.status == "open" and t.sla_paused_at is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kb_ingest.loaders import LoadError
+from kb_ingest.article import LoadError
 from kb_ingest.models import Article
 from kb_ingest.service import ingest_paths
 from kb_ingest.sources import wikitext_to_markdown

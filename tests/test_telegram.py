@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.fakes.telegram_api import FakeTelegram, TgUser, buttons, parse_html
 from tests.live import make_agent, running_app
-from tickets import service
+from tickets import conversations, service
 from tickets.agents import link_accounts
 from tickets.models import Message, OutboxItem
 
@@ -443,7 +443,7 @@ def test_photos_and_documents_are_attached_to_the_ticket(tg):
     # Stored under the data dir and attached to the ticket's conversation.
     with runtime.sessions() as s:
         ticket = service.get_ticket(s, number)
-        files = [a for msg in service.transcript(s, ticket.conversation_id)
+        files = [a for msg in conversations.transcript(s, ticket.conversation_id)
                  for a in (msg.payload or {}).get("attachments", [])]
     assert [(a["kind"], a["size"]) for a in files] == [("photo", len(big)), ("document", len(log_bytes))]
     assert files[1]["name"] == "vpn <log> & more.txt"

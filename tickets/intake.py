@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from tickets import service, sla
+from tickets import conversations, service, sla
 from tickets.db import utcnow
 from tickets.models import Agent, Conversation, Ticket
 from tickets.ops_models import PRIORITIES
@@ -36,7 +36,7 @@ def register_call(session: Session, agent: Agent, *, caller: str, callback_numbe
                         user_name=caller, lang=lang if lang in ("en", "ru") else "en", state="bot", offered=[])
     session.add(conv)
     session.flush()
-    service.add_message(session, conv, "user", summary,
+    conversations.add_message(session, conv, "user", summary,
                         payload={"call": {"caller": caller, "callback_number": number or None,
                                           "taken_by": agent.name}})
     conv.last_question = summary

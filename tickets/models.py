@@ -35,6 +35,10 @@ class TicketStatus(str, enum.Enum):
     closed = "closed"
 
 
+# A ticket someone still works on (counts towards queues, SLA and "my open tickets").
+OPEN_STATUSES: tuple[str, ...] = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
+                                  TicketStatus.escalated.value)
+
 class HandoffReason(str, enum.Enum):
     low_confidence = "low_confidence"
     negative_feedback = "negative_feedback"

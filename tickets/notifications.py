@@ -2,7 +2,7 @@
 
 - The user: a system message in the ticket's conversation, in the conversation's language. The web chat
   reads it from the transcript; push channels (Telegram, Slack, later email) get it through the outbox,
-  which `service.add_message` queues. Changes that already speak to the user are not doubled: the agent's
+  which `conversations.add_message` queues. Changes that already speak to the user are not doubled: the agent's
   reply (→ pending_user), and the desk's own notices for claim / resolve / hand back, which the desk
   declares with `user_told(...)`.
 - Staff: `OutboxItem(audience="staff")`, one per linked account (Agent.telegram_user_id / slack_user_id)
@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from tickets import conversations
 from tickets.errors import Invalid
 from tickets.models import (Agent, Conversation, Message, OutboxItem, Role, Ticket, TicketEvent, TicketStatus)
 from tickets.notification_texts import staff_text, user_text
@@ -105,12 +106,10 @@ def _last_message(session: Session, conv: Conversation) -> Message | None:
 
 def _post_user(session: Session, ticket: Ticket, kind: str, text_for: Callable[[str], str],
                **payload: object) -> Message | None:
-    from tickets import service  # service imports this module
-
     conv = _conversation(session, ticket)
     if conv is None:
         return None
-    msg = service.add_message(session, conv, "system", text_for(conv.lang), payload={"kind": kind, **payload})
+    msg = conversations.add_message(session, conv, "system", text_for(conv.lang), payload={"kind": kind, **payload})
     session.info.setdefault(_TX, {})[(ticket.id, kind)] = msg
     return msg
 

@@ -46,15 +46,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from tickets.inputs import supported_day
-from tickets.models import Agent, Conversation, Outcome, Ticket, TicketEvent, TicketStatus
+from tickets.models import OPEN_STATUSES, Agent, Conversation, Outcome, Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import LINES, Escalation, TimeEntry
 
 PERIODS = ("week", "month", "year")
 MAX_RANGE_DAYS = 3 * 366 + 1  # a custom range is at most about three years (keeps a report one quick read)
 DEFLECTED = (Outcome.helped.value, Outcome.answered.value)
 DONE_STATUSES = (TicketStatus.resolved.value, TicketStatus.closed.value)
-OPEN_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
-                 TicketStatus.escalated.value)
 
 
 class ReportInputError(ValueError):

@@ -22,7 +22,7 @@ from bot.engine import Incoming, InputError
 from bot.language import detect_language, locale_language
 from bot.slack import blocks as bk
 from bot.texts import t
-from tickets import agents, service
+from tickets import agents, conversations, service
 from tickets.models import Agent, Conversation, Ticket
 from tickets.service import TicketError
 
@@ -125,17 +125,17 @@ class SlackBot:
 
     def _open_tickets(self, user: str) -> list[dict]:
         with self.read_sessions() as s:
-            tickets = service.list_tickets(s, status=list(service.OPEN_STATUSES), requester=(CHANNEL, user), limit=20)
+            tickets = service.open_tickets_of(s, CHANNEL, user, limit=20)
             return [_ticket_dict(tk, s.get(Agent, tk.assignee_id) if tk.assignee_id else None) for tk in tickets]
 
     def _ticket_for_thread(self, channel: str, thread_ts: str) -> int | None:
         with self.read_sessions() as s:
-            tk = service.ticket_by_thread(s, CHANNEL, channel, thread_ts, thread_ts)
+            tk = conversations.ticket_by_thread(s, CHANNEL, channel, thread_ts, thread_ts)
             return tk.id if tk is not None else None
 
     def _has_conversation(self, user: str, thread_ref: str) -> bool:
         with self.read_sessions() as s:
-            return service.active_conversation(s, CHANNEL, user, thread_ref) is not None
+            return conversations.active_conversation(s, CHANNEL, user, thread_ref) is not None
 
     # -- the user's side --------------------------------------------------------------------
     async def user_turn(self, client: AsyncWebClient, *, user: str, channel: str, thread_ts: str | None,

@@ -28,17 +28,18 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.attachments import AttachmentPolicy, Refusal, inside_attachments, store
+from bot.attachments import AttachmentPolicy, inside_attachments, store
 from bot.engine import HandleResult, Incoming
-from bot.language import locale_language
 from bot.telegram import render
+from bot.telegram.common import (CHANNEL, MAX_INLINE_WAIT, AttachmentRefused, DownloadFailed, FileTooLarge,
+                                 lang_of)
+from bot.telegram.routers import agents_router, user_router
+from bot.telegram.sender import TelegramSender
 from bot.texts import t
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
 T = TypeVar("T")
 DEFAULT_WEBHOOK_PATH = "/api/v1/telegram/webhook"
-MAX_INLINE_WAIT = 30.0  # longer flood waits are left to the outbox's rescheduling
 
 
 @dataclass
@@ -125,8 +126,6 @@ class TelegramChannel:
     name = CHANNEL
 
     def __init__(self, config: TelegramConfig) -> None:
-        from bot.telegram.routers import agents_router, user_router
-        from bot.telegram.sender import TelegramSender
 
         self.config = config
         session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
@@ -356,24 +355,3 @@ class TelegramChannel:
         finally:
             part.unlink(missing_ok=True)
         return {"kind": kind, "path": f.path, "name": name, "size": f.size, "sha256": f.sha256}
-
-
-class DownloadFailed(Exception):
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-
-
-class AttachmentRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.detail)
-        self.refusal = refusal
-
-
-class FileTooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(f"file of {size} bytes is over the Bot API download limit")
-        self.size = size
-
-
-def lang_of(user: Any) -> str:
-    return locale_language(getattr(user, "language_code", None)) or "en"

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from bot.engine import Incoming, InputError
 from bot.telegram import render
-from bot.telegram.channel import CHANNEL, AttachmentRefused, FileTooLarge, lang_of
+from bot.telegram.common import CHANNEL, AttachmentRefused, FileTooLarge, lang_of
 from bot.texts import t
-from tickets import service
+from tickets import conversations, service
 from tickets.agents import by_platform_user
 from tickets.models import Agent, ConversationState, Ticket
-from tickets.service import OPEN_STATUSES, Conflict, Forbidden, NotFound, TicketError
+from tickets.service import Conflict, Forbidden, NotFound, TicketError
 
 if TYPE_CHECKING:
     from bot.telegram.channel import TelegramChannel
@@ -73,7 +73,7 @@ def user_router(ch: "TelegramChannel") -> Router:
         user_ref = str(message.from_user.id)
 
         def mine(s: Session) -> list[tuple[int, str, str, str | None]]:
-            rows = service.list_tickets(s, requester=(CHANNEL, user_ref), status=list(OPEN_STATUSES))
+            rows = service.open_tickets_of(s, CHANNEL, user_ref)
             return [(tk.id, tk.subject, tk.status, s.get(Agent, tk.assignee_id).name if tk.assignee_id else None)
                     for tk in rows]
 
@@ -92,7 +92,7 @@ def user_router(ch: "TelegramChannel") -> Router:
         user_ref = str(message.from_user.id)
 
         def active(s: Session) -> tuple[str, str] | None:
-            conv = service.active_conversation(s, CHANNEL, user_ref)
+            conv = conversations.active_conversation(s, CHANNEL, user_ref)
             return (conv.state, conv.lang) if conv is not None else None
 
         conv = await ch.read(active)
@@ -179,11 +179,11 @@ def ticket_of(s: Session, message: Message, bot_id: int) -> Ticket | None:
     chat = str(message.chat.id)
     thread = str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else ""
     replied = message.reply_to_message
-    ticket = service.ticket_by_thread(s, CHANNEL, chat, thread, str(replied.message_id) if replied else "")
+    ticket = conversations.ticket_by_thread(s, CHANNEL, chat, thread, str(replied.message_id) if replied else "")
     if ticket is None and replied is not None and replied.from_user and replied.from_user.id == bot_id:
         found = _TICKET_TAG.search(replied.text or replied.caption or "")
         if found:
-            th = service.ticket_thread(s, int(found.group(1)), CHANNEL)
+            th = conversations.ticket_thread(s, int(found.group(1)), CHANNEL)
             if th is not None and th.chat_ref == chat:
                 ticket = s.get(Ticket, th.ticket_id)
     return ticket
@@ -243,7 +243,7 @@ def agents_router(ch: "TelegramChannel") -> Router:
             agent = by_platform_user(s, CHANNEL, str(user_id))
             if agent is None:
                 return "not_linked"
-            if service.message_by_platform_id(s, pid, f"agent:{agent.id}") is not None:
+            if conversations.message_by_platform_id(s, pid, f"agent:{agent.id}") is not None:
                 return "duplicate"
             action(s, agent, ticket)
             return "ok"

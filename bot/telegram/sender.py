@@ -19,7 +19,7 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
 from bot.telegram import render
-from bot.telegram.channel import CHANNEL, MAX_INLINE_WAIT
+from bot.telegram.common import CHANNEL, MAX_INLINE_WAIT
 from bot.texts import t
 
 if TYPE_CHECKING:
