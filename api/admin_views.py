@@ -3,6 +3,7 @@
 Any agent may read groups and categories (the console's escalate and category pickers need them); only a
 manager changes them.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,12 +13,11 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from bot import outbox
-
 from api.deps import AgentDep, ManagerDep, SessionDep
 from api.schemas import AgentIdIn, CategoryIn, CategoryOut, GroupIn, GroupOut, MemberOut
+from bot import outbox
+from core.inputs import normalize_ref
 from tickets import chat_identities, routing
-from tickets.inputs import normalize_ref
 from tickets.models import Agent
 from tickets.ops_models import Category, SkillGroup
 
@@ -26,13 +26,23 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 def group_out(session: Session, group: SkillGroup) -> GroupOut:
     members = [session.get(Agent, i) for i in routing.member_ids(session, group.id)]
-    return GroupOut(id=group.id, slug=group.slug, name=group.name,
-                    members=[MemberOut(agent_id=a.id, name=a.name, role=a.role) for a in members])
+    return GroupOut(
+        id=group.id,
+        slug=group.slug,
+        name=group.name,
+        members=[MemberOut(agent_id=a.id, name=a.name, role=a.role) for a in members],
+    )
 
 
 def category_out(cat: Category, slugs: dict[int, str]) -> CategoryOut:
-    return CategoryOut(id=cat.id, slug=cat.slug, name=cat.name, line=cat.line,
-                       group=slugs.get(cat.group_id) if cat.group_id else None, tags=list(cat.tags or []))
+    return CategoryOut(
+        id=cat.id,
+        slug=cat.slug,
+        name=cat.name,
+        line=cat.line,
+        group=slugs.get(cat.group_id) if cat.group_id else None,
+        tags=list(cat.tags or []),
+    )
 
 
 @router.get("/groups", response_model=list[GroupOut], summary="Skill groups with their members")
@@ -54,8 +64,9 @@ def add_member(slug: str, body: AgentIdIn, session: SessionDep, manager: Manager
     return group_out(session, group)
 
 
-@router.delete("/groups/{slug}/members/{agent_id}", response_model=GroupOut,
-               summary="Remove an agent from a group (manager)")
+@router.delete(
+    "/groups/{slug}/members/{agent_id}", response_model=GroupOut, summary="Remove an agent from a group (manager)"
+)
 def remove_member(slug: str, agent_id: int, session: SessionDep, manager: ManagerDep) -> GroupOut:
     group = routing.remove_member(session, slug, agent_id)
     session.commit()
@@ -97,20 +108,38 @@ class DeliveryOut(BaseModel):
 
 
 def delivery_out(item) -> DeliveryOut:
-    return DeliveryOut(id=item.id, audience=item.audience, channel=item.channel, event=item.event, status=item.status,
-                       attempts=item.attempts, last_error=item.last_error, message_id=item.message_id,
-                       ticket_id=item.ticket_id, created_at=item.created_at, sent_at=item.sent_at)
+    return DeliveryOut(
+        id=item.id,
+        audience=item.audience,
+        channel=item.channel,
+        event=item.event,
+        status=item.status,
+        attempts=item.attempts,
+        last_error=item.last_error,
+        message_id=item.message_id,
+        ticket_id=item.ticket_id,
+        created_at=item.created_at,
+        sent_at=item.sent_at,
+    )
 
 
-@router.get("/deliveries", response_model=list[DeliveryOut],
-            summary="Outbound deliveries by status (default: failed for good), newest first (manager)")
-def list_deliveries(session: SessionDep, manager: ManagerDep,
-                    status: Literal["pending", "sending", "sent", "failed"] = "failed",
-                    limit: int = Query(100, ge=1, le=1000)) -> list[DeliveryOut]:
+@router.get(
+    "/deliveries",
+    response_model=list[DeliveryOut],
+    summary="Outbound deliveries by status (default: failed for good), newest first (manager)",
+)
+def list_deliveries(
+    session: SessionDep,
+    manager: ManagerDep,
+    status: Literal["pending", "sending", "sent", "failed"] = "failed",
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[DeliveryOut]:
     return [delivery_out(i) for i in outbox.list_items(session, status, limit)]
 
 
-@router.post("/deliveries/{item_id}/retry", response_model=DeliveryOut, summary="Send a failed delivery again (manager)")
+@router.post(
+    "/deliveries/{item_id}/retry", response_model=DeliveryOut, summary="Send a failed delivery again (manager)"
+)
 def retry_delivery(item_id: int, session: SessionDep, manager: ManagerDep) -> DeliveryOut:
     item = outbox.retry(session, item_id)
     session.commit()
@@ -127,8 +156,11 @@ class ChatUserOut(BaseModel):
     tokens_valid_after: datetime
 
 
-@router.post("/chat-users/revoke", response_model=ChatUserOut,
-             summary="End a web-chat user's access: every token issued to them stops working (manager)")
+@router.post(
+    "/chat-users/revoke",
+    response_model=ChatUserOut,
+    summary="End a web-chat user's access: every token issued to them stops working (manager)",
+)
 def revoke_chat_user(body: ChatUserIn, session: SessionDep, manager: ManagerDep) -> ChatUserOut:
     user = normalize_ref("web", body.user)
     row = chat_identities.revoke(session, "web", user)

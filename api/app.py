@@ -1,4 +1,5 @@
 """The FastAPI application factory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,20 +15,35 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError
 
-from api import (admin_views, chat_views, intake_views, console_kb_views, console_report_views, console_views, kb_admin_views,
-                 kb_report_views, kb_views, notification_views, ops_views, report_views, sla_views, ticket_views)
-from api.background import cancel_and_wait
+from api import (
+    admin_views,
+    chat_views,
+    console_kb_views,
+    console_report_views,
+    console_views,
+    intake_views,
+    kb_admin_views,
+    kb_report_views,
+    kb_views,
+    notification_views,
+    ops_views,
+    report_views,
+    sla_views,
+    ticket_views,
+)
 from api.channels import configured_channels
 from api.console_auth import SignInThrottle
 from api.middleware import InputGuard, SecurityHeaders
-from api.rate_limit import RateLimiter
-from api.relay import Relay, follow_kb, namespace_for
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
+from api.runtime import RELAY_WATCHES, Runtime, build_runtime
 from bot.desk import Desk
 from bot.engine import Engine, EngineConfig
 from bot.outbox import WEBHOOK, OutboxDispatcher
 from bot.webhook_sender import WebhookSender
+from core.background import cancel_and_wait
+from core.rate_limit import RateLimiter
+from core.relay import Relay, namespace_for
+from core.settings import Settings
+from kb_ingest.follower import follow_kb
 from tickets.scheduler import Scheduler
 from tickets.service import TicketError
 
@@ -41,9 +57,15 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
 
 # What every error response looks like (the handlers below); the OpenAPI document says so instead of FastAPI's
 # default {"detail": [...]} for 422, so clients (and the schemathesis fuzz test) read the real shape.
-ERROR_SCHEMA = {"title": "Error", "type": "object", "required": ["error", "message"],
-                "properties": {"error": {"type": "string", "title": "Error code"},
-                               "message": {"type": "string", "title": "Message"}}}
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "title": "Error code"},
+        "message": {"type": "string", "title": "Message"},
+    },
+}
 
 
 def _document_error_shape(app: FastAPI) -> None:
@@ -69,35 +91,49 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = rt
         agent_channels = tuple(m.name for m in mounts if m.has_agent_side)
         app.state.engine = Engine(
-            rt.sessions, rt.retriever,
-            EngineConfig(max_chars=settings.max_message_chars,
-                         idle_after=timedelta(minutes=settings.conversation_idle_minutes),
-                         channel_idle_after={"email": timedelta(days=settings.email_idle_days)},
-                         article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}"),
-            agent_channels=agent_channels, learner=rt.learner,
+            rt.sessions,
+            rt.retriever,
+            EngineConfig(
+                max_chars=settings.max_message_chars,
+                idle_after=timedelta(minutes=settings.conversation_idle_minutes),
+                channel_idle_after={"email": timedelta(days=settings.email_idle_days)},
+                article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}",
+            ),
+            agent_channels=agent_channels,
+            learner=rt.learner,
         )
         app.state.desk = Desk(agent_channels, learner=rt.learner)
         # Several processes: commits wake waiters here and (through Redis, if configured) in the other processes.
         namespace = namespace_for(settings.db_url)
-        app.state.relay = relay = Relay(settings.redis_url, namespace)
+        app.state.relay = relay = Relay(settings.redis_url, namespace, RELAY_WATCHES)
         relay.attach(rt.sessions)
         relay.start()
         app.state.rate_limiter = RateLimiter(settings.chat_rate_per_minute, settings.redis_url, namespace)
         app.state.sign_in_throttle = SignInThrottle(
-            app.state.rate_limiter, per_name=settings.signin_max_failures,
-            per_address=settings.signin_max_failures_per_address, minutes=settings.signin_lockout_minutes)
-        background: list[asyncio.Task] = [asyncio.create_task(follow_kb(relay, rt), name="kb-follower")]
+            app.state.rate_limiter,
+            per_name=settings.signin_max_failures,
+            per_address=settings.signin_max_failures_per_address,
+            minutes=settings.signin_lockout_minutes,
+        )
+        background: list[asyncio.Task] = [
+            asyncio.create_task(follow_kb(relay, rt.read_sessions, rt.retriever), name="kb-follower")
+        ]
         senders = {m.name: m.sender for m in mounts if m.sender is not None}
         if settings.dev_webhook_url:  # requests to application developers, POSTed (and signed) by the outbox
-            senders[WEBHOOK] = WebhookSender(settings.dev_webhook_url, settings.dev_webhook_secret.get_secret_value()
-                                             if settings.dev_webhook_secret else None)
-        app.state.dispatcher = OutboxDispatcher(rt.sessions, senders, max_attempts=settings.outbox_max_attempts) if senders else None
+            senders[WEBHOOK] = WebhookSender(
+                settings.dev_webhook_url,
+                settings.dev_webhook_secret.get_secret_value() if settings.dev_webhook_secret else None,
+            )
+        app.state.dispatcher = (
+            OutboxDispatcher(rt.sessions, senders, max_attempts=settings.outbox_max_attempts) if senders else None
+        )
         if app.state.dispatcher is not None:
             relay.on("outbox", app.state.dispatcher.wake)  # new items queued by any process
             background.append(asyncio.create_task(app.state.dispatcher.run_forever(), name="outbox"))
         # SLA warnings/breaches and the daily digest (each notice claimed in the DB: safe with several processes).
-        app.state.scheduler = Scheduler(rt.sessions, settings.sla_check_seconds, settings.daily_digest_hour,
-                                        settings.timezone)
+        app.state.scheduler = Scheduler(
+            rt.sessions, settings.sla_check_seconds, settings.daily_digest_hour, settings.timezone
+        )
         background.append(asyncio.create_task(app.state.scheduler.run_forever(), name="scheduler"))
         for m in mounts:
             if m.start is not None:
@@ -118,16 +154,29 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     mounts = configured_channels(settings)
     # /docs is our own page over the vendored Swagger UI (offline, no inline script); no ReDoc (it needs a CDN).
-    app = FastAPI(title="Firstline", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Chatbot-first IT service desk: web chat, agent API, knowledge base.")
+    app = FastAPI(
+        title="Firstline",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Chatbot-first IT service desk: web chat, agent API, knowledge base.",
+    )
     webhooks = frozenset(r.path for m in mounts if m.router is not None for r in m.router.routes)
     app.add_middleware(InputGuard, max_body=settings.max_request_bytes, body_exempt=webhooks)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException):
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large",
-                422: "invalid_input", 429: "rate_limited"}.get(exc.status_code, "error")
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            409: "conflict",
+            413: "too_large",
+            422: "invalid_input",
+            429: "rate_limited",
+        }.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -160,8 +209,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(OperationalError)
     async def db_error(_: Request, exc: OperationalError):
         log.error("database unavailable: %s", exc.orig)
-        return _error(503, "unavailable", "the service desk database is unavailable; nothing was saved, "
-                                          "please retry", {"Retry-After": "2"})
+        return _error(
+            503,
+            "unavailable",
+            "the service desk database is unavailable; nothing was saved, please retry",
+            {"Retry-After": "2"},
+        )
 
     app.include_router(chat_views.router)
     app.include_router(ticket_views.router)

@@ -4,6 +4,7 @@ A token is `<issued ms>.<HMAC(secret, web:<user>:<issued ms>)>`. It is valid for
 issued and only if it was issued after the identity's `tokens_valid_after` (a manager's revoke). Each message the
 user sends returns a fresh token, so an active user never sees one expire; a stolen token ages out.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,9 @@ def _sig(secret: str, user: str, issued: int) -> str:
     return hmac.new(secret.encode(), f"{CHANNEL}:{user}:{issued}".encode(), hashlib.sha256).hexdigest()
 
 
-def valid(secret: str, user: str, token: str | None, identity: ChatIdentity, lifetime: timedelta,
-          now: float | None = None) -> bool:
+def valid(
+    secret: str, user: str, token: str | None, identity: ChatIdentity, lifetime: timedelta, now: float | None = None
+) -> bool:
     issued_s, _, sig = (token or "").partition(".")
     if not issued_s.isdigit() or len(issued_s) > 15 or not sig:
         return False
@@ -44,5 +46,8 @@ def require(secret: str, user: str, identity: ChatIdentity | None, lifetime: tim
     """401 unless one of the presented tokens (header or cookie) opens this identity."""
     if identity is not None and any(valid(secret, user, tok, identity, lifetime) for tok in tokens):
         return
-    raise HTTPException(401, "this chat belongs to someone else, or your chat token is missing, expired or revoked "
-                             "(send it as 'X-Chat-Token'; start a new chat if it expired)")
+    raise HTTPException(
+        401,
+        "this chat belongs to someone else, or your chat token is missing, expired or revoked "
+        "(send it as 'X-Chat-Token'; start a new chat if it expired)",
+    )

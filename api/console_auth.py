@@ -4,6 +4,7 @@ it, and the throttle on failed sign-ins and bad tokens (per name and per client 
 The raw agent token never lives in the browser. Signing out, disabling the agent or rotating their token revokes the
 session on the server: a copied cookie stops working at once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import hmac
 
 from fastapi import Request
 
-from api.rate_limit import RateLimiter
+from core.rate_limit import RateLimiter
 from tickets.agents import SESSION_LIFETIME, name_key
 
 COOKIE = "fl_console"

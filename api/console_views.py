@@ -4,6 +4,7 @@ Pages are server-rendered Jinja2 shells; api/static/console/console.js fills the
 (api/ticket_views, /api/v1/kb/search), authenticated by the console's session cookie + CSRF header
 (api/deps.current_agent). Live updates: the SSE stream below, which polls the database with read sessions.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -19,8 +20,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from sse_starlette import ServerSentEvent
 from sqlalchemy import func, select
+from sse_starlette import ServerSentEvent
 
 from api import console_auth
 from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
@@ -38,136 +39,354 @@ DEFLECTED = (Outcome.helped.value, Outcome.answered.value)
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Agent console", "sign_in": "Sign in", "name": "Agent name", "token": "Agent token",
+        "title": "Agent console",
+        "sign_in": "Sign in",
+        "name": "Agent name",
+        "token": "Agent token",
         "login_help": "Use the name and the token you were given when your account was created "
-                      "(an administrator runs: firstline agents add NAME --role l1). The token is "
-                      "only checked, never stored in your browser.",
+        "(an administrator runs: firstline agents add NAME --role l1). The token is "
+        "only checked, never stored in your browser.",
         "login_failed": "Wrong agent name or token, or the account is deactivated.",
         "login_expired": "The sign-in form expired; please try again.",
-        "sign_out": "Sign out", "queue": "Queue", "dashboard": "Dashboard", "language": "Язык: русский",
-        "skip": "Skip to content", "filters": "Filters", "status": "Status", "line": "Line", "any": "Any",
-        "waiting": "Waiting (new)", "active": "In progress", "all_open": "All open", "resolved": "Resolved",
-        "all": "All", "assignee": "Assignee", "mine": "Mine", "unassigned": "Unassigned", "search": "Search",
-        "search_ph": "Subject or question", "sound": "Sound on new handoff", "no_tickets": "Nothing waiting.",
-        "new_handoff": "New handoff", "live": "Live", "offline": "Reconnecting…", "back": "← Queue",
-        "transcript": "Transcript", "why": "Why it was handed off", "bot_tried": "The bot offered",
-        "claim": "Claim", "handback": "Hand back to bot", "resolve": "Resolve", "reply": "Reply to the user",
-        "send": "Send", "resolution": "Resolution", "link_articles": "Linked article ids (optional, comma-separated)",
-        "resolve_help": "The user receives the resolution text.", "suggested": "Suggested articles",
-        "send_article": "Send this article", "no_suggestions": "No matching articles.", "events": "History",
-        "assigned_to": "Assignee", "nobody": "nobody", "you": "you", "created": "Created",
-        "user": "User", "bot": "Bot", "agent": "Agent", "system": "System", "feedback": "Feedback",
-        "fb_helped": "It helped ✓", "fb_not_helped": "Didn't help ✗", "fb_human": "Asked for a person",
-        "article": "Article", "new_messages": "New message from the user",
-        "not_delivered": "Not delivered to the user", "delivery_retrying": "Delivery failed, retrying", "claim_first": "Claim the ticket to reply.",
-        "today": "Today", "conversations": "Conversations", "tickets": "Tickets", "deflection": "Bot deflection rate",
+        "sign_out": "Sign out",
+        "queue": "Queue",
+        "dashboard": "Dashboard",
+        "language": "Язык: русский",
+        "skip": "Skip to content",
+        "filters": "Filters",
+        "status": "Status",
+        "line": "Line",
+        "any": "Any",
+        "waiting": "Waiting (new)",
+        "active": "In progress",
+        "all_open": "All open",
+        "resolved": "Resolved",
+        "all": "All",
+        "assignee": "Assignee",
+        "mine": "Mine",
+        "unassigned": "Unassigned",
+        "search": "Search",
+        "search_ph": "Subject or question",
+        "sound": "Sound on new handoff",
+        "no_tickets": "Nothing waiting.",
+        "new_handoff": "New handoff",
+        "live": "Live",
+        "offline": "Reconnecting…",
+        "back": "← Queue",
+        "transcript": "Transcript",
+        "why": "Why it was handed off",
+        "bot_tried": "The bot offered",
+        "claim": "Claim",
+        "handback": "Hand back to bot",
+        "resolve": "Resolve",
+        "reply": "Reply to the user",
+        "send": "Send",
+        "resolution": "Resolution",
+        "link_articles": "Linked article ids (optional, comma-separated)",
+        "resolve_help": "The user receives the resolution text.",
+        "suggested": "Suggested articles",
+        "send_article": "Send this article",
+        "no_suggestions": "No matching articles.",
+        "events": "History",
+        "assigned_to": "Assignee",
+        "nobody": "nobody",
+        "you": "you",
+        "created": "Created",
+        "user": "User",
+        "bot": "Bot",
+        "agent": "Agent",
+        "system": "System",
+        "feedback": "Feedback",
+        "fb_helped": "It helped ✓",
+        "fb_not_helped": "Didn't help ✗",
+        "fb_human": "Asked for a person",
+        "article": "Article",
+        "new_messages": "New message from the user",
+        "not_delivered": "Not delivered to the user",
+        "delivery_retrying": "Delivery failed, retrying",
+        "claim_first": "Claim the ticket to reply.",
+        "today": "Today",
+        "conversations": "Conversations",
+        "tickets": "Tickets",
+        "deflection": "Bot deflection rate",
         "deflection_help": "Share of finished conversations the bot handled alone (helped or answered).",
-        "outcomes": "Conversation outcomes", "reasons": "Handoff reasons", "open_by_line": "Open tickets by line",
-        "by_hour": "Conversations by hour (UTC)", "no_data": "No data yet", "manager_only":
-        "The dashboard is for managers.", "err": "Something went wrong", "handback_note": "Note (optional)",
-        "low_confidence": "Bot was not confident", "negative_feedback": "Answer didn't help",
-        "user_request": "User asked for a person", "bot_error": "Bot error",
-        "helped": "Helped", "answered": "Answered", "handed_off": "Handed off", "resolved_by_agent":
-        "Resolved by agent", "handed_back": "Handed back", "abandoned": "Abandoned",
-        "st_new": "new", "st_open": "open", "st_pending_user": "waiting for user", "st_escalated": "escalated",
-        "st_resolved": "resolved", "st_closed": "closed", "channel": "Channel", "ticket": "Ticket",
+        "outcomes": "Conversation outcomes",
+        "reasons": "Handoff reasons",
+        "open_by_line": "Open tickets by line",
+        "by_hour": "Conversations by hour (UTC)",
+        "no_data": "No data yet",
+        "manager_only": "The dashboard is for managers.",
+        "err": "Something went wrong",
+        "handback_note": "Note (optional)",
+        "low_confidence": "Bot was not confident",
+        "negative_feedback": "Answer didn't help",
+        "user_request": "User asked for a person",
+        "bot_error": "Bot error",
+        "helped": "Helped",
+        "answered": "Answered",
+        "handed_off": "Handed off",
+        "resolved_by_agent": "Resolved by agent",
+        "handed_back": "Handed back",
+        "abandoned": "Abandoned",
+        "st_new": "new",
+        "st_open": "open",
+        "st_pending_user": "waiting for user",
+        "st_escalated": "escalated",
+        "st_resolved": "resolved",
+        "st_closed": "closed",
+        "channel": "Channel",
+        "ticket": "Ticket",
         # service-desk operations (issue 8): priority, SLA, escalation, time, requests to developers
-        "priority": "Priority", "any_priority": "Any", "group": "Group", "sort": "Order", "sort_newest": "Newest first",
-        "sort_sla": "SLA first", "ch_web": "Web chat", "ch_telegram": "Telegram", "ch_slack": "Slack",
-        "ch_email": "Email", "ch_sms": "SMS", "ch_phone": "Phone",
-        "call_register": "Register a call", "call_caller": "Caller (name, department)",
-        "call_number": "Callback number", "call_summary": "What do they need?", "call_lang": "Language",
-        "call_submit": "Create ticket", "call_help": "The ticket is yours; the next page shows KB articles for it.",
-        "p_low": "low", "p_normal": "normal", "p_high": "high", "p_critical": "critical",
-        "sla": "SLA", "sla_ok": "on track", "sla_at_risk": "at risk", "sla_breached": "breached",
-        "sla_paused": "paused", "sla_met": "met", "sla_none": "no SLA", "due": "due",
-        "first_response_due": "First response due", "resolution_due": "Resolution due",
-        "first_response_done": "First response", "sla_paused_help": "The clock is paused while waiting for the user.",
-        "escalate": "Escalate", "escalate_to": "Escalate to", "esc_note": "Note for the next line (required)",
+        "priority": "Priority",
+        "any_priority": "Any",
+        "group": "Group",
+        "sort": "Order",
+        "sort_newest": "Newest first",
+        "sort_sla": "SLA first",
+        "ch_web": "Web chat",
+        "ch_telegram": "Telegram",
+        "ch_slack": "Slack",
+        "ch_email": "Email",
+        "ch_sms": "SMS",
+        "ch_phone": "Phone",
+        "call_register": "Register a call",
+        "call_caller": "Caller (name, department)",
+        "call_number": "Callback number",
+        "call_summary": "What do they need?",
+        "call_lang": "Language",
+        "call_submit": "Create ticket",
+        "call_help": "The ticket is yours; the next page shows KB articles for it.",
+        "p_low": "low",
+        "p_normal": "normal",
+        "p_high": "high",
+        "p_critical": "critical",
+        "sla": "SLA",
+        "sla_ok": "on track",
+        "sla_at_risk": "at risk",
+        "sla_breached": "breached",
+        "sla_paused": "paused",
+        "sla_met": "met",
+        "sla_none": "no SLA",
+        "due": "due",
+        "first_response_due": "First response due",
+        "resolution_due": "Resolution due",
+        "first_response_done": "First response",
+        "sla_paused_help": "The clock is paused while waiting for the user.",
+        "escalate": "Escalate",
+        "escalate_to": "Escalate to",
+        "esc_note": "Note for the next line (required)",
         "esc_note_help": "What was checked and what is needed: the next line reads this first.",
-        "line_L1": "Line 1 (L1)", "line_L2": "Line 2 (L2)", "line_L3": "Line 3 (L3)", "skill_groups": "Skill groups",
-        "return_answer": "Return with answer", "answer": "Answer for the line that escalated (required)",
-        "escalations": "Escalations", "no_escalations": "Not escalated.", "esc_returned": "Returned",
-        "esc_open": "waiting for an answer", "esc_auto": "automatic (SLA)",
-        "time": "Time spent", "timer_start": "Start timer", "timer_stop": "Stop timer",
-        "timer_running": "Timer running since", "log_minutes": "Log time", "minutes": "Minutes",
-        "time_note": "What was done (optional)", "total": "Total", "min": "min", "no_time": "No time logged.",
-        "dev_request": "Request to developers", "ext_system": "System (application, tracker)",
-        "ext_ref": "Reference / issue ID", "ext_url": "Link (optional)",
+        "line_L1": "Line 1 (L1)",
+        "line_L2": "Line 2 (L2)",
+        "line_L3": "Line 3 (L3)",
+        "skill_groups": "Skill groups",
+        "return_answer": "Return with answer",
+        "answer": "Answer for the line that escalated (required)",
+        "escalations": "Escalations",
+        "no_escalations": "Not escalated.",
+        "esc_returned": "Returned",
+        "esc_open": "waiting for an answer",
+        "esc_auto": "automatic (SLA)",
+        "time": "Time spent",
+        "timer_start": "Start timer",
+        "timer_stop": "Stop timer",
+        "timer_running": "Timer running since",
+        "log_minutes": "Log time",
+        "minutes": "Minutes",
+        "time_note": "What was done (optional)",
+        "total": "Total",
+        "min": "min",
+        "no_time": "No time logged.",
+        "dev_request": "Request to developers",
+        "ext_system": "System (application, tracker)",
+        "ext_ref": "Reference / issue ID",
+        "ext_url": "Link (optional)",
         "ext_note": "Note for the developers (optional)",
-        "ext_add": "Save the request", "ext_webhook": "sent to the developers' webhook", "no_refs": "No requests yet.",
-        "saved": "Saved", "priority_changed": "Priority changed", "escalated_ok": "Escalated",
+        "ext_add": "Save the request",
+        "ext_webhook": "sent to the developers' webhook",
+        "no_refs": "No requests yet.",
+        "saved": "Saved",
+        "priority_changed": "Priority changed",
+        "escalated_ok": "Escalated",
         "returned_ok": "Returned with the answer",
-        "sla_chart": "SLA of open tickets", "sla_by_line": "SLA at risk / breached by line",
-        "sla_risk_list": "Tickets at risk or breached", "none_at_risk": "No open ticket is at risk.",
+        "sla_chart": "SLA of open tickets",
+        "sla_by_line": "SLA at risk / breached by line",
+        "sla_risk_list": "Tickets at risk or breached",
+        "none_at_risk": "No open ticket is at risk.",
     },
     "ru": {
-        "title": "Консоль агента", "sign_in": "Войти", "name": "Имя агента", "token": "Токен агента",
+        "title": "Консоль агента",
+        "sign_in": "Войти",
+        "name": "Имя агента",
+        "token": "Токен агента",
         "login_help": "Введите имя и токен, выданные при создании учётной записи (администратор выполняет: "
-                      "firstline agents add ИМЯ --role l1). Токен только проверяется и не хранится в браузере.",
+        "firstline agents add ИМЯ --role l1). Токен только проверяется и не хранится в браузере.",
         "login_failed": "Неверное имя или токен, либо учётная запись отключена.",
         "login_expired": "Форма входа устарела, попробуйте ещё раз.",
-        "sign_out": "Выйти", "queue": "Очередь", "dashboard": "Панель", "language": "Language: English",
-        "skip": "К содержимому", "filters": "Фильтры", "status": "Статус", "line": "Линия", "any": "Любая",
-        "waiting": "Ждут (новые)", "active": "В работе", "all_open": "Все открытые", "resolved": "Решённые",
-        "all": "Все", "assignee": "Исполнитель", "mine": "Мои", "unassigned": "Без исполнителя",
-        "search": "Поиск", "search_ph": "Тема или вопрос", "sound": "Звук при новой передаче",
-        "no_tickets": "Очередь пуста.", "new_handoff": "Новая передача", "live": "В эфире",
-        "offline": "Переподключение…", "back": "← Очередь", "transcript": "Переписка",
-        "why": "Почему передано человеку", "bot_tried": "Бот предлагал", "claim": "Взять",
-        "handback": "Вернуть боту", "resolve": "Решить", "reply": "Ответ пользователю", "send": "Отправить",
-        "resolution": "Решение", "link_articles": "Связанные статьи (id через запятую, необязательно)",
-        "resolve_help": "Пользователь получит текст решения.", "suggested": "Подходящие статьи",
-        "send_article": "Отправить статью", "no_suggestions": "Подходящих статей нет.", "events": "История",
-        "assigned_to": "Исполнитель", "nobody": "никто", "you": "вы", "created": "Создана",
-        "user": "Пользователь", "bot": "Бот", "agent": "Агент", "system": "Система", "feedback": "Отзыв",
-        "fb_helped": "Помогло ✓", "fb_not_helped": "Не помогло ✗", "fb_human": "Попросил человека",
-        "article": "Статья", "new_messages": "Новое сообщение от пользователя",
-        "not_delivered": "Не доставлено пользователю", "delivery_retrying": "Не доставлено, повторяем",
-        "claim_first": "Возьмите заявку, чтобы ответить.", "today": "Сегодня", "conversations": "Диалоги",
-        "tickets": "Заявки", "deflection": "Доля решённых ботом",
+        "sign_out": "Выйти",
+        "queue": "Очередь",
+        "dashboard": "Панель",
+        "language": "Language: English",
+        "skip": "К содержимому",
+        "filters": "Фильтры",
+        "status": "Статус",
+        "line": "Линия",
+        "any": "Любая",
+        "waiting": "Ждут (новые)",
+        "active": "В работе",
+        "all_open": "Все открытые",
+        "resolved": "Решённые",
+        "all": "Все",
+        "assignee": "Исполнитель",
+        "mine": "Мои",
+        "unassigned": "Без исполнителя",
+        "search": "Поиск",
+        "search_ph": "Тема или вопрос",
+        "sound": "Звук при новой передаче",
+        "no_tickets": "Очередь пуста.",
+        "new_handoff": "Новая передача",
+        "live": "В эфире",
+        "offline": "Переподключение…",
+        "back": "← Очередь",
+        "transcript": "Переписка",
+        "why": "Почему передано человеку",
+        "bot_tried": "Бот предлагал",
+        "claim": "Взять",
+        "handback": "Вернуть боту",
+        "resolve": "Решить",
+        "reply": "Ответ пользователю",
+        "send": "Отправить",
+        "resolution": "Решение",
+        "link_articles": "Связанные статьи (id через запятую, необязательно)",
+        "resolve_help": "Пользователь получит текст решения.",
+        "suggested": "Подходящие статьи",
+        "send_article": "Отправить статью",
+        "no_suggestions": "Подходящих статей нет.",
+        "events": "История",
+        "assigned_to": "Исполнитель",
+        "nobody": "никто",
+        "you": "вы",
+        "created": "Создана",
+        "user": "Пользователь",
+        "bot": "Бот",
+        "agent": "Агент",
+        "system": "Система",
+        "feedback": "Отзыв",
+        "fb_helped": "Помогло ✓",
+        "fb_not_helped": "Не помогло ✗",
+        "fb_human": "Попросил человека",
+        "article": "Статья",
+        "new_messages": "Новое сообщение от пользователя",
+        "not_delivered": "Не доставлено пользователю",
+        "delivery_retrying": "Не доставлено, повторяем",
+        "claim_first": "Возьмите заявку, чтобы ответить.",
+        "today": "Сегодня",
+        "conversations": "Диалоги",
+        "tickets": "Заявки",
+        "deflection": "Доля решённых ботом",
         "deflection_help": "Доля завершённых диалогов, с которыми бот справился сам (помогло или ответил).",
-        "outcomes": "Итоги диалогов", "reasons": "Причины передачи", "open_by_line": "Открытые заявки по линиям",
-        "by_hour": "Диалоги по часам (UTC)", "no_data": "Пока нет данных",
-        "manager_only": "Панель доступна только руководителям.", "err": "Что-то пошло не так",
+        "outcomes": "Итоги диалогов",
+        "reasons": "Причины передачи",
+        "open_by_line": "Открытые заявки по линиям",
+        "by_hour": "Диалоги по часам (UTC)",
+        "no_data": "Пока нет данных",
+        "manager_only": "Панель доступна только руководителям.",
+        "err": "Что-то пошло не так",
         "handback_note": "Комментарий (необязательно)",
-        "low_confidence": "Бот не уверен", "negative_feedback": "Ответ не помог",
-        "user_request": "Пользователь попросил человека", "bot_error": "Ошибка бота",
-        "helped": "Помогло", "answered": "Ответил", "handed_off": "Передано", "resolved_by_agent":
-        "Решено агентом", "handed_back": "Возвращено боту", "abandoned": "Брошено",
-        "st_new": "новая", "st_open": "в работе", "st_pending_user": "ждёт пользователя",
-        "st_escalated": "эскалирована", "st_resolved": "решена", "st_closed": "закрыта",
-        "channel": "Канал", "ticket": "Заявка",
-        "priority": "Приоритет", "any_priority": "Любой", "group": "Группа", "sort": "Порядок",
+        "low_confidence": "Бот не уверен",
+        "negative_feedback": "Ответ не помог",
+        "user_request": "Пользователь попросил человека",
+        "bot_error": "Ошибка бота",
+        "helped": "Помогло",
+        "answered": "Ответил",
+        "handed_off": "Передано",
+        "resolved_by_agent": "Решено агентом",
+        "handed_back": "Возвращено боту",
+        "abandoned": "Брошено",
+        "st_new": "новая",
+        "st_open": "в работе",
+        "st_pending_user": "ждёт пользователя",
+        "st_escalated": "эскалирована",
+        "st_resolved": "решена",
+        "st_closed": "закрыта",
+        "channel": "Канал",
+        "ticket": "Заявка",
+        "priority": "Приоритет",
+        "any_priority": "Любой",
+        "group": "Группа",
+        "sort": "Порядок",
         "sort_newest": "Сначала новые",
-        "sort_sla": "Сначала по SLA", "ch_web": "Веб-чат", "ch_telegram": "Telegram", "ch_slack": "Slack",
-        "ch_email": "Почта", "ch_sms": "SMS", "ch_phone": "Телефон",
-        "call_register": "Зарегистрировать звонок", "call_caller": "Кто звонит (имя, отдел)",
-        "call_number": "Номер для обратного звонка", "call_summary": "Что нужно?", "call_lang": "Язык",
-        "call_submit": "Создать заявку", "call_help": "Заявка будет на вас; на следующей странице — статьи базы знаний.",
-        "p_low": "низкий", "p_normal": "обычный", "p_high": "высокий", "p_critical": "критический",
-        "sla": "SLA", "sla_ok": "в срок", "sla_at_risk": "под угрозой", "sla_breached": "нарушен",
-        "sla_paused": "на паузе", "sla_met": "выполнен", "sla_none": "без SLA", "due": "срок",
-        "first_response_due": "Срок первого ответа", "resolution_due": "Срок решения",
-        "first_response_done": "Первый ответ", "sla_paused_help": "Отсчёт остановлен, пока ждём пользователя.",
-        "escalate": "Эскалировать", "escalate_to": "Куда", "esc_note": "Комментарий для следующей линии (обязательно)",
+        "sort_sla": "Сначала по SLA",
+        "ch_web": "Веб-чат",
+        "ch_telegram": "Telegram",
+        "ch_slack": "Slack",
+        "ch_email": "Почта",
+        "ch_sms": "SMS",
+        "ch_phone": "Телефон",
+        "call_register": "Зарегистрировать звонок",
+        "call_caller": "Кто звонит (имя, отдел)",
+        "call_number": "Номер для обратного звонка",
+        "call_summary": "Что нужно?",
+        "call_lang": "Язык",
+        "call_submit": "Создать заявку",
+        "call_help": "Заявка будет на вас; на следующей странице — статьи базы знаний.",
+        "p_low": "низкий",
+        "p_normal": "обычный",
+        "p_high": "высокий",
+        "p_critical": "критический",
+        "sla": "SLA",
+        "sla_ok": "в срок",
+        "sla_at_risk": "под угрозой",
+        "sla_breached": "нарушен",
+        "sla_paused": "на паузе",
+        "sla_met": "выполнен",
+        "sla_none": "без SLA",
+        "due": "срок",
+        "first_response_due": "Срок первого ответа",
+        "resolution_due": "Срок решения",
+        "first_response_done": "Первый ответ",
+        "sla_paused_help": "Отсчёт остановлен, пока ждём пользователя.",
+        "escalate": "Эскалировать",
+        "escalate_to": "Куда",
+        "esc_note": "Комментарий для следующей линии (обязательно)",
         "esc_note_help": "Что проверено и что нужно: следующая линия прочтёт это первым.",
-        "line_L1": "1-я линия (L1)", "line_L2": "2-я линия (L2)", "line_L3": "3-я линия (L3)",
-        "skill_groups": "Профильные группы", "return_answer": "Вернуть с ответом",
-        "answer": "Ответ для линии, которая эскалировала (обязательно)", "escalations": "Эскалации",
-        "no_escalations": "Не эскалировалась.", "esc_returned": "Возвращена", "esc_open": "ждёт ответа",
+        "line_L1": "1-я линия (L1)",
+        "line_L2": "2-я линия (L2)",
+        "line_L3": "3-я линия (L3)",
+        "skill_groups": "Профильные группы",
+        "return_answer": "Вернуть с ответом",
+        "answer": "Ответ для линии, которая эскалировала (обязательно)",
+        "escalations": "Эскалации",
+        "no_escalations": "Не эскалировалась.",
+        "esc_returned": "Возвращена",
+        "esc_open": "ждёт ответа",
         "esc_auto": "автоматически (SLA)",
-        "time": "Затраченное время", "timer_start": "Запустить таймер", "timer_stop": "Остановить таймер",
-        "timer_running": "Таймер идёт с", "log_minutes": "Записать время", "minutes": "Минуты",
-        "time_note": "Что сделано (необязательно)", "total": "Всего", "min": "мин", "no_time": "Время не записано.",
-        "dev_request": "Запрос разработчикам", "ext_system": "Система (приложение, трекер)",
-        "ext_ref": "Номер / ID обращения", "ext_url": "Ссылка (необязательно)",
+        "time": "Затраченное время",
+        "timer_start": "Запустить таймер",
+        "timer_stop": "Остановить таймер",
+        "timer_running": "Таймер идёт с",
+        "log_minutes": "Записать время",
+        "minutes": "Минуты",
+        "time_note": "Что сделано (необязательно)",
+        "total": "Всего",
+        "min": "мин",
+        "no_time": "Время не записано.",
+        "dev_request": "Запрос разработчикам",
+        "ext_system": "Система (приложение, трекер)",
+        "ext_ref": "Номер / ID обращения",
+        "ext_url": "Ссылка (необязательно)",
         "ext_note": "Комментарий для разработчиков (необязательно)",
-        "ext_add": "Сохранить запрос", "ext_webhook": "отправлено в вебхук разработчиков",
-        "no_refs": "Запросов пока нет.", "saved": "Сохранено", "priority_changed": "Приоритет изменён",
-        "escalated_ok": "Эскалировано", "returned_ok": "Возвращено с ответом",
-        "sla_chart": "SLA открытых заявок", "sla_by_line": "SLA под угрозой / нарушен по линиям",
-        "sla_risk_list": "Заявки под угрозой или с нарушением", "none_at_risk": "Открытых заявок под угрозой нет.",
+        "ext_add": "Сохранить запрос",
+        "ext_webhook": "отправлено в вебхук разработчиков",
+        "no_refs": "Запросов пока нет.",
+        "saved": "Сохранено",
+        "priority_changed": "Приоритет изменён",
+        "escalated_ok": "Эскалировано",
+        "returned_ok": "Возвращено с ответом",
+        "sla_chart": "SLA открытых заявок",
+        "sla_by_line": "SLA под угрозой / нарушен по линиям",
+        "sla_risk_list": "Заявки под угрозой или с нарушением",
+        "none_at_risk": "Открытых заявок под угрозой нет.",
     },
 }
 
@@ -206,16 +425,25 @@ def _signed_in(request: Request):
 
 def _render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
     lang = ctx.pop("lang", None) or ui_lang(request)
-    return templates.TemplateResponse(request, template, {"lang": lang, "t": TEXTS[lang],
-                                                      "texts_json": json.dumps(TEXTS[lang], ensure_ascii=False),
-                                                      **ctx}, status_code=status)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"lang": lang, "t": TEXTS[lang], "texts_json": json.dumps(TEXTS[lang], ensure_ascii=False), **ctx},
+        status_code=status,
+    )
 
 
 def _login_page(request: Request, error: str | None = None, status: int = 200, name: str = "") -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     resp = _render(request, "console/login.html", status, error=error, csrf=token, name=name)
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
-                    secure=request.url.scheme == "https")
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/console",
+        secure=request.url.scheme == "https",
+    )
     return resp
 
 
@@ -240,8 +468,14 @@ def ticket_page(request: Request, number: int) -> HTMLResponse:
 def dashboard_page(request: Request) -> HTMLResponse:
     agent, _ = _signed_in(request)
     if agent is not None and agent.role != "manager":
-        return _render(request, "console/forbidden.html", 403, agent=agent, page="dashboard",
-                       csrf=console_auth.csrf_token(_secret(request), request.cookies[console_auth.COOKIE]))
+        return _render(
+            request,
+            "console/forbidden.html",
+            403,
+            agent=agent,
+            page="dashboard",
+            csrf=console_auth.csrf_token(_secret(request), request.cookies[console_auth.COOKIE]),
+        )
     return _page(request, "console/dashboard.html", page="dashboard")
 
 
@@ -269,8 +503,9 @@ async def login(request: Request) -> Response:
             if agent is None or agent_accounts.name_key(agent.name) != agent_accounts.name_key(name):
                 throttle.failed(address, name)
                 return None
-            return agent_accounts.start_session(s, agent, client=address,
-                                                user_agent=request.headers.get("user-agent", ""))
+            return agent_accounts.start_session(
+                s, agent, client=address, user_agent=request.headers.get("user-agent", "")
+            )
 
     try:
         cookie = await run_in_threadpool(check)
@@ -283,8 +518,14 @@ async def login(request: Request) -> Response:
     if cookie is None:
         return _login_page(request, TEXTS[lang]["login_failed"], 401, name)
     resp = RedirectResponse("/console", status_code=303)
-    resp.set_cookie(console_auth.COOKIE, cookie, max_age=console_auth.LIFETIME, httponly=True, samesite="strict",
-                    secure=request.url.scheme == "https")
+    resp.set_cookie(
+        console_auth.COOKIE,
+        cookie,
+        max_age=console_auth.LIFETIME,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return resp
 
@@ -296,6 +537,7 @@ async def logout(request: Request) -> Response:
     cookie = request.cookies.get(console_auth.COOKIE)
     resp = RedirectResponse("/console", status_code=303)
     if cookie and console_auth.csrf_ok(_secret(request), cookie, form.get("csrf")):
+
         def end() -> None:
             with request.app.state.runtime.sessions.begin() as s:
                 agent_accounts.end_session(s, cookie)
@@ -316,6 +558,7 @@ def set_lang(request: Request, code: str, next: str = "/console") -> Response:
 
 # ---- JSON for the console -------------------------------------------------------------------------------
 
+
 class DashboardOut(BaseModel):
     date: str
     conversations_today: int
@@ -335,8 +578,9 @@ SLA_STATES = ("ok", "at_risk", "breached", "paused", "met", "none")
 
 def _due(tk: Ticket) -> datetime | None:
     """The deadline an agent races: the first response until there is one, then the resolution."""
-    return tk.first_response_due_at if tk.first_response_at is None and tk.first_response_due_at else \
-        tk.resolution_due_at
+    return (
+        tk.first_response_due_at if tk.first_response_at is None and tk.first_response_due_at else tk.resolution_due_at
+    )
 
 
 def _sla_numbers(session, now: datetime) -> tuple[dict[str, int], dict[str, dict[str, int]], list[dict]]:
@@ -356,8 +600,17 @@ def _sla_numbers(session, now: datetime) -> tuple[dict[str, int], dict[str, dict
         return due.replace(tzinfo=due.tzinfo or timezone.utc) if due else far
 
     risky.sort(key=due_key)
-    listed = [{"number": tk.id, "subject": tk.subject, "line": tk.line, "priority": tk.priority,
-               "sla_state": state, "due_at": _due(tk)} for tk, state in risky[:10]]
+    listed = [
+        {
+            "number": tk.id,
+            "subject": tk.subject,
+            "line": tk.line,
+            "priority": tk.priority,
+            "sla_state": state,
+            "due_at": _due(tk),
+        }
+        for tk, state in risky[:10]
+    ]
     return {s: states.get(s, 0) for s in SLA_STATES}, by_line, listed
 
 
@@ -365,8 +618,9 @@ def _sla_numbers(session, now: datetime) -> tuple[dict[str, int], dict[str, dict
 def dashboard(session: ReadSessionDep, manager: ManagerDep) -> DashboardOut:
     now = datetime.now(timezone.utc)
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    convs = session.execute(select(Conversation.created_at, Conversation.outcome)
-                            .where(Conversation.created_at >= start)).all()
+    convs = session.execute(
+        select(Conversation.created_at, Conversation.outcome).where(Conversation.created_at >= start)
+    ).all()
     by_hour = [0] * 24
     for created, _ in convs:
         by_hour[created.astimezone(timezone.utc).hour] += 1
@@ -374,23 +628,33 @@ def dashboard(session: ReadSessionDep, manager: ManagerDep) -> DashboardOut:
     finished = sum(outcomes.values())
     deflected = sum(outcomes[o] for o in DEFLECTED)
     reasons = Counter(session.scalars(select(Ticket.handoff_reason).where(Ticket.created_at >= start)))
-    open_rows = session.execute(select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN_STATUSES))
-                                .group_by(Ticket.line)).all()
+    open_rows = session.execute(
+        select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN_STATUSES)).group_by(Ticket.line)
+    ).all()
     open_by_line = {"L1": 0, "L2": 0, "L3": 0} | {line: n for line, n in open_rows}
     sla_states, sla_by_line, sla_risk = _sla_numbers(session, now)
-    return DashboardOut(date=start.date().isoformat(), conversations_today=len(convs),
-                        tickets_today=sum(reasons.values()), by_hour=by_hour,
-                        outcomes={o.value: outcomes.get(o.value, 0) for o in Outcome},
-                        deflection_rate=round(deflected / finished, 4) if finished else None,
-                        handoff_reasons=dict(reasons), open_by_line=open_by_line,
-                        sla=sla_states, sla_by_line=sla_by_line, sla_risk=sla_risk)
+    return DashboardOut(
+        date=start.date().isoformat(),
+        conversations_today=len(convs),
+        tickets_today=sum(reasons.values()),
+        by_hour=by_hour,
+        outcomes={o.value: outcomes.get(o.value, 0) for o in Outcome},
+        deflection_rate=round(deflected / finished, 4) if finished else None,
+        handoff_reasons=dict(reasons),
+        open_by_line=open_by_line,
+        sla=sla_states,
+        sla_by_line=sla_by_line,
+        sla_risk=sla_risk,
+    )
 
 
 def _watermark(rt) -> dict:
     with rt.read_sessions() as s:
-        return {"ticket": s.scalar(select(func.max(Ticket.id))) or 0,
-                "updated": str(s.scalar(select(func.max(Ticket.updated_at))) or ""),
-                "message": s.scalar(select(func.max(Message.id))) or 0}
+        return {
+            "ticket": s.scalar(select(func.max(Ticket.id))) or 0,
+            "updated": str(s.scalar(select(func.max(Ticket.updated_at))) or ""),
+            "message": s.scalar(select(func.max(Message.id))) or 0,
+        }
 
 
 @api_router.get("/console/events", summary="Server-sent events: something changed in the queue or a conversation")
@@ -407,7 +671,7 @@ async def console_events(request: Request, rt: RuntimeDep):
     async def events():
         last = None
         yield ServerSentEvent(retry=2000, comment="connected")
-        # Woken by any ticket or message change in any process (api.relay); the DB poll is the safety net.
+        # Woken by any ticket or message change in any process (core.relay); the DB poll is the safety net.
         with relay.subscribe(lambda e: e.topic in ("ticket", "message")) as sub:
             while True:
                 sub.clear()

@@ -1,4 +1,5 @@
 """FastAPI dependencies: the process runtime, DB sessions, and agent authentication by role."""
+
 from __future__ import annotations
 
 from typing import Annotated, Iterator
@@ -55,12 +56,16 @@ def current_agent(
             raise HTTPException(401, "your console session has ended: sign in again at /console")
         secret = request.app.state.runtime.settings.secret
         if request.method not in ("GET", "HEAD", "OPTIONS") and not console_auth.csrf_ok(
-                secret, cookie, request.headers.get(console_auth.CSRF_HEADER)):
+            secret, cookie, request.headers.get(console_auth.CSRF_HEADER)
+        ):
             raise HTTPException(403, "missing or wrong CSRF token (send the console page's X-CSRF-Token)")
         return agent
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <agent token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "missing bearer token: send 'Authorization: Bearer <agent token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     throttle = request.app.state.sign_in_throttle
     address = console_auth.client_address(request)
     throttle.check(address)
@@ -73,8 +78,11 @@ def current_agent(
 
 def require_kb_editor(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
     if not agent_accounts.can_edit_kb(agent):
-        raise HTTPException(403, "publishing, archiving or changing a published article needs the KB-editor "
-                                 "permission (a manager grants it); drafts are open to every agent")
+        raise HTTPException(
+            403,
+            "publishing, archiving or changing a published article needs the KB-editor "
+            "permission (a manager grants it); drafts are open to every agent",
+        )
     return agent
 
 

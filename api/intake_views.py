@@ -1,4 +1,5 @@
 """Intake by agents: register a phone call as a ticket, with KB suggestions for the call in progress."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -41,11 +42,22 @@ async def register(body: CallIn, rt: RuntimeDep, session: SessionDep, agent: Age
     hits = await run_in_threadpool(rt.retriever.search, body.summary, 3)
 
     def write():
-        ticket, _ = register_call(session, agent, caller=body.caller, callback_number=body.callback_number,
-                                  summary=body.summary, lang=body.lang, priority=body.priority)
+        ticket, _ = register_call(
+            session,
+            agent,
+            caller=body.caller,
+            callback_number=body.callback_number,
+            summary=body.summary,
+            lang=body.lang,
+            priority=body.priority,
+        )
         session.commit()
         return ticket_out(ticket)
 
     out = await run_in_threadpool(write)
-    return CallOut(ticket=out, suggestions=[Suggestion(article_id=h.article_id, title=h.title, score=round(h.score, 4),
-                                                       passage=h.passage) for h in hits])
+    return CallOut(
+        ticket=out,
+        suggestions=[
+            Suggestion(article_id=h.article_id, title=h.title, score=round(h.score, 4), passage=h.passage) for h in hits
+        ],
+    )

@@ -3,6 +3,7 @@ with diffs, the review queue of drafts proposed from resolved tickets, and learn
 
 Drafts are open to every agent; whatever changes what the bot tells everyone — publishing, archiving, approving or
 rejecting a draft, editing a published article — needs the KB-editor permission (managers have it)."""
+
 from __future__ import annotations
 
 import difflib
@@ -83,11 +84,25 @@ def _learner(rt) -> Learner:
 
 
 def _out(session, art: Article) -> ArticleOut:
-    n = session.scalar(select(func.count()).select_from(ArticleUnit)
-                       .where(ArticleUnit.article_id == art.id, ArticleUnit.kind == "phrasing"))
-    return ArticleOut(id=art.id, title=art.title, body=art.body, tags=list(art.tags or []),
-                      questions=list(art.questions or []), lang=art.lang, status=art.status, origin=art.origin, helped=art.helped or 0, not_helped=art.not_helped or 0,
-                      phrasings=n or 0, updated_at=art.updated_at)
+    n = session.scalar(
+        select(func.count())
+        .select_from(ArticleUnit)
+        .where(ArticleUnit.article_id == art.id, ArticleUnit.kind == "phrasing")
+    )
+    return ArticleOut(
+        id=art.id,
+        title=art.title,
+        body=art.body,
+        tags=list(art.tags or []),
+        questions=list(art.questions or []),
+        lang=art.lang,
+        status=art.status,
+        origin=art.origin,
+        helped=art.helped or 0,
+        not_helped=art.not_helped or 0,
+        phrasings=n or 0,
+        updated_at=art.updated_at,
+    )
 
 
 def _questions(questions: list[str]) -> list[str]:
@@ -112,8 +127,12 @@ def _run(fn):
 
 
 @router.get("/articles", response_model=list[ArticleOut], summary="Articles, by status (drafts = review queue)")
-def list_articles(session: SessionDep, agent: AgentDep, status: str | None = Query(None, pattern="^(draft|published|archived)$"),
-                  limit: int = Query(100, ge=1, le=1000)) -> list[ArticleOut]:
+def list_articles(
+    session: SessionDep,
+    agent: AgentDep,
+    status: str | None = Query(None, pattern="^(draft|published|archived)$"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[ArticleOut]:
     q = select(Article).order_by(Article.updated_at.desc()).limit(limit)
     if status:
         q = q.where(Article.status == status)
@@ -130,9 +149,20 @@ def create_article(body: ArticleIn, rt: RuntimeDep, session: SessionDep, agent: 
     if body.status == "published":
         require_kb_editor(agent)
     article_id = body.id or _slug(body.title)
-    art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
-                                                 tags=body.tags, lang=body.lang, status=body.status, create=True,
-                                                 questions=_questions(body.questions)))
+    art = _run(
+        lambda: _learner(rt).save_article(
+            session,
+            article_id,
+            body.title,
+            body.body,
+            f"agent:{agent.id}",
+            tags=body.tags,
+            lang=body.lang,
+            status=body.status,
+            create=True,
+            questions=_questions(body.questions),
+        )
+    )
     session.commit()
     return _out(session, art)
 
@@ -143,12 +173,23 @@ def get_article(article_id: str, session: SessionDep, agent: AgentDep) -> Articl
 
 
 @router.put("/articles/{article_id}", response_model=ArticleOut, summary="Edit (writes a revision, re-indexes)")
-def edit_article(article_id: str, body: ArticleEdit, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> ArticleOut:
+def edit_article(
+    article_id: str, body: ArticleEdit, rt: RuntimeDep, session: SessionDep, agent: AgentDep
+) -> ArticleOut:
     if _get(session, article_id).status == "published":  # the bot serves it: the edit is a publication
         require_kb_editor(agent)
-    art = _run(lambda: _learner(rt).save_article(session, article_id, body.title, body.body, f"agent:{agent.id}",
-                                                 tags=body.tags, lang=body.lang,
-                                                 questions=None if body.questions is None else _questions(body.questions)))
+    art = _run(
+        lambda: _learner(rt).save_article(
+            session,
+            article_id,
+            body.title,
+            body.body,
+            f"agent:{agent.id}",
+            tags=body.tags,
+            lang=body.lang,
+            questions=None if body.questions is None else _questions(body.questions),
+        )
+    )
     session.commit()
     return _out(session, art)
 
@@ -185,30 +226,43 @@ def reject(article_id: str, rt: RuntimeDep, session: SessionDep, agent: KbEditor
 @router.get("/articles/{article_id}/revisions", response_model=list[RevisionOut], summary="Revisions, newest first")
 def revisions(article_id: str, session: SessionDep, agent: AgentDep) -> list[RevisionOut]:
     _get(session, article_id)
-    rows = session.scalars(select(ArticleRevision).where(ArticleRevision.article_id == article_id)
-                           .order_by(ArticleRevision.id.desc()))
+    rows = session.scalars(
+        select(ArticleRevision).where(ArticleRevision.article_id == article_id).order_by(ArticleRevision.id.desc())
+    )
     return [RevisionOut(id=r.id, title=r.title, author=r.author, created_at=r.created_at) for r in rows]
 
 
 @router.get("/articles/{article_id}/diff", response_model=DiffOut, summary="Unified diff between two revisions")
-def diff(article_id: str, session: SessionDep, agent: AgentDep, from_: int = Query(..., alias="from"),
-         to: int = Query(...)) -> DiffOut:
-    revs = {r.id: r for r in session.scalars(select(ArticleRevision).where(ArticleRevision.article_id == article_id,
-                                                                           ArticleRevision.id.in_((from_, to))))}
+def diff(
+    article_id: str, session: SessionDep, agent: AgentDep, from_: int = Query(..., alias="from"), to: int = Query(...)
+) -> DiffOut:
+    revs = {
+        r.id: r
+        for r in session.scalars(
+            select(ArticleRevision).where(ArticleRevision.article_id == article_id, ArticleRevision.id.in_((from_, to)))
+        )
+    }
     if from_ not in revs or to not in revs:
         raise HTTPException(404, f"article {article_id!r} has no revision {from_ if from_ not in revs else to}")
     a, b = revs[from_], revs[to]
-    text = "".join(difflib.unified_diff(f"# {a.title}\n\n{a.body}\n".splitlines(keepends=True),
-                                        f"# {b.title}\n\n{b.body}\n".splitlines(keepends=True),
-                                        fromfile=f"{article_id}@{from_}", tofile=f"{article_id}@{to}"))
+    text = "".join(
+        difflib.unified_diff(
+            f"# {a.title}\n\n{a.body}\n".splitlines(keepends=True),
+            f"# {b.title}\n\n{b.body}\n".splitlines(keepends=True),
+            fromfile=f"{article_id}@{from_}",
+            tofile=f"{article_id}@{to}",
+        )
+    )
     return DiffOut(article_id=article_id, from_revision=from_, to_revision=to, diff=text)
 
 
 @router.get("/articles/{article_id}/phrasings", response_model=list[PhrasingOut], summary="Learned phrasings")
 def phrasings(article_id: str, rt: RuntimeDep, session: SessionDep, agent: AgentDep) -> list[PhrasingOut]:
     _get(session, article_id)
-    return [PhrasingOut(id=u.id, kind=u.kind, text=u.text, origin=u.origin, created_at=u.created_at)
-            for u in _learner(rt).phrasings(session, article_id)]
+    return [
+        PhrasingOut(id=u.id, kind=u.kind, text=u.text, origin=u.origin, created_at=u.created_at)
+        for u in _learner(rt).phrasings(session, article_id)
+    ]
 
 
 @router.delete("/articles/{article_id}/phrasings/{unit_id}", status_code=204, summary="Undo a learned phrasing")

@@ -1,4 +1,5 @@
 """Knowledge-base reading: the article page users are linked to, and semantic search for agents."""
+
 from __future__ import annotations
 
 import html
@@ -45,8 +46,15 @@ def article_page(article_id: str, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/api/v1/kb/search", response_model=SearchOut, summary="Semantic search (for agents)")
-def search(rt: RuntimeDep, agent: AgentDep, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=20)):
+def search(
+    rt: RuntimeDep, agent: AgentDep, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=20)
+):
     res = rt.retriever.answer(q, k=k)
-    return SearchOut(query=q, decision=res.decision.action, confidence=round(res.decision.confidence, 4),
-                     hits=[HitOut(article_id=h.article_id, title=h.title, score=round(h.score, 4), passage=h.passage)
-                           for h in res.hits])
+    return SearchOut(
+        query=q,
+        decision=res.decision.action,
+        confidence=round(res.decision.confidence, 4),
+        hits=[
+            HitOut(article_id=h.article_id, title=h.title, score=round(h.score, 4), passage=h.passage) for h in res.hits
+        ],
+    )

@@ -1,9 +1,10 @@
 """Two pure-ASGI middlewares every request passes: strict security headers on every response, and the input rule
-that no text the service cannot store reaches a handler (tickets.inputs).
+that no text the service cannot store reaches a handler (core.inputs).
 
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: streamed responses (SSE) pass through untouched and a
 request body is read once.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,15 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tickets.inputs import invalid_text_reason
+from core.inputs import invalid_text_reason
 
 # No page of ours runs inline script or style, loads anything from another origin or may be framed: the
 # console's pages and the web chat are static files plus JSON. A planted `javascript:` link or an injected
 # <script> is inert under this policy.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -70,8 +73,13 @@ def _bad_string(value: Any) -> str | None:
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"error": code, "message": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -86,7 +94,7 @@ class InputGuard:
         self.app = app
         self.max_body = max_body
         # Platform webhooks (Telegram, Slack, SMS): refusing a platform's delivery would lose a user's message; their
-        # bodies are verified by signature and their text cleaned by the engine (tickets.inputs.clean_text).
+        # bodies are verified by signature and their text cleaned by the engine (core.inputs.clean_text).
         self.body_exempt = body_exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,8 +161,10 @@ class InputGuard:
             return None
         if ctype == b"application/x-www-form-urlencoded":
             text = body.decode("utf-8", "replace")
-            return next((r for pair in parse_qsl(text, keep_blank_values=True) for r in map(invalid_text_reason, pair)
-                         if r), None)
+            return next(
+                (r for pair in parse_qsl(text, keep_blank_values=True) for r in map(invalid_text_reason, pair) if r),
+                None,
+            )
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):

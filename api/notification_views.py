@@ -1,5 +1,6 @@
 """A staff member's notification preferences: what they are told (escalations, SLA warnings and breaches,
 status changes, the daily digest) and where (their linked Telegram / Slack accounts)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -17,8 +18,10 @@ class NotificationPrefsOut(BaseModel):
     status_changes: bool
     daily_digest: bool
     channels: list[str] = Field(description="where notices go; empty = every linked account")
-    linked: list[str] = Field(description="the accounts linked to you (firstline agents link NAME --telegram/--slack);"
-                                          " with none, nothing is sent and the console is where you see tickets")
+    linked: list[str] = Field(
+        description="the accounts linked to you (firstline agents link NAME --telegram/--slack);"
+        " with none, nothing is sent and the console is where you see tickets"
+    )
 
 
 class NotificationPrefsIn(BaseModel):
@@ -30,14 +33,22 @@ class NotificationPrefsIn(BaseModel):
     breaches: bool | None = None
     status_changes: bool | None = None
     daily_digest: bool | None = None
-    channels: list[str] | None = Field(None, max_length=len(notifications.STAFF_ACCOUNTS),
-                                       description=f"subset of {sorted(notifications.STAFF_ACCOUNTS)}")
+    channels: list[str] | None = Field(
+        None,
+        max_length=len(notifications.STAFF_ACCOUNTS),
+        description=f"subset of {sorted(notifications.STAFF_ACCOUNTS)}",
+    )
 
 
 def _out(pref, agent) -> NotificationPrefsOut:
-    return NotificationPrefsOut(escalations=pref.escalations, breaches=pref.breaches,
-                                status_changes=pref.status_changes, daily_digest=pref.daily_digest,
-                                channels=list(pref.channels or []), linked=list(notifications.linked_channels(agent)))
+    return NotificationPrefsOut(
+        escalations=pref.escalations,
+        breaches=pref.breaches,
+        status_changes=pref.status_changes,
+        daily_digest=pref.daily_digest,
+        channels=list(pref.channels or []),
+        linked=list(notifications.linked_channels(agent)),
+    )
 
 
 @router.get("/notifications", response_model=NotificationPrefsOut, summary="My notification preferences")

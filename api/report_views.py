@@ -3,6 +3,7 @@
 The numbers come from tickets.reports (definitions in its docstring and docs/operations.md); this module
 only picks the period in the desk's timezone (settings.timezone) and renders the format asked for.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,11 +27,18 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/summary", summary="Service-desk report for a week, month, year or any range of days")
 def report_summary(
-    session: ReadSessionDep, manager: ManagerDep, rt: RuntimeDep,
-    period: Annotated[str | None, Query(description="week | month | year (default week); "
-                                                    "ignored when end is given")] = None,
-    start: Annotated[str | None, Query(description="YYYY-MM-DD: a day in the wanted week/month/year "
-                                                   "(default today), or the first day of a range")] = None,
+    session: ReadSessionDep,
+    manager: ManagerDep,
+    rt: RuntimeDep,
+    period: Annotated[
+        str | None, Query(description="week | month | year (default week); ignored when end is given")
+    ] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM-DD: a day in the wanted week/month/year (default today), or the first day of a range"
+        ),
+    ] = None,
     end: Annotated[str | None, Query(description="YYYY-MM-DD: last day of a range (inclusive)")] = None,
     format: Annotated[str, Query(description="json | csv | xlsx")] = "json",
 ) -> Response:
@@ -49,10 +57,16 @@ def report_summary(
         return JSONResponse(report)
     name = f"firstline-report-{p.first_day.isoformat()}_{p.last_day.isoformat()}"
     if format == "csv":
-        return Response(to_csv(reports.tables(report)), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    return Response(to_xlsx(reports.tables(report)), media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        return Response(
+            to_csv(reports.tables(report)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        to_xlsx(reports.tables(report)),
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+    )
 
 
 def to_csv(tables: list[reports.Table]) -> str:
@@ -90,8 +104,9 @@ def to_xlsx(tables: list[reports.Table]) -> bytes:
             first_col = 2 if t.name == "by_channel" else 3
             chart = BarChart()
             chart.title = "Opened / resolved" + (" per channel" if t.name == "by_channel" else "")
-            chart.add_data(Reference(ws, min_col=first_col, max_col=first_col + 1, min_row=1, max_row=n + 1),
-                           titles_from_data=True)
+            chart.add_data(
+                Reference(ws, min_col=first_col, max_col=first_col + 1, min_row=1, max_row=n + 1), titles_from_data=True
+            )
             chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
             ws.add_chart(chart, "H2")
         if t.name == "trend":

@@ -1,4 +1,5 @@
 """Build the long-lived parts (DB, embedder, retriever) from settings, once per process."""
+
 from __future__ import annotations
 
 import logging
@@ -8,21 +9,31 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import migrate
-from api.settings import Settings
+from core import migrate
+from core.db import make_engine, make_read_session_factory, make_session_factory, transaction
+from core.relay import Watch
+from core.settings import Settings
 from kb_ingest.indexer import load_retriever
 from kb_ingest.learning import MATCH_SCORE, MATCH_SCORES, Learner
-from kb_ingest.models import Article
+from kb_ingest.models import Article, KBState
 from kb_ingest.service import ingest_paths
 from retrieval import Retriever, make_embedder
+from retrieval.batching import BatchingEmbedder
 from retrieval.decision import policy_for
 from retrieval.retriever import PHRASING_MIN_SCORE, REJECTED_PENALTIES, REJECTED_PENALTY, TITLE_LEAD
-from retrieval.batching import BatchingEmbedder
 from tickets import sla
-from tickets.db import make_engine, make_read_session_factory, make_session_factory, transaction
+from tickets.models import Message, OutboxItem, Ticket
 from tickets.sla_clock import parse_dates
 
 log = logging.getLogger(__name__)
+# What wakes whom (core.relay): a new message wakes its conversation's streams, a ticket change the console, a
+# queued outbox item the dispatcher, a KB version bump every process's retriever.
+RELAY_WATCHES = (
+    Watch(Message, "message", key=lambda m: m.conversation_id),
+    Watch(Ticket, "ticket", key=lambda t: t.id, changed=True, bulk=True),
+    Watch(OutboxItem, "outbox"),  # only new items: a delivered one must not wake the dispatcher
+    Watch(KBState, "kb", inserted=False, changed=True, bulk=True),
+)
 SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
 
 _embedders: dict[str, object] = {}
@@ -53,7 +64,8 @@ def build_retriever(settings: Settings) -> Retriever:
         policy,
         hnsw_threshold=settings.hnsw_threshold,
         keyword_weight=settings.keyword_weight,
-        phrasing_min_score=settings.phrasing_min_score if settings.phrasing_min_score is not None
+        phrasing_min_score=settings.phrasing_min_score
+        if settings.phrasing_min_score is not None
         else PHRASING_MIN_SCORE.get(settings.embedder, 0.9),
         title_lead=TITLE_LEAD.get(settings.embedder),
         rejected_penalty=REJECTED_PENALTIES.get(settings.embedder, REJECTED_PENALTY),
@@ -95,6 +107,11 @@ def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Run
         if empty and SAMPLE_KB.is_dir():
             report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
             log.info("sample KB ingested: %s", report.summary())
-    learner = Learner(sessions, retriever, settings.index_path, auto_publish=settings.auto_publish_resolutions,
-                      match_score=MATCH_SCORES.get(settings.embedder, MATCH_SCORE))
+    learner = Learner(
+        sessions,
+        retriever,
+        settings.index_path,
+        auto_publish=settings.auto_publish_resolutions,
+        match_score=MATCH_SCORES.get(settings.embedder, MATCH_SCORE),
+    )
     return Runtime(settings, engine, sessions, retriever, make_read_session_factory(engine), learner)

@@ -1,4 +1,5 @@
 """Request and response bodies of the public API."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -6,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from tickets.inputs import supported_day
+from core.inputs import supported_day
 
 # A calendar day from a request: only days the desk's calendars can work with (1970–2999), else a clear 422.
 Day = Annotated[date, AfterValidator(supported_day)]
@@ -16,7 +17,8 @@ class ChatIn(BaseModel):
     user: str = Field(min_length=1, max_length=200, description="The web-chat user's identity")
     text: str = Field("", description="The message; up to the configured limit (4,000 characters)")
     action: Literal["helped", "not_helped", "human", "choose_1", "choose_2", "choose_3"] | None = Field(
-        None, description="a feedback button, or choose_<n>: the user picked article n of a \"did you mean\" reply")
+        None, description='a feedback button, or choose_<n>: the user picked article n of a "did you mean" reply'
+    )
     client_msg_id: str | None = Field(None, max_length=200, description="Idempotency key: a retry is processed once")
     locale: str | None = Field(None, max_length=20)
 
@@ -27,7 +29,7 @@ class ReplyOut(BaseModel):
     kind: str
     article: dict | None = None
     actions: list[str] = []
-    choices: list[dict] = Field([], description="kind \"choices\": [{action, article_id, title}], one per button")
+    choices: list[dict] = Field([], description='kind "choices": [{action, article_id, title}], one per button')
 
 
 class ChatOut(BaseModel):
@@ -52,7 +54,8 @@ class MessageOut(BaseModel):
     agent: str | None = None
     created_at: datetime
     delivery: Literal["pending", "sending", "sent", "failed"] | None = Field(
-        None, description="pushed channels (Telegram, Slack, email, SMS): how far the message got to the user")
+        None, description="pushed channels (Telegram, Slack, email, SMS): how far the message got to the user"
+    )
     delivery_error: str | None = Field(None, description="why the last attempt failed")
 
 
@@ -197,8 +200,12 @@ class MemberOut(BaseModel):
 class ExternalRefIn(BaseModel):
     system: str = Field(min_length=1, max_length=100, description="the application or its tracker, e.g. 'jira'")
     ref: str = Field(min_length=1, max_length=200, description="the request's id there")
-    url: str | None = Field(None, max_length=1000, pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
-                            description="a link to the request in their tracker: http(s) only")
+    url: str | None = Field(
+        None,
+        max_length=1000,
+        pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+        description="a link to the request in their tracker: http(s) only",
+    )
     note: str = Field("", max_length=4000)
 
 

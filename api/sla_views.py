@@ -3,6 +3,7 @@
 A change applies at once: open tickets get due times under the new policies/calendar (recorded breaches
 stay recorded). Holidays from FIRSTLINE_HOLIDAYS are listed too (source "settings") but are changed there.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -75,27 +76,43 @@ class HolidayOut(BaseModel):
 
 
 def policy_out(p: SLAPolicy, moved: int | None = None) -> PolicyOut:
-    return PolicyOut(id=p.id, name=p.name, priority=p.priority, category=p.category,
-                     first_response_minutes=p.first_response_minutes, resolution_minutes=p.resolution_minutes,
-                     business_hours=p.business_hours, warn_ratio=p.warn_ratio, auto_escalate=p.auto_escalate,
-                     active=p.active, tickets_updated=moved)
+    return PolicyOut(
+        id=p.id,
+        name=p.name,
+        priority=p.priority,
+        category=p.category,
+        first_response_minutes=p.first_response_minutes,
+        resolution_minutes=p.resolution_minutes,
+        business_hours=p.business_hours,
+        warn_ratio=p.warn_ratio,
+        auto_escalate=p.auto_escalate,
+        active=p.active,
+        tickets_updated=moved,
+    )
 
 
 def _check(session: Session, p: SLAPolicy | PolicyIn, policy_id: int | None = None) -> None:
     if p.first_response_minutes > p.resolution_minutes:
-        raise HTTPException(422, f"first_response_minutes ({p.first_response_minutes}) cannot be longer than "
-                                 f"resolution_minutes ({p.resolution_minutes})")
+        raise HTTPException(
+            422,
+            f"first_response_minutes ({p.first_response_minutes}) cannot be longer than "
+            f"resolution_minutes ({p.resolution_minutes})",
+        )
     if p.category is not None and session.scalar(select(Category.id).where(Category.slug == p.category)) is None:
         raise HTTPException(422, f"unknown category {p.category!r}: create it first (POST /api/v1/admin/categories)")
     # Checked here, not only by the unique constraint: PostgreSQL lets two NULL categories through it.
-    q = select(SLAPolicy.id).where(SLAPolicy.priority == p.priority,
-                                   SLAPolicy.category.is_(None) if p.category is None
-                                   else SLAPolicy.category == p.category)
+    q = select(SLAPolicy.id).where(
+        SLAPolicy.priority == p.priority,
+        SLAPolicy.category.is_(None) if p.category is None else SLAPolicy.category == p.category,
+    )
     other = session.scalar(q.where(SLAPolicy.id != policy_id) if policy_id is not None else q)
     if other is not None:
         where = f"category {p.category!r}" if p.category else "all categories"
-        raise HTTPException(409, f"policy #{other} already covers priority {p.priority!r} for {where}: "
-                                 f"change that one (PUT /api/v1/admin/sla-policies/{other})")
+        raise HTTPException(
+            409,
+            f"policy #{other} already covers priority {p.priority!r} for {where}: "
+            f"change that one (PUT /api/v1/admin/sla-policies/{other})",
+        )
 
 
 def _ordered(policies: list[SLAPolicy]) -> list[SLAPolicy]:
@@ -119,15 +136,26 @@ def create_policy(body: PolicyIn, session: SessionDep, manager: ManagerDep) -> P
     return policy_out(policy, moved)
 
 
-@router.put("/sla-policies/{policy_id}", response_model=PolicyOut,
-            summary="Change an SLA policy (manager; send only the fields to change)")
+@router.put(
+    "/sla-policies/{policy_id}",
+    response_model=PolicyOut,
+    summary="Change an SLA policy (manager; send only the fields to change)",
+)
 def update_policy(policy_id: int, body: PolicyPatch, session: SessionDep, manager: ManagerDep) -> PolicyOut:
     policy = session.get(SLAPolicy, policy_id)
     if policy is None:
         raise HTTPException(404, f"SLA policy #{policy_id} does not exist")
     changes = body.model_dump(exclude_unset=True)
-    for key in ("name", "priority", "first_response_minutes", "resolution_minutes", "business_hours",
-                "warn_ratio", "auto_escalate", "active"):
+    for key in (
+        "name",
+        "priority",
+        "first_response_minutes",
+        "resolution_minutes",
+        "business_hours",
+        "warn_ratio",
+        "auto_escalate",
+        "active",
+    ):
         if key in changes and changes[key] is None:
             raise HTTPException(422, f"{key} cannot be null")
     try:

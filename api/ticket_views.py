@@ -1,12 +1,24 @@
 """The agent API: the queue, a ticket with its transcript, and the actions that take a conversation over."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.chat_views import message_out
 from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
-from api.schemas import (AgentCreatedOut, AgentIn, AgentOut, AgentPatchIn, EventOut, HandbackIn, MessageOut,
-                         ResolveIn, TextIn, TicketDetailOut, TicketOut)
+from api.schemas import (
+    AgentCreatedOut,
+    AgentIn,
+    AgentOut,
+    AgentPatchIn,
+    EventOut,
+    HandbackIn,
+    MessageOut,
+    ResolveIn,
+    TextIn,
+    TicketDetailOut,
+    TicketOut,
+)
 from tickets import agents as agent_accounts
 from tickets import conversations, service, sla
 from tickets.models import Agent, Ticket, TicketStatus
@@ -20,27 +32,48 @@ def ticket_out(tk: Ticket) -> TicketOut:
     return TicketOut(number=tk.id, sla_state=sla.sla_state(tk), **fields)
 
 
-@router.get("/tickets", response_model=list[TicketOut],
-            summary="The queue: filter by status, line, assignee, text, channel, group, priority, category, SLA")
-def list_tickets(session: ReadSessionDep, agent: AgentDep,
-                 status: str | None = Query(None, description="comma-separated, e.g. new,open"),
-                 line: str | None = Query(None, pattern="^L[123]$"), mine: bool = False, unassigned: bool = False,
-                 q: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500),
-                 channel: str | None = Query(None, max_length=32),
-                 group: str | None = Query(None, max_length=64, description="skill group slug"),
-                 priority: str | None = Query(None, pattern="^(low|normal|high|critical)$"),
-                 category: str | None = Query(None, max_length=64, description="category slug"),
-                 sla: str | None = Query(None, pattern="^(at_risk|breached)$"),
-                 sort: str = Query("newest", pattern="^(newest|sla)$",
-                                   description="sla: soonest resolution due first, tickets without one last"),
-                 ) -> list[TicketOut]:
+@router.get(
+    "/tickets",
+    response_model=list[TicketOut],
+    summary="The queue: filter by status, line, assignee, text, channel, group, priority, category, SLA",
+)
+def list_tickets(
+    session: ReadSessionDep,
+    agent: AgentDep,
+    status: str | None = Query(None, description="comma-separated, e.g. new,open"),
+    line: str | None = Query(None, pattern="^L[123]$"),
+    mine: bool = False,
+    unassigned: bool = False,
+    q: str | None = Query(None, max_length=200),
+    limit: int = Query(100, ge=1, le=500),
+    channel: str | None = Query(None, max_length=32),
+    group: str | None = Query(None, max_length=64, description="skill group slug"),
+    priority: str | None = Query(None, pattern="^(low|normal|high|critical)$"),
+    category: str | None = Query(None, max_length=64, description="category slug"),
+    sla: str | None = Query(None, pattern="^(at_risk|breached)$"),
+    sort: str = Query(
+        "newest", pattern="^(newest|sla)$", description="sla: soonest resolution due first, tickets without one last"
+    ),
+) -> list[TicketOut]:
     wanted = [s.strip() for s in status.split(",") if s.strip()] if status else None
     bad = set(wanted or []) - STATUSES
     if bad:
         raise HTTPException(422, f"unknown status {', '.join(sorted(bad))}: use {', '.join(sorted(STATUSES))}")
-    rows = service.list_tickets(session, status=wanted, line=line, assignee_id=agent.id if mine else None,
-                                unassigned=unassigned, text=q, limit=limit, channel=channel, group=group,
-                                priority=priority, category=category, sla_state=sla, sort=sort)
+    rows = service.list_tickets(
+        session,
+        status=wanted,
+        line=line,
+        assignee_id=agent.id if mine else None,
+        unassigned=unassigned,
+        text=q,
+        limit=limit,
+        channel=channel,
+        group=group,
+        priority=priority,
+        category=category,
+        sla_state=sla,
+        sort=sort,
+    )
     return [ticket_out(t) for t in rows]
 
 
@@ -50,8 +83,10 @@ def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketD
     messages = conversations.transcript(session, tk.conversation_id)
     sent = conversations.deliveries(session, [m.id for m in messages])
     transcript: list[MessageOut] = [message_out(m, sent.get(m.id)) for m in messages]
-    events = [EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
-              for e in service.events(session, number)]
+    events = [
+        EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
+        for e in service.events(session, number)
+    ]
     return TicketDetailOut(**ticket_out(tk).model_dump(), transcript=transcript, events=events)
 
 
@@ -115,14 +150,18 @@ def list_agents(session: SessionDep, manager: ManagerDep) -> list[AgentOut]:
 
 @router.post("/agents", response_model=AgentCreatedOut, status_code=201, summary="Create an agent (manager)")
 def create_agent(body: AgentIn, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
-    token = _change(session, lambda: agent_accounts.create_agent(session, body.name, body.role,
-                                                                 kb_editor=body.kb_editor))
+    token = _change(
+        session, lambda: agent_accounts.create_agent(session, body.name, body.role, kb_editor=body.kb_editor)
+    )
     a = agent_accounts.by_name(session, body.name)
     return AgentCreatedOut(**agent_out(a).model_dump(), token=token)
 
 
-@router.patch("/agents/{agent_id}", response_model=AgentOut,
-              summary="Change an agent's role or KB-editor permission (manager; effective at once)")
+@router.patch(
+    "/agents/{agent_id}",
+    response_model=AgentOut,
+    summary="Change an agent's role or KB-editor permission (manager; effective at once)",
+)
 def update_agent(agent_id: int, body: AgentPatchIn, session: SessionDep, manager: ManagerDep) -> AgentOut:
     agent = _account(session, agent_id)
 
@@ -136,8 +175,11 @@ def update_agent(agent_id: int, body: AgentPatchIn, session: SessionDep, manager
     return agent_out(agent)
 
 
-@router.post("/agents/{agent_id}/disable", response_model=AgentOut,
-             summary="Disable an agent: their token and console sessions stop working at once (manager)")
+@router.post(
+    "/agents/{agent_id}/disable",
+    response_model=AgentOut,
+    summary="Disable an agent: their token and console sessions stop working at once (manager)",
+)
 def disable_agent(agent_id: int, session: SessionDep, manager: ManagerDep) -> AgentOut:
     agent = _account(session, agent_id)
     _change(session, lambda: agent_accounts.disable(session, agent))
@@ -151,8 +193,11 @@ def enable_agent(agent_id: int, session: SessionDep, manager: ManagerDep) -> Age
     return agent_out(agent)
 
 
-@router.post("/agents/{agent_id}/rotate-token", response_model=AgentCreatedOut,
-             summary="Issue a new token (shown once); the old one and the agent's console sessions stop (manager)")
+@router.post(
+    "/agents/{agent_id}/rotate-token",
+    response_model=AgentCreatedOut,
+    summary="Issue a new token (shown once); the old one and the agent's console sessions stop (manager)",
+)
 def rotate_token(agent_id: int, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
     agent = _account(session, agent_id)
     token = _change(session, lambda: agent_accounts.rotate_token(session, agent))

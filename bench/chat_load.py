@@ -5,6 +5,7 @@ answered or routed to a ticket) and prints throughput and latency percentiles; t
 
     python -m bench.chat_load --users 200 --messages 5 [--database-url postgresql+psycopg://...]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ import typer
 from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = [json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines()
-             if line.strip()]
+QUESTIONS = [
+    json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines() if line.strip()
+]
 
 
 def _free_port() -> int:
@@ -64,19 +66,29 @@ async def _user(client: httpx.AsyncClient, n: int, messages: int, lat: list[floa
 
 
 def main(
-    users: int = typer.Option(200), messages: int = typer.Option(5),
+    users: int = typer.Option(200),
+    messages: int = typer.Option(5),
     database_url: str = typer.Option("", help="default: SQLite in a temp data dir"),
 ) -> None:
     data = Path(tempfile.mkdtemp(prefix="firstline-load-"))
     # Every simulated user comes from this one machine's address; real users come from many, so the per-address
     # cap on new chat identities (a defence against one client minting thousands) is lifted for the load.
-    env = {**os.environ, "FIRSTLINE_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1",
-           "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": str(max(1000, users * 2))}
+    env = {
+        **os.environ,
+        "FIRSTLINE_DATA_DIR": str(data),
+        "HF_HUB_OFFLINE": "1",
+        "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": str(max(1000, users * 2)),
+    }
     if database_url:
         env["FIRSTLINE_DATABASE_URL"] = database_url
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "w"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data / "server.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 180
@@ -109,27 +121,43 @@ def main(
     url = database_url or f"sqlite:///{data / 'firstline.db'}"
     engine = create_engine(url)
     with engine.connect() as c:
-        rows = c.execute(select(Message.platform_msg_id, func.count()).where(Message.platform_msg_id.like("load-%"))
-                         .group_by(Message.platform_msg_id)).all()
-        unanswered = c.execute(select(func.count()).select_from(Message).where(
-            Message.platform_msg_id.like("load-%"), Message.author == "user")).scalar()
+        rows = c.execute(
+            select(Message.platform_msg_id, func.count())
+            .where(Message.platform_msg_id.like("load-%"))
+            .group_by(Message.platform_msg_id)
+        ).all()
+        unanswered = c.execute(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.platform_msg_id.like("load-%"), Message.author == "user")
+        ).scalar()
     stored = {pid: n for pid, n in rows}
     expected = {f"load-{u}-{i}" for u in range(users) for i in range(messages)}
     lost = sorted(expected - stored.keys())
     duplicated = sorted(pid for pid, n in stored.items() if n > 1)
     a = np.array(lat) if lat else np.zeros(1)
     summary = {
-        "users": users, "messages_per_user": messages, "requests": len(lat), "seconds": round(elapsed, 2),
-        "throughput_msg_s": round(len(lat) / elapsed, 1), "p50_ms": round(float(np.percentile(a, 50)), 1),
-        "p95_ms": round(float(np.percentile(a, 95)), 1), "p99_ms": round(float(np.percentile(a, 99)), 1),
-        "errors": len(errors), "lost": len(lost), "duplicated": len(duplicated), "stored_user_messages": unanswered,
+        "users": users,
+        "messages_per_user": messages,
+        "requests": len(lat),
+        "seconds": round(elapsed, 2),
+        "throughput_msg_s": round(len(lat) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(a, 50)), 1),
+        "p95_ms": round(float(np.percentile(a, 95)), 1),
+        "p99_ms": round(float(np.percentile(a, 99)), 1),
+        "errors": len(errors),
+        "lost": len(lost),
+        "duplicated": len(duplicated),
+        "stored_user_messages": unanswered,
         "database": "postgresql" if database_url else "sqlite",
     }
     for e in errors[:10]:
         print("error:", e)
-    print(f"{summary['requests']} requests in {summary['seconds']} s: {summary['throughput_msg_s']} msg/s, "
-          f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms; "
-          f"lost {len(lost)}, duplicated {len(duplicated)}, errors {len(errors)}")
+    print(
+        f"{summary['requests']} requests in {summary['seconds']} s: {summary['throughput_msg_s']} msg/s, "
+        f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms; "
+        f"lost {len(lost)}, duplicated {len(duplicated)}, errors {len(errors)}"
+    )
     print(json.dumps(summary))
     raise SystemExit(1 if errors or lost or duplicated else 0)
 

@@ -15,6 +15,7 @@ line is a JSON summary; the exit code is 0 only with nothing lost, duplicated, f
         [--database-url postgresql+psycopg://postgres@127.0.0.1/<db>]   (default: a fresh DB, dropped after)
         [--redis-url redis://127.0.0.1:6379/11] [--timeout 900]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,9 @@ import typer
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = [json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines()
-             if line.strip()]
+QUESTIONS = [
+    json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines() if line.strip()
+]
 PG_ADMIN_URL = os.environ.get("FIRSTLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TOKEN = "777001:LOAD-firstline-token"
 WEBHOOK_SECRET = "load-webhook-Secret_1"
@@ -62,8 +64,12 @@ def free_port() -> int:
 def create_database(admin_url: str = PG_ADMIN_URL, prefix: str = "fl_load") -> tuple[str, Callable[[], None]]:
     """A fresh, empty PostgreSQL database and a function that drops it."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True,  # survives a restart
-                          connect_args={"connect_timeout": 5})
+    admin = create_engine(
+        admin_url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=True,  # survives a restart
+        connect_args={"connect_timeout": 5},
+    )
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
@@ -100,7 +106,11 @@ class Server:
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
-            env={**self.env, "FIRSTLINE_DATA_DIR": str(self.data_dir)}, cwd=ROOT, stdout=log, stderr=log)
+            env={**self.env, "FIRSTLINE_DATA_DIR": str(self.data_dir)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -127,8 +137,9 @@ class Server:
             except httpx.TransportError:
                 pass
             if not self.alive():
-                raise RuntimeError(f"server {self.index} exited ({self.proc.returncode}); see {self.log_path}:\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"server {self.index} exited ({self.proc.returncode}); see {self.log_path}:\n" + self.log_tail()
+                )
             if time.time() > deadline:
                 raise RuntimeError(f"server {self.index} not healthy after {timeout:.0f}s; see {self.log_path}")
             time.sleep(0.5)
@@ -142,18 +153,28 @@ class Server:
 
 def server_env(db_url: str, redis_url: str | None, telegram_api: str | None, extra: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIRSTLINE_", "TELEGRAM_", "SLACK_"))}
-    env.update({"HF_HUB_OFFLINE": "1", "FIRSTLINE_DATABASE_URL": db_url,
-                # One signing key for all processes: a web-chat token from one is valid at the others.
-                "FIRSTLINE_SECRET_KEY": "load-test-shared-secret",
-                # All simulated users share the load generator's address; real ones come from many.
-                "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": "100000"})
+    env.update(
+        {
+            "HF_HUB_OFFLINE": "1",
+            "FIRSTLINE_DATABASE_URL": db_url,
+            # One signing key for all processes: a web-chat token from one is valid at the others.
+            "FIRSTLINE_SECRET_KEY": "load-test-shared-secret",
+            # All simulated users share the load generator's address; real ones come from many.
+            "FIRSTLINE_NEW_CHAT_USERS_PER_MINUTE": "100000",
+        }
+    )
     if redis_url:
         env["FIRSTLINE_REDIS_URL"] = redis_url
     if telegram_api:
-        env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "FIRSTLINE_TELEGRAM_API_BASE": telegram_api,
-                    # Telegram calls one public HTTPS URL; the load balancer behind it spreads the updates.
-                    "TELEGRAM_WEBHOOK_URL": f"https://desk.example.com{WEBHOOK_PATH}",
-                    "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET})
+        env.update(
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "FIRSTLINE_TELEGRAM_API_BASE": telegram_api,
+                # Telegram calls one public HTTPS URL; the load balancer behind it spreads the updates.
+                "TELEGRAM_WEBHOOK_URL": f"https://desk.example.com{WEBHOOK_PATH}",
+                "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            }
+        )
     env.update(extra or {})
     return env
 
@@ -178,8 +199,8 @@ def cluster(processes: int, env: dict, data_root: Path, startup_timeout: float =
 
 def create_agents(db_url: str, count: int, prefix: str) -> list[dict]:
     """Agent accounts straight in the DB (what `firstline agents add` does); their bearer headers."""
+    from core.db import make_engine, make_session_factory
     from tickets.agents import create_agent
-    from tickets.db import make_engine, make_session_factory
 
     engine = make_engine(db_url)
     try:
@@ -246,7 +267,7 @@ class Load:
                     self.lat.append(ms)
                     return r, idx
                 self.note(f"{what}:http_{r.status_code}", f"p{idx} {r.text[:160]}")
-            await asyncio.sleep(min(0.2 * 2 ** attempt, 3.0))
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
         return None, -1
 
     # -- web chat --------------------------------------------------------------------------------------
@@ -263,8 +284,9 @@ class Load:
             else:
                 body["text"] = rnd.choice(QUESTIONS)
             self.sent_ids.add(cid)
-            r, idx = await self.request("POST", n + i, "/api/v1/chat", "web", json=body,
-                                        headers={"X-Chat-Token": token} if token else {})
+            r, idx = await self.request(
+                "POST", n + i, "/api/v1/chat", "web", json=body, headers={"X-Chat-Token": token} if token else {}
+            )
             if r is None:
                 self.failed.append(cid)
                 continue
@@ -289,17 +311,23 @@ class Load:
         self.tg_chats.add(chat_id)
         for i in range(self.messages):
             roll = rnd.random()
-            words = ("/human" if roll < self.human_rate / 2 else HUMAN) if roll < self.human_rate \
-                else rnd.choice(QUESTIONS)
+            words = (
+                ("/human" if roll < self.human_rate / 2 else HUMAN) if roll < self.human_rate else rnd.choice(QUESTIONS)
+            )
             msg = {"message_id": i + 1, "date": int(time.time()), "chat": chat, "from": sender, "text": words}
             if words.startswith("/"):
                 msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(words)}]
             update_id = next(self.update_ids)
             pid = f"tg:{chat_id}:{i + 1}"
             self.sent_ids.add(pid)
-            r, idx = await self.request("POST", update_id, WEBHOOK_PATH, "telegram",
-                                        json={"update_id": update_id, "message": msg},
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+            r, idx = await self.request(
+                "POST",
+                update_id,
+                WEBHOOK_PATH,
+                "telegram",
+                json={"update_id": update_id, "message": msg},
+                headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            )
             if r is None or r.status_code != 200:
                 if r is not None:
                     self.note(f"telegram:http_{r.status_code}", f"{pid}: {r.text[:160]}")
@@ -316,9 +344,14 @@ class Load:
         seen: set[int] = set()
         while True:
             done = self.users_done.is_set()
-            r, _ = await self.request("GET", k, "/api/v1/tickets", "agent",
-                                      params={"status": "new", "unassigned": "true", "limit": 500},
-                                      headers=headers)
+            r, _ = await self.request(
+                "GET",
+                k,
+                "/api/v1/tickets",
+                "agent",
+                params={"status": "new", "unassigned": "true", "limit": 500},
+                headers=headers,
+            )
             if r is None or r.status_code != 200:
                 if r is not None:
                     self.note(f"agent:http_{r.status_code}", r.text[:160])
@@ -344,20 +377,35 @@ class Load:
                 self.claims["claimed"] += 1
                 for j in range(1 + number % 2):
                     words = f"Agent {k} on #{number} (ref R{number}-{j}): please restart and tell me."
-                    r, idx = await self.request("POST", other, f"/api/v1/tickets/{number}/reply", "agent",
-                                                json={"text": words}, headers=headers)
+                    r, idx = await self.request(
+                        "POST", other, f"/api/v1/tickets/{number}/reply", "agent", json={"text": words}, headers=headers
+                    )
                     if r is None or r.status_code != 200:
                         self.note("agent:reply_failed", f"#{number}: {r.text[:160] if r is not None else 'no answer'}")
                         continue
-                    self.agent_replies.append({"ticket": number, "id": r.json()["id"], "text": words,
-                                               "channel": tk["channel"], "user": tk["requester"], "process": idx})
+                    self.agent_replies.append(
+                        {
+                            "ticket": number,
+                            "id": r.json()["id"],
+                            "text": words,
+                            "channel": tk["channel"],
+                            "user": tk["requester"],
+                            "process": idx,
+                        }
+                    )
             if done:
                 return
             await asyncio.sleep(0.5)
 
 
-async def run_load(load: Load, web_users: int, tg_users: int, agents: list[dict], chat_base: int,
-                   chaos: Callable[[Load], Awaitable[None]] | None = None) -> float:
+async def run_load(
+    load: Load,
+    web_users: int,
+    tg_users: int,
+    agents: list[dict],
+    chat_base: int,
+    chaos: Callable[[Load], Awaitable[None]] | None = None,
+) -> float:
     """All users at once (requests bounded by the semaphore), agents alongside; returns the users' seconds."""
     agent_tasks = [asyncio.create_task(load.agent(k, len(agents), h)) for k, h in enumerate(agents)]
     chaos_task = asyncio.create_task(chaos(load)) if chaos else None
@@ -383,8 +431,13 @@ def wait_outbox_drained(db_url: str, timeout: float) -> dict:
     try:
         while True:
             with engine.connect() as c:
-                rows = dict(c.execute(select(OutboxItem.status, func.count()).where(OutboxItem.audience == "user")
-                                      .group_by(OutboxItem.status)).all())
+                rows = dict(
+                    c.execute(
+                        select(OutboxItem.status, func.count())
+                        .where(OutboxItem.audience == "user")
+                        .group_by(OutboxItem.status)
+                    ).all()
+                )
             if not rows.get("pending") and not rows.get("sending") or time.time() > deadline:
                 return rows
             time.sleep(0.5)
@@ -399,17 +452,22 @@ def check_user_messages(db_url: str, load: Load) -> dict:
     engine = create_engine(db_url)
     try:
         with engine.connect() as c:
-            rows = c.execute(select(Message.platform_msg_id, func.count())
-                             .where(Message.author == "user", Message.platform_msg_id.is_not(None))
-                             .group_by(Message.platform_msg_id)).all()
+            rows = c.execute(
+                select(Message.platform_msg_id, func.count())
+                .where(Message.author == "user", Message.platform_msg_id.is_not(None))
+                .group_by(Message.platform_msg_id)
+            ).all()
     finally:
         engine.dispose()
     stored = {pid: n for pid, n in rows if pid in load.sent_ids}
     acked = set(load.acked_web) | set(load.acked_tg)
-    return {"stored": sum(stored.values()), "lost": sorted(acked - stored.keys()),
-            "duplicated": sorted(pid for pid, n in stored.items() if n > 1),
-            "failed_stored": sorted(pid for pid in load.failed if pid in stored),
-            "failed_missing": sorted(pid for pid in load.failed if pid not in stored)}
+    return {
+        "stored": sum(stored.values()),
+        "lost": sorted(acked - stored.keys()),
+        "duplicated": sorted(pid for pid, n in stored.items() if n > 1),
+        "failed_stored": sorted(pid for pid in load.failed if pid in stored),
+        "failed_missing": sorted(pid for pid in load.failed if pid not in stored),
+    }
 
 
 async def check_web_replies(load: Load) -> Counter:
@@ -422,8 +480,14 @@ async def check_web_replies(load: Load) -> Counter:
             agent_by_user[a["user"]].add(a["id"])
 
     async def one(i: int, user: str, token: str) -> None:
-        r, _ = await load.request("GET", i, "/api/v1/chat/messages", "verify", params={"user": user, "after": 0},
-                                  headers={"X-Chat-Token": token})
+        r, _ = await load.request(
+            "GET",
+            i,
+            "/api/v1/chat/messages",
+            "verify",
+            params={"user": user, "after": 0},
+            headers={"X-Chat-Token": token},
+        )
         if r is None or r.status_code != 200:
             problems["web_transcript_unreadable"] += 1
             return
@@ -451,10 +515,14 @@ def check_telegram_replies(db_url: str, load: Load, fake) -> Counter:
     engine = create_engine(db_url)
     try:
         with engine.connect() as c:
-            stored = dict(c.execute(
-                select(Conversation.user_ref, func.count()).join(Message, Message.conversation_id == Conversation.id)
-                .where(Conversation.channel == "telegram", Message.author.in_(("bot", "agent", "system")))
-                .group_by(Conversation.user_ref)).all())
+            stored = dict(
+                c.execute(
+                    select(Conversation.user_ref, func.count())
+                    .join(Message, Message.conversation_id == Conversation.id)
+                    .where(Conversation.channel == "telegram", Message.author.in_(("bot", "agent", "system")))
+                    .group_by(Conversation.user_ref)
+                ).all()
+            )
     finally:
         engine.dispose()
     sent: dict[int, list[str]] = defaultdict(list)
@@ -506,8 +574,11 @@ def main(
             env = server_env(database_url, redis_url, fake.base_url)
             t_start = time.perf_counter()
             with cluster(processes, env, data_root) as servers:
-                print(f"{processes} processes up in {time.perf_counter() - t_start:.1f} s "
-                      f"({', '.join(s.base for s in servers)})", flush=True)
+                print(
+                    f"{processes} processes up in {time.perf_counter() - t_start:.1f} s "
+                    f"({', '.join(s.base for s in servers)})",
+                    flush=True,
+                )
                 agent_headers = create_agents(database_url, agents, run)
 
                 async def go() -> tuple[Load, float, Counter]:
@@ -516,16 +587,25 @@ def main(
                         load = Load(servers, client, asyncio.Semaphore(concurrency), run, messages)
                         chat_base = random.randint(1, 999) * 10**6
                         elapsed = await asyncio.wait_for(
-                            run_load(load, users - users // 2, users // 2, agent_headers, chat_base), timeout)
+                            run_load(load, users - users // 2, users // 2, agent_headers, chat_base), timeout
+                        )
                         web_problems = await check_web_replies(load)
                         return load, elapsed, web_problems
 
                 try:
                     load, elapsed, problems = asyncio.run(go())
                 except asyncio.TimeoutError:
-                    print(json.dumps({"users": users, "messages_per_user": messages, "processes": processes,
-                                      "error": f"the user phase did not finish within --timeout {timeout:.0f} s"}))
-                    raise SystemExit(2)
+                    print(
+                        json.dumps(
+                            {
+                                "users": users,
+                                "messages_per_user": messages,
+                                "processes": processes,
+                                "error": f"the user phase did not finish within --timeout {timeout:.0f} s",
+                            }
+                        )
+                    )
+                    raise SystemExit(2) from None
                 outbox = wait_outbox_drained(database_url, 120)
                 problems += check_telegram_replies(database_url, load, fake)
                 logs = {s.index: s.log_text() for s in servers}
@@ -539,23 +619,38 @@ def main(
     user_requests = len(load.acked_web) + len(load.acked_tg)
     problems = Counter({k: v for k, v in problems.items() if v})
     summary = {
-        "users": users, "messages_per_user": messages, "processes": processes, "database": "postgresql",
-        "redis_url": redis_url, "user_messages": user_requests, "seconds": round(elapsed, 2),
-        "throughput_msg_s": round(user_requests / elapsed, 1), **percentiles(load.lat),
-        "tickets_claimed": load.claims["claimed"], "agent_replies": len(load.agent_replies),
-        "lost": len(stored["lost"]), "duplicated": len(stored["duplicated"]), "failed": len(load.failed),
-        "reply_problems": dict(problems), "errors": dict(load.errors), "statuses": dict(load.statuses),
+        "users": users,
+        "messages_per_user": messages,
+        "processes": processes,
+        "database": "postgresql",
+        "redis_url": redis_url,
+        "user_messages": user_requests,
+        "seconds": round(elapsed, 2),
+        "throughput_msg_s": round(user_requests / elapsed, 1),
+        **percentiles(load.lat),
+        "tickets_claimed": load.claims["claimed"],
+        "agent_replies": len(load.agent_replies),
+        "lost": len(stored["lost"]),
+        "duplicated": len(stored["duplicated"]),
+        "failed": len(load.failed),
+        "reply_problems": dict(problems),
+        "errors": dict(load.errors),
+        "statuses": dict(load.statuses),
         "outbox_user_items": outbox,
         "server_errors_logged": sum(t.count(" ERROR ") for t in logs.values()),
     }
     for line in load.samples[:10]:
         print("error:", line)
-    print(f"{user_requests} user messages ({len(load.acked_web)} web, {len(load.acked_tg)} Telegram) in "
-          f"{summary['seconds']} s: {summary['throughput_msg_s']} msg/s, p50 {summary['p50_ms']} ms, "
-          f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms")
-    print(f"handoffs claimed {summary['tickets_claimed']}, agent replies {summary['agent_replies']}; "
-          f"lost {summary['lost']}, duplicated {summary['duplicated']}, failed {summary['failed']}, "
-          f"reply problems {dict(problems) or 0}, errors by kind {dict(load.errors) or 0}")
+    print(
+        f"{user_requests} user messages ({len(load.acked_web)} web, {len(load.acked_tg)} Telegram) in "
+        f"{summary['seconds']} s: {summary['throughput_msg_s']} msg/s, p50 {summary['p50_ms']} ms, "
+        f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms"
+    )
+    print(
+        f"handoffs claimed {summary['tickets_claimed']}, agent replies {summary['agent_replies']}; "
+        f"lost {summary['lost']}, duplicated {summary['duplicated']}, failed {summary['failed']}, "
+        f"reply problems {dict(problems) or 0}, errors by kind {dict(load.errors) or 0}"
+    )
     print(json.dumps(summary))
     ok = not (stored["lost"] or stored["duplicated"] or load.failed or problems)
     raise SystemExit(0 if ok else 1)

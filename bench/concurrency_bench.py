@@ -5,6 +5,7 @@ Each level runs the same real questions (StackFAQ dev set if present, else the s
 `Retriever.answer` (encode + search + decide) from N threads at once, against the bundled sample KB's real
 units; only the encoder differs between the two runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY_FILES = [ROOT.parent / "shared" / "eval" / "stackfaq" / "queries.dev.jsonl", ROOT / "eval" / "sample.en.jsonl"]
@@ -66,8 +67,12 @@ def _run_level(retriever, queries: list[str], users: int) -> dict:
         t.join()
     wall = time.perf_counter() - started
     lat = np.array(latencies)
-    return {"queries": len(queries), "qps": round(len(queries) / wall, 1),
-            "p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1)}
+    return {
+        "queries": len(queries),
+        "qps": round(len(queries) / wall, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 1),
+        "p95_ms": round(float(np.percentile(lat, 95)), 1),
+    }
 
 
 def run(settings: Settings, levels: list[int], per_user: int = 4, min_queries: int = 200) -> dict:
@@ -84,11 +89,15 @@ def run(settings: Settings, levels: list[int], per_user: int = 4, min_queries: i
         for d in split_article(a.title, a.body):
             units.append(Unit(len(units) + 1, a.id, a.title, d.text, d.passage, d.kind))
     vectors = plain.encode_passages([u.text for u in units])
-    engines = {"one-by-one": _retriever(settings, plain, units, vectors),
-               "micro-batched": _retriever(settings, batched, units, vectors)}
+    engines = {
+        "one-by-one": _retriever(settings, plain, units, vectors),
+        "micro-batched": _retriever(settings, batched, units, vectors),
+    }
     plain.encode_queries(["warm up"] * 32)
-    print(f"Firstline concurrency bench: {plain.name}, {len(units)} units, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} (other work skews every figure)")
+    print(
+        f"Firstline concurrency bench: {plain.name}, {len(units)} units, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} (other work skews every figure)"
+    )
     print(f"  {'users':>6} {'encoder':>14} {'queries':>8} {'q/s':>8} {'p50 ms':>9} {'p95 ms':>9}", flush=True)
     rows = []
     for users in levels:
@@ -97,14 +106,21 @@ def run(settings: Settings, levels: list[int], per_user: int = 4, min_queries: i
         for label, retriever in engines.items():
             res = _run_level(retriever, queries, users)
             row[label] = res
-            print(f"  {users:>6} {label:>14} {res['queries']:>8} {res['qps']:>8.1f} {res['p50_ms']:>9.1f} "
-                  f"{res['p95_ms']:>9.1f}", flush=True)
+            print(
+                f"  {users:>6} {label:>14} {res['queries']:>8} {res['qps']:>8.1f} {res['p50_ms']:>9.1f} "
+                f"{res['p95_ms']:>9.1f}",
+                flush=True,
+            )
         row["throughput_ratio"] = round(row["micro-batched"]["qps"] / row["one-by-one"]["qps"], 2)
         print(f"  {users:>6} {'ratio':>14} {row['throughput_ratio']:>17.2f}x", flush=True)
         rows.append(row)
     batched.close()
-    summary = {"embedder": plain.name, "levels": rows,
-               "ratio_at_max_users": rows[-1]["throughput_ratio"] if rows else None,
-               "batches": batched.batches, "batched_queries": batched.encoded}
+    summary = {
+        "embedder": plain.name,
+        "levels": rows,
+        "ratio_at_max_users": rows[-1]["throughput_ratio"] if rows else None,
+        "batches": batched.batches,
+        "batched_queries": batched.encoded,
+    }
     print(json.dumps(summary))
     return summary

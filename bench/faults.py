@@ -13,6 +13,7 @@ what it saw (the last line is a JSON summary):
 
     python -m bench.faults [kill9 postgres redis faiss] [--system-postgres]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,9 +35,21 @@ import httpx
 import typer
 from sqlalchemy import create_engine, func, select
 
-from bench.cluster_load import (QUESTIONS, Load, Server, check_telegram_replies, check_user_messages,
-                                check_web_replies, cluster, create_agents, create_database, free_port, run_load,
-                                server_env, wait_outbox_drained)
+from bench.cluster_load import (
+    QUESTIONS,
+    Load,
+    Server,
+    check_telegram_replies,
+    check_user_messages,
+    check_web_replies,
+    cluster,
+    create_agents,
+    create_database,
+    free_port,
+    run_load,
+    server_env,
+    wait_outbox_drained,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,25 +78,37 @@ class Result:
             print(f"    {line}", flush=True)
 
 
-async def _load(servers: list[Server], db_url: str, *, web: int, tg: int, messages: int, agents: int,
-                chaos=None, attempts: int = 8, timeout: float = 30) -> tuple[Load, float, Counter]:
+async def _load(
+    servers: list[Server],
+    db_url: str,
+    *,
+    web: int,
+    tg: int,
+    messages: int,
+    agents: int,
+    chaos=None,
+    attempts: int = 8,
+    timeout: float = 30,
+) -> tuple[Load, float, Counter]:
     headers = create_agents(db_url, agents, f"F{uuid.uuid4().hex[:6]}") if agents else []
     async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=100)) as client:
-        load = Load(servers, client, asyncio.Semaphore(100), f"F{uuid.uuid4().hex[:6]}", messages,
-                    attempts=attempts)
-        elapsed = await asyncio.wait_for(run_load(load, web, tg, headers, random.randint(1, 999) * 10**6, chaos),
-                                         600)
+        load = Load(servers, client, asyncio.Semaphore(100), f"F{uuid.uuid4().hex[:6]}", messages, attempts=attempts)
+        elapsed = await asyncio.wait_for(run_load(load, web, tg, headers, random.randint(1, 999) * 10**6, chaos), 600)
         return load, elapsed, await check_web_replies(load)
 
 
 def _common_checks(res: Result, load: Load, db_url: str, problems: Counter) -> None:
     stored = check_user_messages(db_url, load)
     acked = len(load.acked_web) + len(load.acked_tg)
-    res.check(not stored["lost"], f"{acked} acknowledged user messages, lost {len(stored['lost'])} "
-                                  f"{stored['lost'][:5] or ''}")
+    res.check(
+        not stored["lost"], f"{acked} acknowledged user messages, lost {len(stored['lost'])} {stored['lost'][:5] or ''}"
+    )
     res.check(not stored["duplicated"], f"duplicated {len(stored['duplicated'])} {stored['duplicated'][:5] or ''}")
-    res.check(not load.failed, f"messages the client gave up on after retries: {len(load.failed)} "
-                               f"(stored anyway {len(stored['failed_stored'])})")
+    res.check(
+        not load.failed,
+        f"messages the client gave up on after retries: {len(load.failed)} "
+        f"(stored anyway {len(stored['failed_stored'])})",
+    )
     res.check(not problems, f"bot/agent replies reached users exactly once (problems: {dict(problems) or 'none'})")
     if load.errors:
         res.note(f"failed attempts by kind (each retried): {dict(load.errors)}")
@@ -105,12 +130,15 @@ def kill9(fake, admin_url: str | None) -> Result:
                 servers[1].kill9()
                 killed.update(at=load.acked_count, statuses=dict(load.statuses))
 
-            load, elapsed, problems = asyncio.run(_load(servers, db_url, web=40, tg=40, messages=8, agents=4,
-                                                        chaos=chaos))
+            load, elapsed, problems = asyncio.run(
+                _load(servers, db_url, web=40, tg=40, messages=8, agents=4, chaos=chaos)
+            )
             res.note(f"killed process 1 (pid {servers[1].proc.pid}) after {killed.get('at')} acknowledged messages")
             after = Counter(load.statuses) - Counter(killed.get("statuses", {}))
-            res.check(after.get(200, 0) > 0 and servers[0].alive(),
-                      f"process 0 kept answering: {after.get(200, 0)} answers after the kill, {elapsed:.1f} s in all")
+            res.check(
+                after.get(200, 0) > 0 and servers[0].alive(),
+                f"process 0 kept answering: {after.get(200, 0)} answers after the kill, {elapsed:.1f} s in all",
+            )
             t0 = time.time()
             outbox = wait_outbox_drained(db_url, 160)  # items the dead process held are released after 2 min
             res.note(f"outbox for users after {time.time() - t0:.0f} s: {outbox}")
@@ -156,8 +184,9 @@ def private_postgres() -> Iterator[tuple[str, Callable[[], float]]]:
         def restart() -> float:
             t0 = time.time()
             # -l: the new postmaster must not inherit our capture pipe (run() would wait for it to close).
-            r = _as_postgres([str(pg / "pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"), "-m", "fast", "-w",
-                              "restart"])
+            r = _as_postgres(
+                [str(pg / "pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"), "-m", "fast", "-w", "restart"]
+            )
             if r.returncode:
                 raise RuntimeError(f"pg_ctl restart failed: {(r.stderr or r.stdout).strip()[-300:]}")
             return time.time() - t0
@@ -171,6 +200,7 @@ def private_postgres() -> Iterator[tuple[str, Callable[[], float]]]:
 @contextmanager
 def system_postgres() -> Iterator[tuple[str, Callable[[], float]]]:
     """The machine's PostgreSQL (only with --system-postgres: it interrupts everyone else using it)."""
+
     def restart() -> float:
         t0 = time.time()
         for cmd in (["pg_ctlcluster", "15", "main", "restart"], ["service", "postgresql", "restart"]):
@@ -189,20 +219,39 @@ def _half_written(db_url: str) -> dict:
     engine = create_engine(db_url)
     try:
         with engine.connect() as c:
-            waiting_without_ticket = c.scalar(select(func.count()).select_from(Conversation).where(
-                Conversation.state.in_(("waiting_for_agent", "with_agent")),
-                ~select(Ticket.id).where(Ticket.conversation_id == Conversation.id).exists()))
-            handoff_without_ticket = c.scalar(select(func.count()).select_from(Message).where(
-                Message.author == "bot",
-                func.coalesce(Message.payload["kind"].as_string(), "") == "handoff",
-                ~select(Ticket.id).where(Ticket.conversation_id == Message.conversation_id).exists()))
-            ticket_without_handoff = c.scalar(select(func.count()).select_from(Ticket).where(
-                ~select(Message.id).where(Message.conversation_id == Ticket.conversation_id,
-                                          Message.author == "bot").exists()))
+            waiting_without_ticket = c.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(
+                    Conversation.state.in_(("waiting_for_agent", "with_agent")),
+                    ~select(Ticket.id).where(Ticket.conversation_id == Conversation.id).exists(),
+                )
+            )
+            handoff_without_ticket = c.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.author == "bot",
+                    func.coalesce(Message.payload["kind"].as_string(), "") == "handoff",
+                    ~select(Ticket.id).where(Ticket.conversation_id == Message.conversation_id).exists(),
+                )
+            )
+            ticket_without_handoff = c.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(
+                    ~select(Message.id)
+                    .where(Message.conversation_id == Ticket.conversation_id, Message.author == "bot")
+                    .exists()
+                )
+            )
     finally:
         engine.dispose()
-    return {"waiting_without_ticket": waiting_without_ticket, "handoff_reply_without_ticket": handoff_without_ticket,
-            "ticket_without_bot_reply": ticket_without_handoff}
+    return {
+        "waiting_without_ticket": waiting_without_ticket,
+        "handoff_reply_without_ticket": handoff_without_ticket,
+        "ticket_without_bot_reply": ticket_without_handoff,
+    }
 
 
 def postgres_restart(fake, use_system: bool) -> Result:
@@ -226,13 +275,19 @@ def postgres_restart(fake, use_system: bool) -> Result:
                             await asyncio.sleep(0.05)
                         restarts.append(await asyncio.to_thread(restart))
 
-                load, elapsed, problems = asyncio.run(_load(servers, db_url, web=40, tg=20, messages=8, agents=3,
-                                                            chaos=chaos))
-                res.note(f"PostgreSQL restarted {len(restarts)}× (took {', '.join(f'{s:.1f}' for s in restarts)} s) "
-                         f"during {elapsed:.1f} s of load; statuses {dict(load.statuses)}")
+                load, elapsed, problems = asyncio.run(
+                    _load(servers, db_url, web=40, tg=20, messages=8, agents=3, chaos=chaos)
+                )
+                res.note(
+                    f"PostgreSQL restarted {len(restarts)}× (took {', '.join(f'{s:.1f}' for s in restarts)} s) "
+                    f"during {elapsed:.1f} s of load; statuses {dict(load.statuses)}"
+                )
                 bad = [(st, body) for st, body in load.unhappy if st != 503 or '"error"' not in body]
-                res.check(not bad, f"every 5xx was a 503 with the app's JSON error ({len(load.unhappy)} 5xx; "
-                                   f"others: {bad[:3] or 'none'})")
+                res.check(
+                    not bad,
+                    f"every 5xx was a 503 with the app's JSON error ({len(load.unhappy)} 5xx; "
+                    f"others: {bad[:3] or 'none'})",
+                )
                 hangs = sum(n for k, n in load.errors.items() if "Timeout" in k)
                 res.check(not hangs, f"no request hung (client timeouts: {hangs})")
                 res.check(all(s.alive() for s in servers), "both processes still running")
@@ -259,8 +314,11 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen]]:
         raise RuntimeError("redis-server is not installed")
     port = free_port()
     root = Path(tempfile.mkdtemp(prefix="firstline-redis-"))
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 10
         while True:
@@ -269,7 +327,7 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen]]:
                     break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("private redis-server did not start")
+                    raise RuntimeError("private redis-server did not start") from None
                 time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}/0", proc
     finally:
@@ -286,8 +344,12 @@ def socket_to(port: int):
 
 
 def _redis_warnings(servers: list[Server]) -> list[str]:
-    return [line for s in servers for line in s.log_text().splitlines()
-            if "redis" in line.lower() and (" WARNING " in line or " ERROR " in line)]
+    return [
+        line
+        for s in servers
+        for line in s.log_text().splitlines()
+        if "redis" in line.lower() and (" WARNING " in line or " ERROR " in line)
+    ]
 
 
 def redis_down(fake, admin_url: str | None) -> Result:
@@ -305,9 +367,11 @@ def redis_down(fake, admin_url: str | None) -> Result:
             wait_outbox_drained(db_url, 60)
             problems += check_telegram_replies(db_url, load, fake)
             problems = Counter({k: v for k, v in problems.items() if v})
-            res.check(not load.failed and not problems,
-                      f"with Redis up: {len(load.acked_web) + len(load.acked_tg)} messages answered, "
-                      f"failed {len(load.failed)}, reply problems {dict(problems) or 'none'}")
+            res.check(
+                not load.failed and not problems,
+                f"with Redis up: {len(load.acked_web) + len(load.acked_tg)} messages answered, "
+                f"failed {len(load.failed)}, reply problems {dict(problems) or 'none'}",
+            )
             redis_proc.terminate()
             redis_proc.wait(10)
             res.note("private redis-server stopped")
@@ -315,8 +379,10 @@ def redis_down(fake, admin_url: str | None) -> Result:
             wait_outbox_drained(db_url, 60)
             problems += check_telegram_replies(db_url, load, fake)
             res.check(all(s.alive() for s in servers), "both processes still running")
-            res.note(f"with Redis down: statuses {dict(load.statuses)}, {load.claims['claimed']} tickets claimed, "
-                     f"{len(load.agent_replies)} agent replies from the other process, {elapsed:.1f} s")
+            res.note(
+                f"with Redis down: statuses {dict(load.statuses)}, {load.claims['claimed']} tickets claimed, "
+                f"{len(load.agent_replies)} agent replies from the other process, {elapsed:.1f} s"
+            )
             _common_checks(res, load, db_url, Counter({k: v for k, v in problems.items() if v}))
             warned = _redis_warnings(servers)
             res.check(bool(warned), f"a warning about Redis was logged: {warned[0][:200] if warned else 'none'}")
@@ -327,9 +393,11 @@ def redis_down(fake, admin_url: str | None) -> Result:
             wait_outbox_drained(db_url, 60)
             problems += check_telegram_replies(db_url, load, fake)
             problems = Counter({k: v for k, v in problems.items() if v})
-            res.check(not load.failed and not problems and servers[0].alive(),
-                      f"a process started with Redis unreachable serves: statuses {dict(load.statuses)}, "
-                      f"failed {len(load.failed)}, reply problems {dict(problems) or 'none'}")
+            res.check(
+                not load.failed and not problems and servers[0].alive(),
+                f"a process started with Redis unreachable serves: statuses {dict(load.statuses)}, "
+                f"failed {len(load.failed)}, reply problems {dict(problems) or 'none'}",
+            )
             warned = _redis_warnings(servers)
             res.check(bool(warned), f"... and logs a warning: {warned[0][:200] if warned else 'none'}")
     except RuntimeError as exc:
@@ -367,8 +435,10 @@ def faiss_index(fake, admin_url: str | None) -> Result:
             before = ask(servers[0].base, questions, "before")
             units = httpx.get(servers[0].base + "/healthz").json()["units"]
         [index_file] = list((data / "p0" / "index").glob("*.faiss"))
-        res.note(f"{units} units; {sum(k == 'answer' for k, _ in before)}/{len(questions)} questions answered "
-                 f"from the KB before")
+        res.note(
+            f"{units} units; {sum(k == 'answer' for k, _ in before)}/{len(questions)} questions answered "
+            f"from the KB before"
+        )
         for damage in ("corrupted", "deleted"):
             if damage == "corrupted":
                 index_file.write_bytes(os.urandom(4096))
@@ -400,13 +470,15 @@ SCENARIOS = {"kill9": kill9, "postgres": postgres_restart, "redis": redis_down, 
 
 def main(
     scenarios: list[str] = typer.Argument(None, help=f"some of: {' '.join(SCENARIOS)} (default: all)"),
-    system_postgres_: bool = typer.Option(False, "--system-postgres",
-                                          help="restart the machine's PostgreSQL instead of a private one"),
-    pg_admin_url: str = typer.Option("", help="PostgreSQL to create throwaway DBs in (default: FIRSTLINE_TEST_PG "
-                                              "or postgres@127.0.0.1:5432/test)"),
+    system_postgres_: bool = typer.Option(
+        False, "--system-postgres", help="restart the machine's PostgreSQL instead of a private one"
+    ),
+    pg_admin_url: str = typer.Option(
+        "", help="PostgreSQL to create throwaway DBs in (default: FIRSTLINE_TEST_PG or postgres@127.0.0.1:5432/test)"
+    ),
 ) -> None:
-    from tests.fakes.telegram_api import FakeTelegram
     from bench.cluster_load import TOKEN
+    from tests.fakes.telegram_api import FakeTelegram
 
     wanted = scenarios or list(SCENARIOS)
     unknown = set(wanted) - SCENARIOS.keys()

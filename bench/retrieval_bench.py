@@ -6,6 +6,7 @@ the bundled sample KB, written out as variant copies (each copy its own ids, tit
 ~1,100 units; the large indexes are the sample KB's real units plus random normalised vectors, so the
 real queries still have real answers while the index grows to 100k units.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,31 @@ from pathlib import Path
 
 import numpy as np
 
-from api.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = ROOT / "kb_ingest" / "sample_kb"
 QUERY_FILE = ROOT / "eval" / "sample.en.jsonl"
 TARGET_UNITS = 1100
 REPEATS = 2  # raw and ingest alternate, best of each: one slow run (page cache, a busy core) skews less
-SITES = ["Berlin", "Lisbon", "Austin", "Warsaw", "Osaka", "Nairobi", "Toronto", "Dublin", "Pune", "Lyon",
-         "Denver", "Riga", "Seoul", "Porto", "Quito", "Oslo"]
+SITES = [
+    "Berlin",
+    "Lisbon",
+    "Austin",
+    "Warsaw",
+    "Osaka",
+    "Nairobi",
+    "Toronto",
+    "Dublin",
+    "Pune",
+    "Lyon",
+    "Denver",
+    "Riga",
+    "Seoul",
+    "Porto",
+    "Quito",
+    "Oslo",
+]
 FALLBACK_QUERIES = [
     ("forgot my password", ["it-password-reset"]),
     ("the VPN says portal not reachable", ["it-vpn-connect"]),
@@ -64,8 +81,7 @@ def write_variant_kb(folder: Path, target_units: int) -> tuple[int, int]:
             art_id = f"{a.id}-{c:02d}"
             title = f"{a.title} ({site} office)"
             body = f"This article applies to the {site} office.\n\n{a.body}"
-            text = (f"---\nid: {art_id}\ntitle: {json.dumps(title, ensure_ascii=False)}\n"
-                    f"lang: {a.lang}\n---\n\n{body}\n")
+            text = f"---\nid: {art_id}\ntitle: {json.dumps(title, ensure_ascii=False)}\nlang: {a.lang}\n---\n\n{body}\n"
             (folder / f"{art_id}.md").write_text(text, encoding="utf-8")
             n += 1
     return n, copies
@@ -77,8 +93,9 @@ def unit_texts(folder: Path) -> list[str]:
     from kb_ingest.loaders import load_paths
     from kb_ingest.splitter import split_article
 
-    return [d.text for a in load_paths([folder]) if isinstance(a, ParsedArticle)
-            for d in split_article(a.title, a.body)]
+    return [
+        d.text for a in load_paths([folder]) if isinstance(a, ParsedArticle) for d in split_article(a.title, a.body)
+    ]
 
 
 def load_queries(n: int) -> list[tuple[str, list[str]]]:
@@ -130,8 +147,9 @@ def measure_latency(settings: Settings, size: int, real_units, real_vecs, querie
     syn_vecs = rng.standard_normal((n_syn, dim), dtype=np.float32)
     syn_vecs /= np.linalg.norm(syn_vecs, axis=1, keepdims=True)
     first_id = max(u.id for u in real_units) + 1
-    synthetic = [Unit(first_id + i, f"synthetic-{i // 5:06d}", f"Synthetic article {i // 5}", "", "")
-                 for i in range(n_syn)]
+    synthetic = [
+        Unit(first_id + i, f"synthetic-{i // 5:06d}", f"Synthetic article {i // 5}", "", "") for i in range(n_syn)
+    ]
     started = time.perf_counter()
     retriever.add_units(list(real_units) + synthetic, np.vstack([real_vecs, syn_vecs]))
     build_s = time.perf_counter() - started
@@ -179,17 +197,23 @@ def run(settings: Settings, sizes: list[int], n_queries: int) -> dict:
         "hnsw_threshold": settings.hnsw_threshold,
         "loadavg_start": round(os.getloadavg()[0], 2),
     }
-    print(f"Firstline retrieval bench: {embedder.name}; torch threads {env['cpu_threads_torch']}, "
-          f"faiss threads {env['cpu_threads_faiss']}, HNSW from {settings.hnsw_threshold:,} units; "
-          f"load average {env['loadavg_start']} on {os.cpu_count()} CPUs (other work skews every figure)", flush=True)
+    print(
+        f"Firstline retrieval bench: {embedder.name}; torch threads {env['cpu_threads_torch']}, "
+        f"faiss threads {env['cpu_threads_faiss']}, HNSW from {settings.hnsw_threshold:,} units; "
+        f"load average {env['loadavg_start']} on {os.cpu_count()} CPUs (other work skews every figure)",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="firstline-bench-") as tmp_name:
         tmp = Path(tmp_name)
         kb = tmp / "kb"
         n_articles, copies = write_variant_kb(kb, TARGET_UNITS)
         texts = unit_texts(kb)
-        print(f"encode set: {len(texts):,} units from {n_articles} articles (sample KB in "
-              f"{copies} variants), mean {np.mean([len(t) for t in texts]):.0f} chars", flush=True)
+        print(
+            f"encode set: {len(texts):,} units from {n_articles} articles (sample KB in "
+            f"{copies} variants), mean {np.mean([len(t) for t in texts]):.0f} chars",
+            flush=True,
+        )
 
         embedder.encode_passages(texts[:64])  # warm-up: lazy init, first-call allocations
         raw_runs, ingest_runs = [], []
@@ -197,8 +221,11 @@ def run(settings: Settings, sizes: list[int], n_queries: int) -> dict:
             raw_runs.append(measure_raw(embedder, texts))
             ingest_runs.append(measure_ingest(settings, kb, tmp / f"ingest-{rep}"))
             wall, enc, units, _ = ingest_runs[-1]
-            print(f"  run {rep + 1}: raw {len(texts) / raw_runs[-1][0]:7.1f} units/s | ingest {units / wall:7.1f} units/s "
-                  f"(wall {wall:.1f} s, encode {enc:.1f} s)", flush=True)
+            print(
+                f"  run {rep + 1}: raw {len(texts) / raw_runs[-1][0]:7.1f} units/s | "
+                f"ingest {units / wall:7.1f} units/s (wall {wall:.1f} s, encode {enc:.1f} s)",
+                flush=True,
+            )
         raw_wall, raw_cpu = min(raw_runs)
         wall, enc, units, ingest_cpu = min(ingest_runs)
         assert units == len(texts), (units, len(texts))
@@ -207,10 +234,15 @@ def run(settings: Settings, sizes: list[int], n_queries: int) -> dict:
         # CPU seconds of this process: far less sensitive to other work on the machine than wall time.
         cpu_ratio = raw_cpu / ingest_cpu
         print(f"raw model encode: {raw_ups:8.1f} units/s  (best of {REPEATS}: {len(texts)} units in {raw_wall:.1f} s)")
-        print(f"ingest_paths:     {ingest_ups:8.1f} units/s  (best of {REPEATS}: wall {wall:.1f} s, "
-              f"encode {enc:.1f} s, rest {wall - enc:.1f} s)")
-        print(f"ingest / raw:     {ratio:8.3f}  ({'meets' if ratio >= 0.9 else 'BELOW'} the 0.9 goal; "
-              f"by CPU time {cpu_ratio:.3f}: raw {raw_cpu:.1f} s, ingest {ingest_cpu:.1f} s)", flush=True)
+        print(
+            f"ingest_paths:     {ingest_ups:8.1f} units/s  (best of {REPEATS}: wall {wall:.1f} s, "
+            f"encode {enc:.1f} s, rest {wall - enc:.1f} s)"
+        )
+        print(
+            f"ingest / raw:     {ratio:8.3f}  ({'meets' if ratio >= 0.9 else 'BELOW'} the 0.9 goal; "
+            f"by CPU time {cpu_ratio:.3f}: raw {raw_cpu:.1f} s, ingest {ingest_cpu:.1f} s)",
+            flush=True,
+        )
 
         # Real sample-KB units (real vectors) for the real queries; the rest of each index is synthetic.
         arts = _sample_articles()
@@ -221,17 +253,24 @@ def run(settings: Settings, sizes: list[int], n_queries: int) -> dict:
         real_vecs = embedder.encode_passages([u.text for u in real_units])
         queries = load_queries(n_queries)
         s = settings.model_copy(update={"data_dir": tmp / "latency", "database_url": None})
-        print(f"query latency, Retriever.answer (encode + search + decide), {n_queries} real queries per size; "
-              f"{len(real_units)} real units + random normalised vectors:")
-        print(f"  {'units':>9} {'index':>6} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} "
-              f"{'answered':>9} {'recall@1':>9}", flush=True)
+        print(
+            f"query latency, Retriever.answer (encode + search + decide), {n_queries} real queries per size; "
+            f"{len(real_units)} real units + random normalised vectors:"
+        )
+        print(
+            f"  {'units':>9} {'index':>6} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} "
+            f"{'answered':>9} {'recall@1':>9}",
+            flush=True,
+        )
         latency = []
         for size in sizes:
             row = measure_latency(s, size, real_units, real_vecs, queries)
             latency.append(row)
-            print(f"  {row['size']:>9,} {row['index']:>6} {row['build_s']:>8.2f} {row['p50_ms']:>8.2f} "
-                  f"{row['p95_ms']:>8.2f} {row['mean_ms']:>8.2f} {row['answered']:>9.3f} {row['recall@1']:>9.3f}",
-                  flush=True)
+            print(
+                f"  {row['size']:>9,} {row['index']:>6} {row['build_s']:>8.2f} {row['p50_ms']:>8.2f} "
+                f"{row['p95_ms']:>8.2f} {row['mean_ms']:>8.2f} {row['answered']:>9.3f} {row['recall@1']:>9.3f}",
+                flush=True,
+            )
 
     summary = {
         **env,

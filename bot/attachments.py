@@ -10,6 +10,7 @@ Accepted files are stored under <data_dir>/attachments/ only (never a served pat
 content: the path is the SHA-256 of the bytes, so one path always holds one content and two people's files can never
 end up in one file, whatever they were called. The name a user gave is kept only as metadata (in the message payload).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,14 +31,68 @@ ZIP_OFFICE = {".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp"}  # OOXML / Open
 TEXT = {".txt", ".log", ".csv", ".json", ".xml", ".md", ".eml"}
 ALLOWED = IMAGES | OLE_OFFICE | ZIP_OFFICE | TEXT | {".pdf", ".rtf", ".zip"}
 # Named so the refusal can say "program or script" rather than just "not allowed".
-EXECUTABLE = {".exe", ".bat", ".cmd", ".com", ".scr", ".pif", ".cpl", ".msi", ".msp", ".dll", ".sys", ".js",
-              ".jse", ".vbs", ".vbe", ".wsf", ".wsh", ".hta", ".ps1", ".psm1", ".psd1", ".sh", ".bash", ".zsh",
-              ".csh", ".ksh", ".py", ".pl", ".rb", ".php", ".jar", ".app", ".apk", ".deb", ".rpm", ".lnk",
-              ".reg", ".inf", ".iso", ".img", ".vhd", ".dmg", ".elf", ".bin", ".run", ".docm", ".xlsm", ".pptm"}
+EXECUTABLE = {
+    ".exe",
+    ".bat",
+    ".cmd",
+    ".com",
+    ".scr",
+    ".pif",
+    ".cpl",
+    ".msi",
+    ".msp",
+    ".dll",
+    ".sys",
+    ".js",
+    ".jse",
+    ".vbs",
+    ".vbe",
+    ".wsf",
+    ".wsh",
+    ".hta",
+    ".ps1",
+    ".psm1",
+    ".psd1",
+    ".sh",
+    ".bash",
+    ".zsh",
+    ".csh",
+    ".ksh",
+    ".py",
+    ".pl",
+    ".rb",
+    ".php",
+    ".jar",
+    ".app",
+    ".apk",
+    ".deb",
+    ".rpm",
+    ".lnk",
+    ".reg",
+    ".inf",
+    ".iso",
+    ".img",
+    ".vhd",
+    ".dmg",
+    ".elf",
+    ".bin",
+    ".run",
+    ".docm",
+    ".xlsm",
+    ".pptm",
+}
 
 # Leading bytes of programs, whatever their name says.
-_PROGRAM_MAGIC = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
-                  b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
+_PROGRAM_MAGIC = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"#!",
+)
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -100,8 +155,9 @@ class AttachmentPolicy:
     def check_size(self, name: str, size: int | None) -> Refusal | None:
         """Before downloading: a size the platform announced."""
         if size is not None and size > self.max_bytes:
-            return Refusal(name, "too_large", f"{name} is {size / 1048576:.1f} MB; the limit is "
-                                              f"{self.max_bytes / 1048576:.0f} MB")
+            return Refusal(
+                name, "too_large", f"{name} is {size / 1048576:.1f} MB; the limit is {self.max_bytes / 1048576:.0f} MB"
+            )
         return None
 
     def check_name(self, name: str) -> Refusal | None:
@@ -111,8 +167,12 @@ class AttachmentPolicy:
             return Refusal(name, "executable", f"{name} is a program or script ({ext}); those are not accepted")
         if ext not in ALLOWED:
             kind = ext or "a file without an extension"
-            return Refusal(name, "not_allowed", f"{name}: {kind} is not an accepted file type (images, PDF, office "
-                                                "documents, text/log/csv files and zip archives are)")
+            return Refusal(
+                name,
+                "not_allowed",
+                f"{name}: {kind} is not an accepted file type (images, PDF, office "
+                "documents, text/log/csv files and zip archives are)",
+            )
         return None
 
     def check(self, name: str, data: bytes) -> Refusal | None:

@@ -3,6 +3,7 @@ their language and channel) and queues the event for the agents' channels (Teleg
 
 These notices are the user's status-change notices for these changes: each call declares so with
 `notifications.user_told`, so tickets.notifications does not post a second one (staff notices still go)."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -35,27 +36,40 @@ class Desk:
             self._tell_agents(session, ticket, "ticket_claimed")
         return ticket
 
-    def reply(self, session: Session, number: int, agent: Agent, text: str, source: str = "api",
-              platform_msg_id: str | None = None) -> Message:
+    def reply(
+        self,
+        session: Session,
+        number: int,
+        agent: Agent,
+        text: str,
+        source: str = "api",
+        platform_msg_id: str | None = None,
+    ) -> Message:
         if platform_msg_id:  # a redelivered agent message: already relayed, do nothing twice
             seen = conversations.message_by_platform_id(session, platform_msg_id, f"agent:{agent.id}")
             if seen is not None:
                 return seen
         with notifications.user_told(session, number, "pending_user"):  # the reply itself speaks to the user
-            _, msg = service.agent_message(session, number, agent, text, source=source,
-                                           platform_msg_id=platform_msg_id)
+            _, msg = service.agent_message(session, number, agent, text, source=source, platform_msg_id=platform_msg_id)
         self._tell_agents(session, service.get_ticket(session, number), "agent_message", msg.id)
         return msg
 
-    def resolve(self, session: Session, number: int, agent: Agent, resolution: str,
-                articles: list[str] | None = None) -> Ticket:
+    def resolve(
+        self, session: Session, number: int, agent: Agent, resolution: str, articles: list[str] | None = None
+    ) -> Ticket:
         with notifications.user_told(session, number, "resolved"):
             ticket, conv = service.resolve_ticket(session, number, agent, resolution, articles)
         question = (ticket.question or "").strip()
         if self.learner is not None and question and question != "(attachment)" and not asks_for_human(question):
             # The index follows after this session commits; the resolution and the learning are one change.
-            learned = self.learner.learn_from_resolution(session, question, resolution, list(articles or []),
-                                                         origin=f"ticket:{ticket.id}", author=f"agent:{agent.id}")
+            learned = self.learner.learn_from_resolution(
+                session,
+                question,
+                resolution,
+                list(articles or []),
+                origin=f"ticket:{ticket.id}",
+                author=f"agent:{agent.id}",
+            )
             if learned.kind != "none":
                 service.record(session, ticket, f"agent:{agent.id}", "learned", **learned.as_dict())
         text = f"{t(conv.lang, 'resolved', number=ticket.id, resolution=resolution)}\n{t(conv.lang, 'resolved_footer')}"

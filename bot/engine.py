@@ -4,6 +4,7 @@ Channel adapters (web chat, Telegram, Slack, email) turn platform events into `I
 `Reply`s; every rule about when the bot answers, asks for feedback or hands off to a person lives here.
 The engine never imports a web or chat framework.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.language import asks_for_human, detect_language, is_small_talk, locale_language
 from bot.texts import t
+from core.inputs import clean_text, normalize_ref
 from kb_ingest.learning import Learner
 from kb_ingest.service import article_tags
-from retrieval import Retriever, RetrievalResult
+from retrieval import RetrievalResult, Retriever
 from tickets import conversations, service
-from tickets.inputs import clean_text, normalize_ref
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,25 @@ class EngineConfig:
 
 def reply_from(msg: Message) -> Reply:
     p = msg.payload or {}
-    return Reply(msg.id, msg.text, p.get("kind", "info"), p.get("article"), list(p.get("actions", [])),
-                 list(p.get("choices", [])))
+    return Reply(
+        msg.id,
+        msg.text,
+        p.get("kind", "info"),
+        p.get("article"),
+        list(p.get("actions", [])),
+        list(p.get("choices", [])),
+    )
 
 
 class Engine:
-    def __init__(self, sessions: sessionmaker[Session], retriever: Retriever, config: EngineConfig | None = None,
-                 agent_channels: tuple[str, ...] = (), learner: Learner | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        retriever: Retriever,
+        config: EngineConfig | None = None,
+        agent_channels: tuple[str, ...] = (),
+        learner: Learner | None = None,
+    ) -> None:
         self.sessions = sessions
         self.learner = learner  # Helped / Didn't help feed the knowledge base (kb_ingest.learning)
         self.retriever = retriever
@@ -109,8 +122,12 @@ class Engine:
     def validate(self, msg: Incoming) -> Incoming:
         """The message in its canonical, storable form, or InputError (nothing stored): look-alike ids are one user,
         and text a platform delivered with a stray surrogate or NUL is kept (cleaned), never lost to a DB error."""
-        msg = replace(msg, user_ref=normalize_ref(msg.channel, msg.user_ref), text=clean_text(msg.text or ""),
-                      user_name=clean_text(msg.user_name) if msg.user_name else msg.user_name)
+        msg = replace(
+            msg,
+            user_ref=normalize_ref(msg.channel, msg.user_ref),
+            text=clean_text(msg.text or ""),
+            user_name=clean_text(msg.user_name) if msg.user_name else msg.user_name,
+        )
         text = msg.text.strip()
         lang_hint = locale_language(msg.locale) or "en"
         if msg.action is not None and msg.action not in ACTIONS:
@@ -144,20 +161,33 @@ class Engine:
             result = self._handle_in_transaction(msg, text, lang_hint, pre)
         return result
 
-    def _handle_in_transaction(self, msg: Incoming, text: str, lang_hint: str,
-                               pre: RetrievalResult | Exception | None) -> HandleResult:
+    def _handle_in_transaction(
+        self, msg: Incoming, text: str, lang_hint: str, pre: RetrievalResult | Exception | None
+    ) -> HandleResult:
         with self.sessions.begin() as s:
             if msg.platform_msg_id:
                 dup = conversations.find_platform_message(s, msg.channel, msg.user_ref, msg.platform_msg_id)
                 if dup is not None:
                     conv = s.get(Conversation, dup.conversation_id)
                     ticket = service.ticket_for_conversation(s, conv.id)
-                    return HandleResult(conv.id, conv.state, conv.lang, dup.id,
-                                    [reply_from(m) for m in conversations.replies_to(s, dup.id)],
-                                    ticket.id if ticket else None, duplicate=True)
+                    return HandleResult(
+                        conv.id,
+                        conv.state,
+                        conv.lang,
+                        dup.id,
+                        [reply_from(m) for m in conversations.replies_to(s, dup.id)],
+                        ticket.id if ticket else None,
+                        duplicate=True,
+                    )
             conv = conversations.get_or_start_conversation(
-                s, msg.channel, msg.user_ref, msg.thread_ref, lang=lang_hint, user_name=msg.user_name,
-                idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after))
+                s,
+                msg.channel,
+                msg.user_ref,
+                msg.thread_ref,
+                lang=lang_hint,
+                user_name=msg.user_name,
+                idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after),
+            )
             if text:
                 # The question as the retriever read it: "ghbdtn" typed on the wrong layout is Russian.
                 read_as = pre.extra.get("understood_as", text) if isinstance(pre, RetrievalResult) else text
@@ -167,14 +197,26 @@ class Engine:
                 payload["attachments"] = msg.attachments
             if msg.refused_attachments:
                 payload["refused_attachments"] = msg.refused_attachments
-            user_msg = conversations.add_message(s, conv, "user", text or f"[{msg.action or 'attachment'}]",
-                                           payload=payload, platform_msg_id=msg.platform_msg_id)
+            user_msg = conversations.add_message(
+                s,
+                conv,
+                "user",
+                text or f"[{msg.action or 'attachment'}]",
+                payload=payload,
+                platform_msg_id=msg.platform_msg_id,
+            )
             turn = _Turn(self, s, conv, user_msg)
             turn.route(msg, text, pre)
             ticket = turn.ticket or service.ticket_for_conversation(s, conv.id)
-            return HandleResult(conv.id, conv.state, conv.lang, user_msg.id, turn.replies,
-                            ticket.id if ticket and conv.state != ConversationState.bot.value else None,
-                            new_ticket=turn.new_ticket)
+            return HandleResult(
+                conv.id,
+                conv.state,
+                conv.lang,
+                user_msg.id,
+                turn.replies,
+                ticket.id if ticket and conv.state != ConversationState.bot.value else None,
+                new_ticket=turn.new_ticket,
+            )
 
 
 class _Turn:
@@ -190,8 +232,14 @@ class _Turn:
     def lang(self) -> str:
         return self.conv.lang
 
-    def say(self, text: str, kind: str = "info", article: dict | None = None,
-            actions: list[str] | tuple[str, ...] | None = None, choices: list[dict] | None = None) -> None:
+    def say(
+        self,
+        text: str,
+        kind: str = "info",
+        article: dict | None = None,
+        actions: list[str] | tuple[str, ...] | None = None,
+        choices: list[dict] | None = None,
+    ) -> None:
         payload = {"kind": kind, "actions": list(actions or ())}
         if article:
             payload["article"] = article
@@ -210,8 +258,10 @@ class _Turn:
             self.ticket = ticket
             if ticket is not None:
                 service.notify_agents(self.s, self.engine.agent_channels, ticket, "user_message", self.user_msg.id)
-            if ticket is not None and state == ConversationState.waiting_for_agent.value and (
-                msg.action == "human" or (text and asks_for_human(text))
+            if (
+                ticket is not None
+                and state == ConversationState.waiting_for_agent.value
+                and (msg.action == "human" or (text and asks_for_human(text)))
             ):
                 self.say(t(self.lang, "already_waiting", number=ticket.id), "info")
             return
@@ -230,8 +280,13 @@ class _Turn:
             if learner is not None:
                 # The question that found this article becomes a learned phrasing of it. Encoding one short
                 # sentence here (inside the write transaction) costs a few milliseconds.
-                learner.record_feedback(self.s, last["article_id"], helped=True, question=self.conv.last_question,
-                                        origin=f"helped:conversation:{self.conv.id}")
+                learner.record_feedback(
+                    self.s,
+                    last["article_id"],
+                    helped=True,
+                    question=self.conv.last_question,
+                    origin=f"helped:conversation:{self.conv.id}",
+                )
             conversations.close_conversation(self.s, self.conv, Outcome.helped)
             return
         if msg.action == "not_helped":
@@ -273,23 +328,30 @@ class _Turn:
         self.offer_article(hit.article_id, hit.title, hit.passage, hit.score, first)
 
     def offer_article(self, article_id: str, title: str, passage: str, score: float, first: bool) -> None:
-        article = {"id": article_id, "title": title, "url": self.engine.config.article_url(article_id),
-                   "score": round(score, 4)}
+        article = {
+            "id": article_id,
+            "title": title,
+            "url": self.engine.config.article_url(article_id),
+            "score": round(score, 4),
+        }
         intro = t(self.lang, "answer_intro" if first else "answer_next", title=title)
         body = f"{intro}\n\n{passage}\n\n{t(self.lang, 'read_more', url=article['url'])}"
-        self.conv.offered = [*self.conv.offered, {"article_id": article_id, "title": title,
-                                                  "score": round(score, 4)}]
+        self.conv.offered = [*self.conv.offered, {"article_id": article_id, "title": title, "score": round(score, 4)}]
         self.say(body, "answer", article=article, actions=FEEDBACK_ACTIONS)
 
     def offer_choices(self, result: RetrievalResult) -> None:
-        """"Did you mean": the competing articles, numbered, as buttons (or a number to reply with), and a person."""
-        self.conv.choices = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
-                              "passage": h.passage} for h in result.choices]
+        """ "Did you mean": the competing articles, numbered, as buttons (or a number to reply with), and a person."""
+        self.conv.choices = [
+            {"article_id": h.article_id, "title": h.title, "score": round(h.score, 4), "passage": h.passage}
+            for h in result.choices
+        ]
         lines = [t(self.lang, "choices_intro"), ""]
         lines += [f"{n}. {h.title}" for n, h in enumerate(result.choices, 1)]
         lines += ["", t(self.lang, "choices_reply")]
-        buttons = [{"action": f"choose_{n}", "article_id": h.article_id, "title": h.title}
-                   for n, h in enumerate(result.choices, 1)]
+        buttons = [
+            {"action": f"choose_{n}", "article_id": h.article_id, "title": h.title}
+            for n, h in enumerate(result.choices, 1)
+        ]
         self.say("\n".join(lines), "choices", actions=[b["action"] for b in buttons] + ["human"], choices=buttons)
 
     def choose(self, n: int) -> None:
@@ -307,8 +369,13 @@ class _Turn:
         question = self.conv.last_question or ""
         if self.engine.learner is not None:
             # The question is remembered against the article: it ranks lower for that phrasing from now on.
-            self.engine.learner.record_feedback(self.s, offered[-1]["article_id"], helped=False, question=question,
-                                                origin=f"not_helped:conversation:{self.conv.id}")
+            self.engine.learner.record_feedback(
+                self.s,
+                offered[-1]["article_id"],
+                helped=False,
+                question=question,
+                origin=f"not_helped:conversation:{self.conv.id}",
+            )
         if len(offered) < MAX_OFFERS and question:
             try:
                 nxt = self.engine.retriever.answer(question, exclude=[o["article_id"] for o in offered])
@@ -321,23 +388,35 @@ class _Turn:
                 return
         self.handoff(HandoffReason.negative_feedback, question=question)
 
-    def handoff(self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None,
-                lead: str | None = None) -> None:
+    def handoff(
+        self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None, lead: str | None = None
+    ) -> None:
         bot_tried = list(self.conv.offered or []) or [
             {"article_id": c["article_id"], "title": c["title"], "score": c["score"], "offered": False}
-            for c in self.conv.choices or []]
+            for c in self.conv.choices or []
+        ]
         self.conv.choices = []
         if tried is not None and not bot_tried:
-            bot_tried = [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4),
-                          "offered": False} for h in tried.hits[:3]]
+            bot_tried = [
+                {"article_id": h.article_id, "title": h.title, "score": round(h.score, 4), "offered": False}
+                for h in tried.hits[:3]
+            ]
         # The tried articles' tags route the ticket to a category (and its line, group, SLA) when one fits.
         tags = article_tags(self.s, [str(b["article_id"]) for b in bot_tried if b.get("article_id")])
-        self.ticket = service.open_ticket(self.s, self.conv, reason=reason.value, question=question,
-                                          bot_tried=bot_tried, article_tags=tags)
+        self.ticket = service.open_ticket(
+            self.s, self.conv, reason=reason.value, question=question, bot_tried=bot_tried, article_tags=tags
+        )
         self.new_ticket = True
         service.notify_agents(self.s, self.engine.agent_channels, self.ticket, "ticket_opened")
-        lead = lead or {"low_confidence": "low_confidence", "negative_feedback": "negative",
-                        "user_request": "user_request", "bot_error": "bot_error"}[reason.value]
+        lead = (
+            lead
+            or {
+                "low_confidence": "low_confidence",
+                "negative_feedback": "negative",
+                "user_request": "user_request",
+                "bot_error": "bot_error",
+            }[reason.value]
+        )
         self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")
 
 

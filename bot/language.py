@@ -1,4 +1,5 @@
 """Which language to answer in, and whether the user is asking for a person."""
+
 from __future__ import annotations
 
 import re

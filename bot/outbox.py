@@ -7,6 +7,7 @@ Audiences: "user" and "agents" go to their channel's sender; "staff" (a notice t
 account, text in `payload`) to the sender of its channel too; "webhook" items go to the sender registered
 as "webhook" whatever their channel says.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import utcnow
 from tickets import conversations, service
-from tickets.db import utcnow
 from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,14 @@ class Sender(Protocol):
 
 
 def _message_dict(m: Message, agent_name: str | None = None) -> dict:
-    return {"id": m.id, "author": m.author, "text": m.text, "payload": m.payload or {},
-            "agent": (m.payload or {}).get("agent") or agent_name, "created_at": m.created_at.isoformat()}
+    return {
+        "id": m.id,
+        "author": m.author,
+        "text": m.text,
+        "payload": m.payload or {},
+        "agent": (m.payload or {}).get("agent") or agent_name,
+        "created_at": m.created_at.isoformat(),
+    }
 
 
 def load_delivery(session: Session, item: OutboxItem) -> Delivery:
@@ -77,8 +84,13 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
     if item.agent_id:
         agent = session.get(Agent, item.agent_id)
         if agent is not None:
-            d.agent = {"id": agent.id, "name": agent.name, "role": agent.role,
-                       "telegram_user_id": agent.telegram_user_id, "slack_user_id": agent.slack_user_id}
+            d.agent = {
+                "id": agent.id,
+                "name": agent.name,
+                "role": agent.role,
+                "telegram_user_id": agent.telegram_user_id,
+                "slack_user_id": agent.slack_user_id,
+            }
     if item.audience == WEBHOOK:
         return d  # the payload is the whole delivery
     msg = session.get(Message, item.message_id) if item.message_id else None
@@ -88,18 +100,33 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
     if msg is not None:
         d.message = _message_dict(msg)
     if conv is not None:
-        d.conversation = {"id": conv.id, "channel": conv.channel, "user_ref": conv.user_ref,
-                          "thread_ref": conv.thread_ref, "lang": conv.lang, "user_name": conv.user_name,
-                          "state": conv.state}
+        d.conversation = {
+            "id": conv.id,
+            "channel": conv.channel,
+            "user_ref": conv.user_ref,
+            "thread_ref": conv.thread_ref,
+            "lang": conv.lang,
+            "user_name": conv.user_name,
+            "state": conv.state,
+        }
     if ticket is None and conv is not None:
         ticket = service.ticket_for_conversation(session, conv.id)
     if ticket is not None:
         assignee = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
-        d.ticket = {"number": ticket.id, "subject": ticket.subject, "question": ticket.question,
-                    "status": ticket.status, "handoff_reason": ticket.handoff_reason, "bot_tried": ticket.bot_tried,
-                    "assignee": assignee.name if assignee else None, "resolution": ticket.resolution,
-                    "line": ticket.line, "priority": ticket.priority, "channel": ticket.channel,
-                    "requester": ticket.requester}
+        d.ticket = {
+            "number": ticket.id,
+            "subject": ticket.subject,
+            "question": ticket.question,
+            "status": ticket.status,
+            "handoff_reason": ticket.handoff_reason,
+            "bot_tried": ticket.bot_tried,
+            "assignee": assignee.name if assignee else None,
+            "resolution": ticket.resolution,
+            "line": ticket.line,
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+            "requester": ticket.requester,
+        }
         th = conversations.ticket_thread(session, ticket.id, item.channel) if item.audience == "agents" else None
         if th is not None:
             d.thread = {"chat_ref": th.chat_ref, "thread_ref": th.thread_ref, "root_ref": th.root_ref}
@@ -109,9 +136,16 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
 
 
 class OutboxDispatcher:
-    def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender], *, poll_interval: float = 0.3,
-                 max_attempts: int = 8, stale_after: timedelta = timedelta(minutes=2),
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: dict[str, Sender],
+        *,
+        poll_interval: float = 0.3,
+        max_attempts: int = 8,
+        stale_after: timedelta = timedelta(minutes=2),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.senders = senders
         self.clock = clock  # tests pass a controllable clock to reach a retry without waiting
@@ -154,20 +188,30 @@ class OutboxDispatcher:
         now = self.clock()
         claimed: list[tuple[int, Delivery]] = []
         with self.sessions.begin() as s:
-            s.execute(update(OutboxItem).where(OutboxItem.status == "sending",
-                                               OutboxItem.next_attempt_at < now - self.stale_after)
-                      .values(status="pending"))
-            rows = list(s.scalars(select(OutboxItem).where(
-                OutboxItem.status.in_(("pending", "sending")), self._channel_filter())
-                .order_by(OutboxItem.id).limit(limit * 4)))
+            s.execute(
+                update(OutboxItem)
+                .where(OutboxItem.status == "sending", OutboxItem.next_attempt_at < now - self.stale_after)
+                .values(status="pending")
+            )
+            rows = list(
+                s.scalars(
+                    select(OutboxItem)
+                    .where(OutboxItem.status.in_(("pending", "sending")), self._channel_filter())
+                    .order_by(OutboxItem.id)
+                    .limit(limit * 4)
+                )
+            )
             blocked: set[tuple] = set()  # keys with an earlier undelivered item: keep their order
             for item in rows:
                 key = self._order_key(s, item)
                 if item.status == "sending" or item.next_attempt_at > now or key in blocked:
                     blocked.add(key)
                     continue
-                won = s.execute(update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.status == "pending")
-                                .values(status="sending", next_attempt_at=now)).rowcount
+                won = s.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item.id, OutboxItem.status == "pending")
+                    .values(status="sending", next_attempt_at=now)
+                ).rowcount
                 if won:
                     claimed.append((item.id, load_delivery(s, item)))
                     blocked.add(key)  # one in flight per key per round
@@ -199,12 +243,13 @@ class OutboxDispatcher:
             item.last_error = f"{type(error).__name__}: {error}"[:2000]
             if isinstance(error, PermanentFailure) or item.attempts >= self.max_attempts:
                 item.status = "failed"
-                log.warning("outbox item %s (%s → %s) failed for good: %s", item.id, item.event, item.channel,
-                            item.last_error)
+                log.warning(
+                    "outbox item %s (%s → %s) failed for good: %s", item.id, item.event, item.channel, item.last_error
+                )
                 if item.audience == "user":
                     self._tell_ticket(s, item)
                 return
-            delay = error.seconds if isinstance(error, RetryAfter) else min(2 ** item.attempts, 300)
+            delay = error.seconds if isinstance(error, RetryAfter) else min(2**item.attempts, 300)
             item.status, item.next_attempt_at = "pending", now + timedelta(seconds=delay)
 
     @staticmethod
@@ -214,8 +259,9 @@ class OutboxDispatcher:
         msg = s.get(Message, item.message_id) if item.message_id else None
         ticket = service.ticket_for_conversation(s, msg.conversation_id) if msg is not None else None
         if ticket is not None:
-            service.record(s, ticket, "system", "delivery_failed", message_id=msg.id, channel=item.channel,
-                           error=item.last_error)
+            service.record(
+                s, ticket, "system", "delivery_failed", message_id=msg.id, channel=item.channel, error=item.last_error
+            )
             ticket.updated_at = utcnow()
 
     async def run_once(self) -> int:
@@ -239,8 +285,12 @@ class OutboxDispatcher:
                 await run_in_threadpool(self._finish, item_id, result, error)
                 return
             except OperationalError as exc:
-                log.warning("outbox item %s: recording its delivery failed (%s); retrying in %.1f s",
-                            item_id, type(exc).__name__, delay)
+                log.warning(
+                    "outbox item %s: recording its delivery failed (%s); retrying in %.1f s",
+                    item_id,
+                    type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

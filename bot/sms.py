@@ -7,6 +7,7 @@ message id; a redelivery is processed once). The raw body must be signed: header
 in front (every major one can). Outbound: `SmsProvider.send(to, text, client_ref)`; `HttpSmsProvider` POSTs
 JSON {"to", "from", "text", "client_ref"} with a Bearer token.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,11 @@ class HttpSmsProvider:
     async def send(self, to: str, text: str, client_ref: str) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            r = await client.post(self.url, json={"to": to, "from": self.sender_id, "text": text,
-                                                  "client_ref": client_ref}, headers=headers)
+            r = await client.post(
+                self.url,
+                json={"to": to, "from": self.sender_id, "text": text, "client_ref": client_ref},
+                headers=headers,
+            )
         if r.status_code == 429:
             raise RetryAfter(float(r.headers.get("Retry-After", "5") or 5), "SMS provider rate limit")
         if 400 <= r.status_code < 500 and r.status_code != 408:
@@ -83,17 +87,27 @@ def _fields(request: Request, raw: bytes) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(422, f"unreadable SMS webhook body: {exc}") from exc
     low = {str(k).lower(): v for k, v in data.items()}
-    return {"from": str(low.get("from") or "").strip(), "to": str(low.get("to") or "").strip(),
-            "text": str(low.get("text") or low.get("body") or ""),
-            "id": str(low.get("id") or low.get("messagesid") or low.get("message_id") or "").strip()}
+    return {
+        "from": str(low.get("from") or "").strip(),
+        "to": str(low.get("to") or "").strip(),
+        "text": str(low.get("text") or low.get("body") or ""),
+        "id": str(low.get("id") or low.get("messagesid") or low.get("message_id") or "").strip(),
+    }
 
 
 def sms_router(secret: str) -> APIRouter:
     router = APIRouter(tags=["sms"])
 
-    @router.post("/api/v1/sms/inbound", summary="Inbound SMS webhook (signed)",
-                 responses={429: {"description": "Too many messages from this sender this minute: nothing was "
-                                                 "stored; redeliver after Retry-After seconds"}})
+    @router.post(
+        "/api/v1/sms/inbound",
+        summary="Inbound SMS webhook (signed)",
+        responses={
+            429: {
+                "description": "Too many messages from this sender this minute: nothing was "
+                "stored; redeliver after Retry-After seconds"
+            }
+        },
+    )
     async def inbound(request: Request) -> dict:
         raw = await request.body()
         given = request.headers.get("x-firstline-signature", "")
@@ -105,8 +119,9 @@ def sms_router(secret: str) -> APIRouter:
         if not f["id"]:
             raise HTTPException(422, "`id` (the provider's message id) is required")
         engine = request.app.state.engine
-        msg = Incoming(channel=CHANNEL, user_ref=re.sub(r"[ ()-]", "", f["from"]), text=f["text"],
-                       platform_msg_id=f["id"])
+        msg = Incoming(
+            channel=CHANNEL, user_ref=re.sub(r"[ ()-]", "", f["from"]), text=f["text"], platform_msg_id=f["id"]
+        )
         # Per sender, before anything is stored: the provider redelivers after Retry-After (same id, so once).
         limiter = getattr(request.app.state, "rate_limiter", None)
         if limiter is not None:
@@ -115,7 +130,11 @@ def sms_router(secret: str) -> APIRouter:
             result = await run_in_threadpool(engine.handle, msg)
         except InputError as exc:
             raise HTTPException(422, exc.user_text) from exc
-        return {"status": "ok", "duplicate": result.duplicate, "conversation": result.conversation_id,
-                "ticket": result.ticket_number}
+        return {
+            "status": "ok",
+            "duplicate": result.duplicate,
+            "conversation": result.conversation_id,
+            "ticket": result.ticket_number,
+        }
 
     return router

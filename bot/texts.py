@@ -1,4 +1,5 @@
 """Everything the bot says to users, in English and Russian."""
+
 from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -14,18 +15,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "user_request": "Sure, I'll connect you with a person.",
         "bot_error": "Something went wrong on my side.",
         "handoff": "I've opened ticket #{number} and passed it to our service desk; a person will reply here. "
-                   "You can keep writing: everything you send goes to the ticket.",
+        "You can keep writing: everything you send goes to the ticket.",
         "already_waiting": "You're already in the queue with ticket #{number}; a person will reply here.",
         "agent_joined": "{agent} from the service desk has joined the conversation.",
         "resolved": "Ticket #{number} is resolved: {resolution}",
         "resolved_footer": "If you need anything else, just write: I'm back to answer.",
         "handed_back": "The service desk has handed you back to me. Ask me anything.",
         "too_long": "Your message is too long ({length} characters; the limit is {limit}). "
-                    "Please shorten it or split it into several messages.",
+        "Please shorten it or split it into several messages.",
         "empty": "Your message is empty. Please type your question.",
         "nothing_to_rate": "There is no answer to rate right now: please ask your question.",
         "greeting": "Hi! I'm the IT help bot. Ask me a question, e.g. “how do I reset my password?”. "
-                    "Type /human at any time to reach a person.",
+        "Type /human at any time to reach a person.",
         "unknown_command": "I don't know the command {command}. Try /help.",
         "action_helped": "Helped",
         "action_not_helped": "Didn't help",
@@ -35,9 +36,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "choice_gone": "That choice is no longer open: please ask your question again.",
         # Telegram: the user's side
         "tg_help": "Ask me an IT question in your own words, e.g. “the VPN keeps disconnecting”, and I'll answer "
-                   "from our knowledge base. You can also send a screenshot or a document.\n\n"
-                   "/human: talk to a person\n/ticket: the status of your open tickets\n"
-                   "/cancel: withdraw your request\n/help: this message",
+        "from our knowledge base. You can also send a screenshot or a document.\n\n"
+        "/human: talk to a person\n/ticket: the status of your open tickets\n"
+        "/cancel: withdraw your request\n/help: this message",
         "tg_my_tickets": "Your open tickets:",
         "tg_no_open_tickets": "You have no open tickets. Ask me a question any time.",
         "tg_status_new": "waiting for an agent",
@@ -50,13 +51,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_sticker": "Nice sticker! I can only read text, photos and documents, though: please type your question.",
         "tg_unsupported": "I can't read this kind of message. Please type your question, or send a photo or a document.",
         "tg_file_too_large": "That file is too large for me to receive ({size} MB; the limit is {limit} MB). "
-                             "Please send a smaller file or a screenshot.",
+        "Please send a smaller file or a screenshot.",
         "tg_file_failed": "I couldn't receive your file. Please try sending it again.",
         # files refused by bot/attachments.py (reason codes)
         "file_refused_executable": "I can't accept {name}: programs and scripts are not allowed. "
-                                   "Please send a screenshot or a document instead.",
+        "Please send a screenshot or a document instead.",
         "file_refused_not_allowed": "I can't accept {name}: that file type is not allowed. Please send an image, "
-                                    "PDF, office document, text/log/CSV file or a zip archive.",
+        "PDF, office document, text/log/CSV file or a zip archive.",
         "file_refused_mismatch": "I can't accept {name}: its content does not match its file type.",
         "file_refused_empty": "I can't accept {name}: the file is empty.",
         "file_refused_too_large": "I can't accept {name}: it is larger than the {limit} MB limit.",
@@ -67,7 +68,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_notice_reason": "Why",
         "tg_notice_tried": "Bot tried",
         "tg_notice_hint": "Press Take to handle it, then write here: the user gets your messages. "
-                          "/resolve <what fixed it> or /handback when done.",
+        "/resolve <what fixed it> or /handback when done.",
         "tg_reason_low_confidence": "the bot wasn't sure",
         "tg_reason_negative_feedback": "the answers didn't help",
         "tg_reason_user_request": "asked for a person",
@@ -78,7 +79,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_take_conflict": "Ticket #{number} is already taken by {agent}.",
         "tg_take_closed": "Ticket #{number} is {status}: nothing to take.",
         "tg_not_linked": "Your Telegram account (id {user_id}) isn't linked to a Firstline agent, so nothing was "
-                         "done. An admin can link it: firstline agents link NAME --telegram {user_id}",
+        "done. An admin can link it: firstline agents link NAME --telegram {user_id}",
         "tg_not_sent": "Not sent to the user: {reason}",
         "tg_resolve_usage": "Usage: /resolve <what fixed it>",
         "tg_thread_only": "Use this in a ticket's topic, or as a reply to the ticket's message.",
@@ -86,7 +87,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_handed_back": "#{number} handed back to the bot by {agent}.",
         "tg_to_user": "{agent} to the user",
         "tg_agent_help": "In a ticket's thread: whatever you write goes to the user. /resolve <what fixed it> "
-                         "resolves the ticket, /handback [note] returns the user to the bot. Press Take first.",
+        "resolves the ticket, /handback [note] returns the user to the bot. Press Take first.",
         "tg_text_only": "only text is relayed to the user",
         # Slack
         "slack_answer_in_dm": "I'll answer you in our direct messages.",
@@ -98,7 +99,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "slack_status_pending_user": "waiting for your reply",
         "slack_status_escalated": "escalated",
         "slack_home_hint": "Write to me in this app's Messages tab, mention me in a channel, "
-                           "or type `/it <question>` anywhere.",
+        "or type `/it <question>` anywhere.",
         "slack_not_yours": "These buttons belong to <@{owner}>'s question.",
         "slack_you_chose": "You answered: {choice}",
         "slack_agent_says": "*{agent}*, IT service desk:",
@@ -115,18 +116,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "user_request": "Хорошо, подключаю сотрудника.",
         "bot_error": "У меня что-то сломалось.",
         "handoff": "Я создал заявку №{number} и передал её в службу поддержки; сотрудник ответит здесь. "
-                   "Можете продолжать писать: всё, что вы отправите, попадёт в заявку.",
+        "Можете продолжать писать: всё, что вы отправите, попадёт в заявку.",
         "already_waiting": "Вы уже в очереди с заявкой №{number}; сотрудник ответит здесь.",
         "agent_joined": "К разговору подключился сотрудник поддержки {agent}.",
         "resolved": "Заявка №{number} решена: {resolution}",
         "resolved_footer": "Если понадобится что-то ещё — просто напишите, я снова на связи.",
         "handed_back": "Служба поддержки вернула разговор мне. Спрашивайте.",
         "too_long": "Сообщение слишком длинное ({length} символов, максимум {limit}). "
-                    "Сократите его или разбейте на несколько сообщений.",
+        "Сократите его или разбейте на несколько сообщений.",
         "empty": "Сообщение пустое. Напишите ваш вопрос.",
         "nothing_to_rate": "Сейчас нечего оценивать: задайте ваш вопрос.",
         "greeting": "Здравствуйте! Я бот ИТ-поддержки. Задайте вопрос, например «как сбросить пароль?». "
-                    "Команда /human в любой момент позовёт сотрудника.",
+        "Команда /human в любой момент позовёт сотрудника.",
         "unknown_command": "Я не знаю команду {command}. Попробуйте /help.",
         "action_helped": "Помогло",
         "action_not_helped": "Не помогло",
@@ -136,9 +137,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "choice_gone": "Этот выбор уже неактуален: задайте вопрос ещё раз.",
         # Telegram: пользователь
         "tg_help": "Задайте вопрос об ИТ своими словами, например «VPN постоянно отключается», и я отвечу "
-                   "по базе знаний. Можно прислать скриншот или документ.\n\n"
-                   "/human — позвать сотрудника\n/ticket — статус ваших открытых заявок\n"
-                   "/cancel — отозвать запрос\n/help — эта справка",
+        "по базе знаний. Можно прислать скриншот или документ.\n\n"
+        "/human — позвать сотрудника\n/ticket — статус ваших открытых заявок\n"
+        "/cancel — отозвать запрос\n/help — эта справка",
         "tg_my_tickets": "Ваши открытые заявки:",
         "tg_no_open_tickets": "У вас нет открытых заявок. Задавайте вопросы в любое время.",
         "tg_status_new": "ждёт сотрудника",
@@ -151,12 +152,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_sticker": "Отличный стикер! Но я понимаю только текст, фото и документы: напишите, пожалуйста, вопрос.",
         "tg_unsupported": "Я не могу прочитать такое сообщение. Напишите вопрос текстом или пришлите фото или документ.",
         "tg_file_too_large": "Файл слишком большой ({size} МБ, максимум {limit} МБ). "
-                             "Пришлите файл поменьше или скриншот.",
+        "Пришлите файл поменьше или скриншот.",
         "tg_file_failed": "Не получилось принять файл. Попробуйте отправить его ещё раз.",
         "file_refused_executable": "Не могу принять {name}: программы и скрипты не принимаются. "
-                                   "Пришлите скриншот или документ.",
+        "Пришлите скриншот или документ.",
         "file_refused_not_allowed": "Не могу принять {name}: такой тип файла не принимается. Пришлите изображение, "
-                                    "PDF, офисный документ, текстовый файл (лог, CSV) или zip-архив.",
+        "PDF, офисный документ, текстовый файл (лог, CSV) или zip-архив.",
         "file_refused_mismatch": "Не могу принять {name}: содержимое файла не соответствует его типу.",
         "file_refused_empty": "Не могу принять {name}: файл пустой.",
         "file_refused_too_large": "Не могу принять {name}: он больше {limit} МБ.",
@@ -167,7 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_notice_reason": "Причина",
         "tg_notice_tried": "Бот предлагал",
         "tg_notice_hint": "Нажмите «Взять», затем пишите здесь: пользователь получит ваши сообщения. "
-                          "/resolve <решение> или /handback по завершении.",
+        "/resolve <решение> или /handback по завершении.",
         "tg_reason_low_confidence": "бот не уверен в ответе",
         "tg_reason_negative_feedback": "ответы не помогли",
         "tg_reason_user_request": "пользователь попросил сотрудника",
@@ -178,7 +179,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_take_conflict": "Заявку №{number} уже взял(а) {agent}.",
         "tg_take_closed": "Заявка №{number} в статусе {status}: брать нечего.",
         "tg_not_linked": "Ваш аккаунт Telegram (id {user_id}) не привязан к сотруднику Firstline, ничего не "
-                         "сделано. Администратор может привязать: firstline agents link ИМЯ --telegram {user_id}",
+        "сделано. Администратор может привязать: firstline agents link ИМЯ --telegram {user_id}",
         "tg_not_sent": "Пользователю не отправлено: {reason}",
         "tg_resolve_usage": "Использование: /resolve <что помогло>",
         "tg_thread_only": "Используйте это в теме заявки или ответом на сообщение заявки.",
@@ -186,7 +187,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tg_handed_back": "№{number} возвращена боту, {agent}.",
         "tg_to_user": "{agent} пользователю",
         "tg_agent_help": "В ветке заявки всё, что вы пишете, получает пользователь. /resolve <что помогло> "
-                         "решает заявку, /handback [заметка] возвращает пользователя боту. Сначала нажмите «Взять».",
+        "решает заявку, /handback [заметка] возвращает пользователя боту. Сначала нажмите «Взять».",
         "tg_text_only": "пользователю передаётся только текст",
         # Slack
         "slack_answer_in_dm": "Отвечу вам в личных сообщениях.",
@@ -198,7 +199,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "slack_status_pending_user": "ждёт вашего ответа",
         "slack_status_escalated": "передана выше",
         "slack_home_hint": "Пишите мне во вкладке «Сообщения» этого приложения, упомяните меня в канале "
-                           "или наберите `/it <вопрос>` где угодно.",
+        "или наберите `/it <вопрос>` где угодно.",
         "slack_not_yours": "Эти кнопки относятся к вопросу <@{owner}>.",
         "slack_you_chose": "Ваш ответ: {choice}",
         "slack_agent_says": "*{agent}*, служба ИТ-поддержки:",
@@ -220,5 +221,5 @@ def action_label(lang: str, action: str, choices: list[dict] | None = None) -> s
         n = int(action.removeprefix("choose_"))
         title = str(choices[n - 1].get("title", "")) if 0 < n <= len(choices) else ""
         label = f"{n}. {title}"
-        return label if len(label) <= CHOICE_LABEL_CHARS else label[:CHOICE_LABEL_CHARS - 1].rstrip() + "…"
+        return label if len(label) <= CHOICE_LABEL_CHARS else label[: CHOICE_LABEL_CHARS - 1].rstrip() + "…"
     return t(lang, f"action_{action}")

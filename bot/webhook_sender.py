@@ -7,6 +7,7 @@ every retry, so a receiver can drop duplicates. 2xx = delivered; 408, 429 and 5x
 errors are retried with the dispatcher's backoff (429's Retry-After honoured); any other 4xx is a
 `PermanentFailure` (the receiver refuses this request; retrying cannot help).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,17 +30,23 @@ class WebhookFailed(Exception):
 
 
 class WebhookSender:
-    def __init__(self, url: str, secret: str | None = None, *, timeout: float = 10.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, secret: str | None = None, *, timeout: float = 10.0, client: httpx.AsyncClient | None = None
+    ) -> None:
         self.url = url
         self._secret = secret or None
         self.client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def deliver(self, d: Delivery) -> None:
-        body = json.dumps({"event": d.event, **d.payload}, ensure_ascii=False, separators=(",", ":"),
-                          default=str).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "Firstline-Webhook/1",
-                   "X-Firstline-Event": d.event, "X-Firstline-Delivery": str(d.item_id)}
+        body = json.dumps(
+            {"event": d.event, **d.payload}, ensure_ascii=False, separators=(",", ":"), default=str
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Firstline-Webhook/1",
+            "X-Firstline-Event": d.event,
+            "X-Firstline-Delivery": str(d.item_id),
+        }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         # Transport errors and timeouts propagate as they are: the dispatcher records them and retries.

@@ -6,6 +6,7 @@ to `stackfaq.learn.jsonl` (fed as resolved conversations) and its 2nd and 4th to
 
     .venv/bin/python eval/split_stackfaq.py [../shared/eval/stackfaq/queries.dev.jsonl]
 """
+
 from __future__ import annotations
 
 import json
@@ -35,4 +36,8 @@ def main(src: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent / "shared" / "eval" / "stackfaq" / "queries.dev.jsonl")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else HERE.parent.parent / "shared" / "eval" / "stackfaq" / "queries.dev.jsonl"
+    )

@@ -1,5 +1,6 @@
 """One article as read from a file or an export, before it is stored: `ParsedArticle`, or a `LoadError` that names
 the file and what is wrong. Shared by the file loaders (`loaders`) and the export readers (`sources`)."""
+
 from __future__ import annotations
 
 import re

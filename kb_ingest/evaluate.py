@@ -1,4 +1,5 @@
 """`firstline eval`: measure retrieval and the answer/handoff decision on a labelled query set."""
+
 from __future__ import annotations
 
 import json
@@ -26,15 +27,24 @@ def read_queries(path: str | Path) -> list[LabelledQuery]:
             continue
         try:
             obj = json.loads(line)
-            out.append(LabelledQuery(str(obj["query"]), tuple(obj.get("relevant") or ()),
-                                     kind=obj.get("kind"), lang=obj.get("lang")))
+            out.append(
+                LabelledQuery(
+                    str(obj["query"]), tuple(obj.get("relevant") or ()), kind=obj.get("kind"), lang=obj.get("lang")
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a query line ({exc})") from exc
     return out
 
 
-GROUP_METRICS = ("recall@1", "mrr@10", "deflection", "deflection_with_choices", "false_answer_rate",
-                 "out_of_kb_handoff")
+GROUP_METRICS = (
+    "recall@1",
+    "mrr@10",
+    "deflection",
+    "deflection_with_choices",
+    "false_answer_rate",
+    "out_of_kb_handoff",
+)
 
 
 def summarise(queries: list[LabelledQuery], results: list[RetrievalResult]) -> dict:
@@ -60,18 +70,22 @@ def calibration(queries: list[LabelledQuery], results: list[RetrievalResult], ba
     rows = sorted(zip(queries, results), key=lambda qr: qr[1].decision.confidence)
     out = []
     for b in range(bands):
-        part = rows[len(rows) * b // bands: len(rows) * (b + 1) // bands]
+        part = rows[len(rows) * b // bands : len(rows) * (b + 1) // bands]
         if not part:
             continue
         right = [bool(q.relevant) and r.best is not None and r.best.article_id in q.relevant for q, r in part]
         answered = [r.decision.action == "answer" for _, r in part]
         n_ans = sum(answered)
-        out.append({
-            "score_from": round(part[0][1].decision.confidence, 4), "score_to": round(part[-1][1].decision.confidence, 4),
-            "queries": len(part), "best_right": round(sum(right) / len(part), 3),
-            "answered": round(n_ans / len(part), 3),
-            "answers_right": round(sum(a and r for a, r in zip(answered, right)) / n_ans, 3) if n_ans else None,
-        })
+        out.append(
+            {
+                "score_from": round(part[0][1].decision.confidence, 4),
+                "score_to": round(part[-1][1].decision.confidence, 4),
+                "queries": len(part),
+                "best_right": round(sum(right) / len(part), 3),
+                "answered": round(n_ans / len(part), 3),
+                "answers_right": round(sum(a and r for a, r in zip(answered, right)) / n_ans, 3) if n_ans else None,
+            }
+        )
     return out
 
 
@@ -97,13 +111,18 @@ def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], group
     if groups:  # a group of only answerable (or only out-of-KB) queries: report what it can measure
         figures = {"false_answer_rate": round((len(answered) - len(correct)) / max(len(answered), 1), 4)}
         if answerable:
-            figures.update({"recall@1": round(sum(1 for k in ranks if k == 1) / n, 4),
-                            "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
-                            "deflection": round(len(correct) / n, 4),
-                            "deflection_with_choices": round((len(correct) + len(picked)) / n, 4)})
+            figures.update(
+                {
+                    "recall@1": round(sum(1 for k in ranks if k == 1) / n, 4),
+                    "mrr@10": round(sum(1 / k for k in ranks if k) / n, 4),
+                    "deflection": round(len(correct) / n, 4),
+                    "deflection_with_choices": round((len(correct) + len(picked)) / n, 4),
+                }
+            )
         if unanswerable:
             figures["out_of_kb_handoff"] = round(
-                sum(1 for _, r in unanswerable if r.decision.action == "handoff") / len(unanswerable), 4)
+                sum(1 for _, r in unanswerable if r.decision.action == "handoff") / len(unanswerable), 4
+            )
         return figures
     return {
         "queries": len(queries),
@@ -115,8 +134,7 @@ def _figures(queries: list[LabelledQuery], results: list[RetrievalResult], group
         "deflection": round(len(correct) / n, 4),
         "deflection_with_choices": round((len(correct) + len(picked)) / n, 4),
         "choices_offered": round(len(offered) / max(len(queries), 1), 4),
-        "out_of_kb_offered_choices": round(
-            sum(1 for q, _ in offered if not q.relevant) / max(len(unanswerable), 1), 4),
+        "out_of_kb_offered_choices": round(sum(1 for q, _ in offered if not q.relevant) / max(len(unanswerable), 1), 4),
         "false_answer_rate": round((len(answered) - len(correct)) / max(len(answered), 1), 4),
         "out_of_kb_handoff": round(
             sum(1 for _, r in unanswerable if r.decision.action == "handoff") / max(len(unanswerable), 1), 4
@@ -139,14 +157,20 @@ def run_queries(
             r = retriever.answer(q.query)  # the same path the bots use
             results.append(r)
             if out:
-                out.write(json.dumps({
-                    "query": q.query,
-                    "ranked": [h.article_id for h in r.hits[:10]],
-                    "scores": [round(h.score, 4) for h in r.hits[:10]],
-                    "decision": r.decision.action,
-                    "choices": [h.article_id for h in r.choices],
-                    "latency_ms": round(r.latency_ms, 2),
-                }, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "query": q.query,
+                            "ranked": [h.article_id for h in r.hits[:10]],
+                            "scores": [round(h.score, 4) for h in r.hits[:10]],
+                            "decision": r.decision.action,
+                            "choices": [h.article_id for h in r.choices],
+                            "latency_ms": round(r.latency_ms, 2),
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             if progress:
                 progress(1)
     finally:
@@ -155,8 +179,9 @@ def run_queries(
     return results
 
 
-def simulate_feedback(learner, sessions, queries: Iterable[LabelledQuery],
-                      progress: Callable[[int], None] | None = None) -> dict:
+def simulate_feedback(
+    learner, sessions, queries: Iterable[LabelledQuery], progress: Callable[[int], None] | None = None
+) -> dict:
     """Replay queries as users giving feedback, one conversation (and commit) at a time, through the same
     Learner calls the bot makes: a right first answer gets Helped (a learned phrasing); a wrong one gets
     Didn't help (a rejection of that article for the question), then an agent resolves the ticket with the

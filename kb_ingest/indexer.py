@@ -1,4 +1,5 @@
 """Keep the in-memory retriever and its FAISS file in step with the article units in the database."""
+
 from __future__ import annotations
 
 import logging
@@ -105,21 +106,29 @@ def sync_retriever(factory: sessionmaker[Session], retriever: Retriever, chunk: 
     with retriever._lock:
         have = {i: (u.text, u.passage, u.title) for i, u in retriever.units.items()}
     with factory() as session:
-        wanted = {i: (text, passage, title) for i, text, passage, title in session.execute(
-            select(ArticleUnit.id, ArticleUnit.text, ArticleUnit.passage, Article.title)
-            .join(Article, Article.id == ArticleUnit.article_id)
-            .where(Article.status == "published", ArticleUnit.embedder == name))}
+        wanted = {
+            i: (text, passage, title)
+            for i, text, passage, title in session.execute(
+                select(ArticleUnit.id, ArticleUnit.text, ArticleUnit.passage, Article.title)
+                .join(Article, Article.id == ArticleUnit.article_id)
+                .where(Article.status == "published", ArticleUnit.embedder == name)
+            )
+        }
         # Missing, or the same id with other content (SQLite may reuse the ids of deleted rows; a new title).
         stale = sorted(i for i, v in wanted.items() if have.get(i) != v)
         rows = []
         for i in range(0, len(stale), chunk):
             rows += session.execute(
-                select(ArticleUnit, Article.title).join(Article, Article.id == ArticleUnit.article_id)
-                .where(ArticleUnit.id.in_(stale[i:i + chunk]))).all()
+                select(ArticleUnit, Article.title)
+                .join(Article, Article.id == ArticleUnit.article_id)
+                .where(ArticleUnit.id.in_(stale[i : i + chunk]))
+            ).all()
     gone = set(have) - set(wanted)
     if gone:
         retriever.remove_units(gone)
     if rows:  # add_units replaces a unit with the same id
-        retriever.add_units([to_unit(u, title) for u, title in rows],
-                            np.vstack([np.frombuffer(u.vector, dtype=np.float32) for u, _ in rows]))
+        retriever.add_units(
+            [to_unit(u, title) for u, title in rows],
+            np.vstack([np.frombuffer(u.vector, dtype=np.float32) for u, _ in rows]),
+        )
     return len(rows), len(gone)

@@ -5,6 +5,7 @@ Everything here writes in the caller's session (so it commits or rolls back with
 the chat turn that caused it); the live index follows only after that session commits (an `after_commit`
 hook), and the FAISS file is saved then. The database stays the truth: a restart rebuilds the same index.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ import numpy as np
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.article import ParsedArticle
+from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.service import content_hash, store_article
 from kb_ingest.splitter import split_article
@@ -78,9 +79,16 @@ def _norm(text: str) -> str:
 
 
 class Learner:
-    def __init__(self, sessions: sessionmaker[Session], retriever: Retriever, index_path: Path | None = None, *,
-                 auto_publish: bool = False, match_score: float = MATCH_SCORE,
-                 duplicate_score: float = DUPLICATE_SCORE) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        retriever: Retriever,
+        index_path: Path | None = None,
+        *,
+        auto_publish: bool = False,
+        match_score: float = MATCH_SCORE,
+        duplicate_score: float = DUPLICATE_SCORE,
+    ) -> None:
         self.sessions, self.retriever, self.index_path = sessions, retriever, index_path
         self.auto_publish = auto_publish
         self.match_score, self.duplicate_score = match_score, duplicate_score
@@ -116,8 +124,16 @@ class Learner:
             log.exception("updating the live index failed")
 
     # -- learned phrasings --------------------------------------------------------------------------
-    def learn_phrasing(self, session: Session, article_id: str, question: str, origin: str,
-                       vector: np.ndarray | None = None, *, kind: str = "phrasing") -> ArticleUnit | None:
+    def learn_phrasing(
+        self,
+        session: Session,
+        article_id: str,
+        question: str,
+        origin: str,
+        vector: np.ndarray | None = None,
+        *,
+        kind: str = "phrasing",
+    ) -> ArticleUnit | None:
         """The question becomes an extra retrieval unit of the article (the article's opening is shown).
 
         kind "rejected" records a question the article did not answer ("Didn't help"): it lowers the article
@@ -129,21 +145,38 @@ class Learner:
             raise KBError(f"article {article_id!r} does not exist", 404)
         if not text or art.status == "archived":
             return None
-        same = session.scalar(select(ArticleUnit).where(ArticleUnit.article_id == article_id,
-                                                         ArticleUnit.kind.in_((kind, "title")),
-                                                         ArticleUnit.text == text).limit(1))
+        same = session.scalar(
+            select(ArticleUnit)
+            .where(
+                ArticleUnit.article_id == article_id, ArticleUnit.kind.in_((kind, "title")), ArticleUnit.text == text
+            )
+            .limit(1)
+        )
         if same is not None:
             return same if same.kind == kind else None
-        opening = session.scalar(select(ArticleUnit.passage).where(ArticleUnit.article_id == article_id,
-                                                                   ArticleUnit.kind == "title").limit(1))
+        opening = session.scalar(
+            select(ArticleUnit.passage)
+            .where(ArticleUnit.article_id == article_id, ArticleUnit.kind == "title")
+            .limit(1)
+        )
         if vector is None:
             vector = self.retriever.embedder.encode_passages([text])[0]
-        count = len(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == article_id,
-                                                                  ArticleUnit.kind == kind)).all())
+        count = len(
+            session.scalars(
+                select(ArticleUnit.id).where(ArticleUnit.article_id == article_id, ArticleUnit.kind == kind)
+            ).all()
+        )
         base = 1000 if kind == "phrasing" else 2000
-        unit = ArticleUnit(article_id=article_id, kind=kind, position=base + count, text=text,
-                           passage=opening or art.body[:600], embedder=self.retriever.embedder.name,
-                           vector=vector_bytes(vector), origin=origin)
+        unit = ArticleUnit(
+            article_id=article_id,
+            kind=kind,
+            position=base + count,
+            text=text,
+            passage=opening or art.body[:600],
+            embedder=self.retriever.embedder.name,
+            vector=vector_bytes(vector),
+            origin=origin,
+        )
         session.add(unit)
         session.flush()
         if art.status == "published":
@@ -153,9 +186,13 @@ class Learner:
 
     def phrasings(self, session: Session, article_id: str) -> list[ArticleUnit]:
         """Learned units of the article: phrasings it answered and questions it was rejected for."""
-        return list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == article_id,
-                                                              ArticleUnit.kind.in_(LEARNED_KINDS))
-                                    .order_by(ArticleUnit.kind, ArticleUnit.id)))
+        return list(
+            session.scalars(
+                select(ArticleUnit)
+                .where(ArticleUnit.article_id == article_id, ArticleUnit.kind.in_(LEARNED_KINDS))
+                .order_by(ArticleUnit.kind, ArticleUnit.id)
+            )
+        )
 
     def delete_phrasing(self, session: Session, article_id: str, unit_id: int) -> None:
         """Undo a learning: the unit leaves the database and the live index."""
@@ -167,8 +204,9 @@ class Learner:
         self._index_remove(session, [unit_id])
 
     # -- from a resolved ticket -------------------------------------------------------------------
-    def learn_from_resolution(self, session: Session, question: str, resolution: str, articles: list[str],
-                              origin: str, author: str) -> Learned:
+    def learn_from_resolution(
+        self, session: Session, question: str, resolution: str, articles: list[str], origin: str, author: str
+    ) -> Learned:
         """Linked (or closely matching) article → the question is a learned phrasing of it; otherwise a
         draft article from question + resolution (published at once with auto-publish)."""
         question = _norm(question)
@@ -188,16 +226,17 @@ class Learner:
             return Learned("none")
         return self.propose_article(session, question, resolution, origin, author)
 
-    def propose_article(self, session: Session, question: str, resolution: str, origin: str,
-                        author: str) -> Learned:
+    def propose_article(self, session: Session, question: str, resolution: str, origin: str, author: str) -> Learned:
         title = question if len(question) <= 200 else question[:197].rstrip() + "…"
         body = resolution.strip()
         units = split_article(title, body)
         vectors = self.retriever.embedder.encode_passages([u.text for u in units])
         # The same problem already waiting for review? Add this question to that draft instead.
-        drafts = session.execute(select(ArticleUnit.article_id, ArticleUnit.kind, ArticleUnit.vector)
-                                 .join(Article, Article.id == ArticleUnit.article_id)
-                                 .where(Article.status == "draft")).all()
+        drafts = session.execute(
+            select(ArticleUnit.article_id, ArticleUnit.kind, ArticleUnit.vector)
+            .join(Article, Article.id == ArticleUnit.article_id)
+            .where(Article.status == "draft")
+        ).all()
         if drafts:
             mat = _unit_rows(np.vstack([np.frombuffer(v, dtype=np.float32) for _, _, v in drafts]))
             sims = mat @ _unit_rows(vectors).T  # units × new units (cosine: bilingual vectors are not unit length)
@@ -211,8 +250,17 @@ class Learner:
             article_id += "-x"
         art = ParsedArticle(id=article_id, title=title, body=body, source="", tags=["learned"], lang="en")
         status = "published" if self.auto_publish else "draft"
-        _, new, _ = store_article(session, self.retriever.embedder.name, art, content_hash(art), units, vectors,
-                                  author=author, status=status, origin=origin)
+        _, new, _ = store_article(
+            session,
+            self.retriever.embedder.name,
+            art,
+            content_hash(art),
+            units,
+            vectors,
+            author=author,
+            status=status,
+            origin=origin,
+        )
         session.get(Article, article_id).source = None
         if status == "published":
             bump_kb_version(session)
@@ -222,8 +270,9 @@ class Learner:
         return Learned(status, article_id)
 
     # -- feedback ---------------------------------------------------------------------------------
-    def record_feedback(self, session: Session, article_id: str, helped: bool, question: str | None = None,
-                        origin: str = "feedback") -> ArticleUnit | None:
+    def record_feedback(
+        self, session: Session, article_id: str, helped: bool, question: str | None = None, origin: str = "feedback"
+    ) -> ArticleUnit | None:
         """Count the feedback on the article; with the question, learn from it too: Helped makes it a
         phrasing of the article, Didn't help a rejection (the article ranks lower for that phrasing)."""
         col = Article.helped if helped else Article.not_helped
@@ -231,15 +280,25 @@ class Learner:
         if not question or not _norm(question):
             return None
         try:
-            return self.learn_phrasing(session, article_id, question, origin,
-                                       kind="phrasing" if helped else "rejected")
+            return self.learn_phrasing(session, article_id, question, origin, kind="phrasing" if helped else "rejected")
         except KBError:  # the article was removed meanwhile: nothing to learn
             return None
 
     # -- article lifecycle (wiki API) ---------------------------------------------------------------
-    def save_article(self, session: Session, article_id: str, title: str, body: str, author: str, *,
-                     tags: list[str] | None = None, lang: str | None = None, status: str | None = None,
-                     create: bool = False, questions: list[str] | None = None) -> Article:
+    def save_article(
+        self,
+        session: Session,
+        article_id: str,
+        title: str,
+        body: str,
+        author: str,
+        *,
+        tags: list[str] | None = None,
+        lang: str | None = None,
+        status: str | None = None,
+        create: bool = False,
+        questions: list[str] | None = None,
+    ) -> Article:
         """Create or edit: writes a revision and re-encodes the article's units; a published article's
         units are replaced in the live index after commit."""
         row = session.get(Article, article_id)
@@ -248,18 +307,29 @@ class Learner:
         if not create and row is None:
             raise KBError(f"article {article_id!r} does not exist", 404)
         status = status or (row.status if row is not None else "draft")
-        art = ParsedArticle(id=article_id, title=title.strip(), body=body,
-                            source=(row.source or "") if row is not None else "",
-                            tags=list(tags if tags is not None else (row.tags if row is not None else [])),
-                            lang=lang or (row.lang if row is not None else "en"),
-                            questions=list(questions if questions is not None
-                                           else (row.questions if row is not None else [])))
+        art = ParsedArticle(
+            id=article_id,
+            title=title.strip(),
+            body=body,
+            source=(row.source or "") if row is not None else "",
+            tags=list(tags if tags is not None else (row.tags if row is not None else [])),
+            lang=lang or (row.lang if row is not None else "en"),
+            questions=list(questions if questions is not None else (row.questions if row is not None else [])),
+        )
         units = split_article(art.title, art.body, art.questions)
         vectors = self.retriever.embedder.encode_passages([u.text for u in units])
         was_published = row is not None and row.status == "published"
-        old_ids, new, _ = store_article(session, self.retriever.embedder.name, art, content_hash(art), units,
-                                        vectors, author=author, status=status,
-                                        origin=None if row is not None else author)
+        old_ids, new, _ = store_article(
+            session,
+            self.retriever.embedder.name,
+            art,
+            content_hash(art),
+            units,
+            vectors,
+            author=author,
+            status=status,
+            origin=None if row is not None else author,
+        )
         row = session.get(Article, article_id)
         row.source = row.source or None
         if was_published or status == "published":
@@ -283,8 +353,11 @@ class Learner:
             return art
         rows = list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == article_id)))
         art.status = status
-        session.add(ArticleRevision(article_id=article_id, title=art.title, body=art.body, author=author,
-                                    content_hash=art.content_hash))
+        session.add(
+            ArticleRevision(
+                article_id=article_id, title=art.title, body=art.body, author=author, content_hash=art.content_hash
+            )
+        )
         bump_kb_version(session)
         if status == "published":
             self._index_add(session, rows, art.title)

@@ -3,6 +3,7 @@ with question/answer columns: one article per row).
 
 Every problem with one file becomes a `LoadError` naming that file; the rest of the batch goes on.
 """
+
 from __future__ import annotations
 
 import csv
@@ -109,8 +110,11 @@ def load_faq(path: Path) -> list[ParsedArticle | LoadError]:
         if not question or not answer:
             out.append(LoadError(src, f"entry {n}: needs both a question and an answer"))
             continue
-        meta = {"id": row.get("id") or f"{slugify(path.stem)[:40]}-{slugify(question)[:80]}".strip("-"),
-                "tags": row.get("tags") or [], "lang": row.get("lang") or None}
+        meta = {
+            "id": row.get("id") or f"{slugify(path.stem)[:40]}-{slugify(question)[:80]}".strip("-"),
+            "tags": row.get("tags") or [],
+            "lang": row.get("lang") or None,
+        }
         result = finish_article(path, meta, question, answer)
         if isinstance(result, LoadError):
             result = LoadError(src, f"entry {n}: {result.reason}")

@@ -1,4 +1,5 @@
 """Knowledge-base articles, their retrievable units (with stored vectors) and revisions."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickets.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class Article(Base):
@@ -45,14 +46,16 @@ class ArticleUnit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    # title | section | question (listed by the KB owner) | phrasing (a question the article answered) | rejected (a question it did not: "Didn't help")
+    # title | section | question (listed by the KB owner) | phrasing (a question the article answered) |
+    # rejected (a question it did not: "Didn't help")
     kind: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(Text)
     passage: Mapped[str] = mapped_column(Text)
     embedder: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    # Learned units (phrasing, rejected) only: where it was learned ("ticket:<n>", "helped:<conversation>", "eval") and when.
+    # Learned units (phrasing, rejected) only: where it was learned ("ticket:<n>", "helped:<conversation>", "eval")
+    # and when.
     origin: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 

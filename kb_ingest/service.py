@@ -1,4 +1,5 @@
 """Ingest articles into the store and the index: only what changed is re-encoded."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,8 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.article import LoadError, ParsedArticle
+from kb_ingest.indexer import bump_kb_version, save_index, to_unit, vector_bytes
 from kb_ingest.loaders import load_paths
 from kb_ingest.models import LEARNED_KINDS, Article, ArticleRevision, ArticleUnit
 from kb_ingest.splitter import split_article
@@ -68,10 +69,12 @@ def store_article(
     the new opening). Returns (replaced unit ids, [(Unit, vector)] to index, whether the article is new).
     The caller commits, then updates the live index (only for published articles).
     """
-    old_ids = list(session.scalars(select(ArticleUnit.id).where(ArticleUnit.article_id == art.id,
-                                                                ArticleUnit.kind.not_in(LEARNED_KINDS))))
-    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id,
-                                              ArticleUnit.kind.not_in(LEARNED_KINDS)))
+    old_ids = list(
+        session.scalars(
+            select(ArticleUnit.id).where(ArticleUnit.article_id == art.id, ArticleUnit.kind.not_in(LEARNED_KINDS))
+        )
+    )
+    session.execute(delete(ArticleUnit).where(ArticleUnit.article_id == art.id, ArticleUnit.kind.not_in(LEARNED_KINDS)))
     row = session.get(Article, art.id)
     added = row is None
     if row is None:
@@ -84,14 +87,24 @@ def store_article(
     session.flush()
     new_rows = []
     for d, vec in zip(units, vectors):
-        unit = ArticleUnit(article_id=art.id, kind=d.kind, position=d.position, text=d.text, passage=d.passage,
-                           embedder=embedder_name, vector=vector_bytes(vec))
+        unit = ArticleUnit(
+            article_id=art.id,
+            kind=d.kind,
+            position=d.position,
+            text=d.text,
+            passage=d.passage,
+            embedder=embedder_name,
+            vector=vector_bytes(vec),
+        )
         session.add(unit)
         new_rows.append(unit)
     session.flush()
     opening = next((u.passage for u in new_rows if u.kind == "title"), None)
-    phrasings = list(session.scalars(select(ArticleUnit).where(ArticleUnit.article_id == art.id,
-                                                               ArticleUnit.kind.in_(LEARNED_KINDS))))
+    phrasings = list(
+        session.scalars(
+            select(ArticleUnit).where(ArticleUnit.article_id == art.id, ArticleUnit.kind.in_(LEARNED_KINDS))
+        )
+    )
     for p in phrasings:  # learned phrasings stay with the article; shown passage follows the new opening
         if opening is not None:
             p.passage = opening
@@ -153,8 +166,14 @@ def ingest_paths(
         offset = 0
         for art, h, units in drafts:
             old_ids, new, added = store_article(
-                session, retriever.embedder.name, art, h, units, vectors[offset: offset + len(units)],
-                author=f"ingest:{art.source}")
+                session,
+                retriever.embedder.name,
+                art,
+                h,
+                units,
+                vectors[offset : offset + len(units)],
+                author=f"ingest:{art.source}",
+            )
             offset += len(units)
             (report.added if added else report.updated).append(art.id)
             touched_units.append((old_ids, new))
@@ -194,5 +213,8 @@ def article_tags(session: Session, article_ids: list[str]) -> set[str]:
     """The tags of these articles together (ticket routing suggests a category from them)."""
     if not article_ids:
         return set()
-    return {str(tag) for tags in session.scalars(select(Article.tags).where(Article.id.in_(article_ids)))
-            for tag in (tags or [])}
+    return {
+        str(tag)
+        for tags in session.scalars(select(Article.tags).where(Article.id.in_(article_ids)))
+        for tag in (tags or [])
+    }

@@ -4,6 +4,7 @@ Notion (page chrome such as breadcrumbs, sidebars, navigation and footers is dro
 
 Every problem with one file becomes a `LoadError` naming that file; the rest of the batch goes on.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,6 +20,7 @@ _CHROME = re.compile(r"breadcrumb|sidebar|navigation|footer|pageSection|page-met
 
 
 # -- MediaWiki XML export ----------------------------------------------------------------------------
+
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
@@ -50,8 +52,13 @@ def load_mediawiki(path: Path) -> list[ParsedArticle | LoadError]:
                 if not root_seen:
                     root_seen = True
                     if _local(el.tag) != "mediawiki":
-                        return [LoadError(src, f"not a MediaWiki XML export (root element is <{_local(el.tag)}>, "
-                                               "expected <mediawiki>)")]
+                        return [
+                            LoadError(
+                                src,
+                                f"not a MediaWiki XML export (root element is <{_local(el.tag)}>, "
+                                "expected <mediawiki>)",
+                            )
+                        ]
                 continue
             if _local(el.tag) != "page":
                 continue
@@ -61,8 +68,13 @@ def load_mediawiki(path: Path) -> list[ParsedArticle | LoadError]:
             el.clear()
     except ET.ParseError as exc:
         line, col = getattr(exc, "position", (0, 0))
-        return [LoadError(src, f"not well-formed XML at line {line}, column {col + 1}: "
-                               f"{str(exc).split(':')[0]}; no pages were taken from this file")]
+        return [
+            LoadError(
+                src,
+                f"not well-formed XML at line {line}, column {col + 1}: "
+                f"{str(exc).split(':')[0]}; no pages were taken from this file",
+            )
+        ]
     except OSError as exc:
         return [LoadError(src, f"cannot read file: {exc.strerror or exc}")]
     if not pages:
@@ -106,8 +118,11 @@ def _text(el: ET.Element, name: str) -> str:
     return (c.text or "") if c is not None else ""
 
 
-_TAGS_KEEP_TEXT = re.compile(r"</?(?:code|tt|pre|nowiki|span|div|small|big|u|s|sup|sub|center|blockquote|"
-                             r"syntaxhighlight|source|kbd|var|samp|font)(?:\s[^<>]*)?/?>", re.I)
+_TAGS_KEEP_TEXT = re.compile(
+    r"</?(?:code|tt|pre|nowiki|span|div|small|big|u|s|sup|sub|center|blockquote|"
+    r"syntaxhighlight|source|kbd|var|samp|font)(?:\s[^<>]*)?/?>",
+    re.I,
+)
 
 
 def wikitext_to_markdown(text: str) -> tuple[str, list[str]]:
@@ -120,8 +135,9 @@ def wikitext_to_markdown(text: str) -> tuple[str, list[str]]:
         prev, text = text, re.sub(r"\{\{[^{}]*\}\}", "", text)
     text = re.sub(r"\{\|.*?\|\}", "", text, flags=re.S)  # tables: beyond "basic" — dropped
     categories = [c.strip() for c in re.findall(r"\[\[\s*Category\s*:\s*([^\]|]+)(?:\|[^\]]*)?\]\]", text, re.I)]
-    text = re.sub(r"\[\[\s*(?:Category|File|Image|Media)\s*:[^\[\]]*(?:\[\[[^\]]*\]\][^\[\]]*)*\]\]", "", text,
-                  flags=re.I)
+    text = re.sub(
+        r"\[\[\s*(?:Category|File|Image|Media)\s*:[^\[\]]*(?:\[\[[^\]]*\]\][^\[\]]*)*\]\]", "", text, flags=re.I
+    )
     text = re.sub(r"\[\[([^\]|]+)\|([^\]]+)\]\]", r"\2", text)
     text = re.sub(r"\[\[([^\]|]+)\]\]", lambda m: m.group(1).split("#")[0] or m.group(1).lstrip("#"), text)
     text = re.sub(r"\[(https?://[^\s\]]+)\s+([^\]]+)\]", r"\2", text)
@@ -154,6 +170,7 @@ def wikitext_to_markdown(text: str) -> tuple[str, list[str]]:
 
 
 # -- Exported HTML pages (Confluence / Notion) -------------------------------------------------------
+
 
 class ExportHTMLText(HTMLText):
     """The HTML loader's text extraction, plus: elements whose id or class names a breadcrumb, sidebar,

@@ -1,4 +1,5 @@
 """Split an article into retrievable units: its title, and each section/answer carrying the title."""
+
 from __future__ import annotations
 
 import re

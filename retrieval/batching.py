@@ -7,6 +7,7 @@ the queue fills while a batch encodes, so batches form without any deliberate wa
 batch linger a moment for stragglers only when the previous batch was already a batch (a burst is on), so a
 lone user pays nothing. Measured with `firstline bench --concurrency 1,10,100` (docs/scaling.md).
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,9 @@ class _Request:
 
 
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0,
-                 passage_cache_size: int = 4096) -> None:
+    def __init__(
+        self, inner: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0, passage_cache_size: int = 4096
+    ) -> None:
         self.inner = inner
         self.name, self.dim = inner.name, inner.dim
         self.scripts = getattr(inner, "scripts", None)
@@ -147,6 +149,6 @@ class BatchingEmbedder:
                 self.encoded += len(texts)
             start = 0
             for r in batch:
-                r.result = vecs[start:start + len(r.texts)]
+                r.result = vecs[start : start + len(r.texts)]
                 start += len(r.texts)
                 r.done.set()

@@ -1,5 +1,6 @@
 """The answer / don't-know decision. A wrong answer costs the user more than a handoff, so the bot
 answers only when the best article is both similar enough and clearly ahead of the runner-up."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -82,10 +83,10 @@ CALIBRATED: dict[str, DecisionPolicy | ScriptPolicies] = {
     # from 0.90 up, so it is off: the margin test always applies (an e5 "hub" article can score high for much).
     # Choices (0.02 / 0.01) from the same dev sets: deflection with choices StackFAQ 0.848 → 0.958, itdesk 0.481 →
     # 0.625, at 28 of 60 / 1 of 24 out-of-KB questions offered choices (the user then picks "none": a person).
-    "bilingual": ScriptPolicies(latin=DecisionPolicy(min_score=0.876, min_margin=0.008, sure_score=1.01,
-                                                     choice_gap=0.02, choice_below=0.01),
-                                other=DecisionPolicy(min_score=0.882, min_margin=0.014, sure_score=1.01,
-                                                     choice_gap=0.02, choice_below=0.01)),
+    "bilingual": ScriptPolicies(
+        latin=DecisionPolicy(min_score=0.876, min_margin=0.008, sure_score=1.01, choice_gap=0.02, choice_below=0.01),
+        other=DecisionPolicy(min_score=0.882, min_margin=0.014, sure_score=1.01, choice_gap=0.02, choice_below=0.01),
+    ),
     "minilm": DecisionPolicy(min_score=0.55, min_margin=0.10, sure_score=0.62),
     # e5 similarities crowd into ~0.84-0.97, so the margin does the work: min_score is flat from 0.78 to
     # 0.87 on dev. StackFAQ dev: deflection 0.674, false answers 2.6 %, out-of-KB handoff 0.883.

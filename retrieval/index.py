@@ -4,6 +4,7 @@ Exact inner-product search by default; HNSW once the index grows beyond `hnsw_th
 where exact search stops being cheap. The index is always derivable from the database, so a file that
 fails its checksum is reported as `IndexCorrupt` and the caller rebuilds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -139,7 +140,9 @@ class VectorIndex:
         except Exception as exc:  # any parse failure means: rebuild from the database
             raise IndexCorrupt(f"{path} is unusable ({exc})") from exc
         index = cls(int(header["dim"]), hnsw_threshold=hnsw_threshold)
-        index._index = faiss.downcast_index(faiss_index) if not isinstance(faiss_index, faiss.IndexIDMap2) else faiss_index
+        index._index = (
+            faiss.downcast_index(faiss_index) if not isinstance(faiss_index, faiss.IndexIDMap2) else faiss_index
+        )
         if not isinstance(index._index, faiss.IndexIDMap2):
             raise IndexCorrupt(f"{path} does not hold an id-mapped index")
         return index, header.get("meta", {})

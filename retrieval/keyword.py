@@ -1,5 +1,6 @@
 """BM25 keyword search over the same units (rank_bm25), for exact terms dense vectors blur:
 error codes, product names, file names."""
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ unit): a word is rewritten only when it is not a word the KB uses and its rewrit
 never "repaired" into Russian just because it could be read as transliteration, and the repair follows the KB as it
 grows. Stems come from the Snowball stemmers (PyStemmer) for Russian and English.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,11 +32,13 @@ _CYR = re.compile(r"[а-яё]")
 # question was rewritten they follow it ("parol ne podhodit": "ne" → "не").
 RU_FUNCTION = frozenset(
     "а без в во вы где да для до его ее её если же за и из или им как какой ко когда кто ли мне мой моя мы на "
-    "не нет ни но ну о об он она они от по под при с со так там то тоже у уже что чтобы это я".split())
+    "не нет ни но ну о об он она они от по под при с со так там то тоже у уже что чтобы это я".split()
+)
 EN_FUNCTION = frozenset(
     "a about after all am an and any are as at be because been but by can cant could did do does dont for from "
     "get got had has have how i if in into is it its me my no not of on or our so than that the their them then "
-    "there this to too up was we were what when where which who why will with won't would you your".split())
+    "there this to too up was we were what when where which who why will with won't would you your".split()
+)
 
 _QWERTY = "`qwertyuiop[]asdfghjkl;'zxcvbnm,."
 _JCUKEN = "ёйцукенгшщзхъфывапролджэячсмитьбю"
@@ -46,13 +49,50 @@ _LAYOUT_TOKEN = re.compile(r"[A-Za-z`;'\[\],.~]*[A-Za-z][A-Za-z`;'\[\],.~]*")
 
 # Russian in Latin letters, as people type it (a mix of the common schemes); longest sequences first.
 _TRANSLIT = [
-    ("shch", ["щ"]), ("sch", ["щ"]), ("zh", ["ж"]), ("kh", ["х"]), ("ch", ["ч"]), ("sh", ["ш"]), ("ts", ["ц"]),
-    ("yu", ["ю"]), ("ju", ["ю"]), ("ya", ["я"]), ("ja", ["я"]), ("yo", ["ё"]), ("jo", ["ё"]), ("ye", ["е"]),
-    ("iy", ["ий"]), ("yy", ["ый"]), ("ey", ["ей"]), ("'", ["ь"]),
-    ("a", ["а"]), ("b", ["б"]), ("c", ["к", "ц"]), ("d", ["д"]), ("e", ["е", "э"]), ("f", ["ф"]), ("g", ["г"]),
-    ("h", ["х"]), ("i", ["и", "й"]), ("j", ["й"]), ("k", ["к"]), ("l", ["л"]), ("m", ["м"]), ("n", ["н"]),
-    ("o", ["о"]), ("p", ["п"]), ("q", ["к"]), ("r", ["р"]), ("s", ["с"]), ("t", ["т"]), ("u", ["у"]),
-    ("v", ["в"]), ("w", ["в"]), ("x", ["кс"]), ("y", ["ы", "й"]), ("z", ["з"]),
+    ("shch", ["щ"]),
+    ("sch", ["щ"]),
+    ("zh", ["ж"]),
+    ("kh", ["х"]),
+    ("ch", ["ч"]),
+    ("sh", ["ш"]),
+    ("ts", ["ц"]),
+    ("yu", ["ю"]),
+    ("ju", ["ю"]),
+    ("ya", ["я"]),
+    ("ja", ["я"]),
+    ("yo", ["ё"]),
+    ("jo", ["ё"]),
+    ("ye", ["е"]),
+    ("iy", ["ий"]),
+    ("yy", ["ый"]),
+    ("ey", ["ей"]),
+    ("'", ["ь"]),
+    ("a", ["а"]),
+    ("b", ["б"]),
+    ("c", ["к", "ц"]),
+    ("d", ["д"]),
+    ("e", ["е", "э"]),
+    ("f", ["ф"]),
+    ("g", ["г"]),
+    ("h", ["х"]),
+    ("i", ["и", "й"]),
+    ("j", ["й"]),
+    ("k", ["к"]),
+    ("l", ["л"]),
+    ("m", ["м"]),
+    ("n", ["н"]),
+    ("o", ["о"]),
+    ("p", ["п"]),
+    ("q", ["к"]),
+    ("r", ["р"]),
+    ("s", ["с"]),
+    ("t", ["т"]),
+    ("u", ["у"]),
+    ("v", ["в"]),
+    ("w", ["в"]),
+    ("x", ["кс"]),
+    ("y", ["ы", "й"]),
+    ("z", ["з"]),
 ]
 _MAX_VARIANTS = 32
 # Latin letters that look like Cyrillic ones: "пapoль" typed with a Latin a, p and o.

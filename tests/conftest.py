@@ -1,4 +1,5 @@
 """Shared fixtures: the real embedding model (loaded once), and databases on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -73,8 +74,8 @@ def module_db_url(request, tmp_path_factory):
 @pytest.fixture
 def sessions(db_url):
     """A migrated database on each backend, as a session factory."""
-    from api.migrate import upgrade
-    from tickets.db import make_engine, make_session_factory
+    from core.db import make_engine, make_session_factory
+    from core.migrate import upgrade
 
     engine = make_engine(db_url)
     upgrade(engine)

@@ -1,4 +1,5 @@
 """Start the real app (uvicorn on a free port, in a thread) for HTTP tests."""
+
 from __future__ import annotations
 
 import socket
@@ -12,7 +13,7 @@ import uvicorn
 
 from api.app import create_app
 from api.runtime import build_runtime
-from api.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
 """Small builders for the service-desk operations tests (escalation, routing, time tracking)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -13,8 +14,15 @@ def agent(s, name: str, role: str = "l1") -> Agent:
     return s.scalar(select(Agent).where(Agent.name == name))
 
 
-def ticket(s, user: str, question: str = "help please", *, tags: list[str] | None = None,
-           priority: str | None = None, channel: str = "web") -> Ticket:
+def ticket(
+    s,
+    user: str,
+    question: str = "help please",
+    *,
+    tags: list[str] | None = None,
+    priority: str | None = None,
+    channel: str = "web",
+) -> Ticket:
     """A ticket as the bot opens it (optionally with the tried articles' tags)."""
     conv = conversations.get_or_start_conversation(s, channel, user)
     t = service.open_ticket(s, conv, reason="user_request", question=question, bot_tried=[], article_tags=tags)

@@ -4,6 +4,7 @@ chat anonymously and as its user. A server error (5xx) or a response that contra
 bug. Bounded and repeatable: 3 derandomized examples per operation, generation mode and caller (~650 requests),
 plus a hostile pass: schema-valid requests whose strings are swapped for what careless and hostile clients send (a lone
 surrogate, a NUL, the first and last representable dates, invisible characters, script URLs)."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,15 @@ STREAMS = {"/api/v1/chat/stream", "/api/v1/console/events"}
 def fuzz_app(tmp_path_factory):
     data = tmp_path_factory.mktemp("fuzz")
     # The fuzzer sends made-up tokens by design: the bad-token throttle (tested in test_security) is lifted here.
-    with running_app(f"sqlite:///{data / 'firstline.db'}", data, sms_webhook_secret="fuzz-sms-secret",
-                     load_sample_kb=False, signin_max_failures=100_000, signin_max_failures_per_address=100_000,
-                     new_chat_users_per_minute=100_000) as (base, rt):
+    with running_app(
+        f"sqlite:///{data / 'firstline.db'}",
+        data,
+        sms_webhook_secret="fuzz-sms-secret",
+        load_sample_kb=False,
+        signin_max_failures=100_000,
+        signin_max_failures_per_address=100_000,
+        new_chat_users_per_minute=100_000,
+    ) as (base, rt):
         manager = make_agent(rt, "fuzz-manager", "manager")
         l1 = make_agent(rt, "fuzz-l1", "l1")
         # Operations on one agent (disable, rotate-token, ...) act on this one: a fuzzer that rotated its own
@@ -44,16 +51,28 @@ def fuzz_app(tmp_path_factory):
         with httpx.Client(base_url=base, timeout=30) as http:
             # Something real behind small ids and names: a published article, a ticket (#1) with a transcript
             # (the bot offered the article first), a skill group.
-            http.post("/api/v1/kb/articles", headers=manager, json={
-                "id": "vpn", "title": "VPN keeps disconnecting", "status": "published", "tags": ["network"],
-                "body": "Reinstall the VPN client 5.2 and restart the laptop."}).raise_for_status()
+            http.post(
+                "/api/v1/kb/articles",
+                headers=manager,
+                json={
+                    "id": "vpn",
+                    "title": "VPN keeps disconnecting",
+                    "status": "published",
+                    "tags": ["network"],
+                    "body": "Reinstall the VPN client 5.2 and restart the laptop.",
+                },
+            ).raise_for_status()
             r = http.post("/api/v1/chat", json={"user": "fuzz-user", "text": "my vpn keeps disconnecting"})
             r.raise_for_status()
             chat_token = r.json()["user_token"]
-            http.post("/api/v1/chat", json={"user": "fuzz-user", "text": "I need a person", "action": "human"},
-                      headers={"X-Chat-Token": chat_token}).raise_for_status()
-            http.post("/api/v1/admin/groups", json={"slug": "network", "name": "Network"},
-                      headers=manager).raise_for_status()
+            http.post(
+                "/api/v1/chat",
+                json={"user": "fuzz-user", "text": "I need a person", "action": "human"},
+                headers={"X-Chat-Token": chat_token},
+            ).raise_for_status()
+            http.post(
+                "/api/v1/admin/groups", json={"slug": "network", "name": "Network"}, headers=manager
+            ).raise_for_status()
             spec = http.get("/openapi.json").json()
         # role → fixed headers, fixed query (the web-chat user asks about their own chat)
         # Lower-case names, as the OpenAPI document spells these header parameters (so they are not generated).
@@ -62,13 +81,30 @@ def fuzz_app(tmp_path_factory):
             from tickets.agents import by_name
 
             target = by_name(s, "fuzz-target").id
-        yield base, spec | {"x-fuzz-target": target}, {"anonymous": ({}, None), "manager": (manager, None), "l1": (l1, None),
-                           "web-chat user": ({"x-chat-token": chat_token}, {"user": "fuzz-user"})}
+        yield (
+            base,
+            spec | {"x-fuzz-target": target},
+            {
+                "anonymous": ({}, None),
+                "manager": (manager, None),
+                "l1": (l1, None),
+                "web-chat user": ({"x-chat-token": chat_token}, {"user": "fuzz-user"}),
+            },
+        )
 
 
 # Body strings may be anything JSON can spell; URLs (path, query) carry only what can be percent-encoded as UTF-8.
-HOSTILE_BODY = ["\ud800", "a\udfffb", "nul\x00inside", "9999-12-31", "0001-01-01", "alice\u200b ", "javascript:alert(1)",
-                "\u202e\u0000", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 50]
+HOSTILE_BODY = [
+    "\ud800",
+    "a\udfffb",
+    "nul\x00inside",
+    "9999-12-31",
+    "0001-01-01",
+    "alice\u200b ",
+    "javascript:alert(1)",
+    "\u202e\u0000",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 50,
+]
 HOSTILE_URL = ["\x00", "9999-12-31", "0001-01-01", "alice\u200b", "..%2F..%2Fetc", "\u202e"]
 
 
@@ -92,8 +128,10 @@ def _call_hostile(case, base: str, rnd: random.Random) -> None:
         hostile_path = {k: quote(str(_hostile(v, HOSTILE_URL, rnd)), safe="") for k, v in case.path_parameters.items()}
         kwargs["url"] = base.rstrip("/") + case.operation.path.format(**hostile_path)
     if kwargs.get("params"):
-        kwargs["params"] = {k: (v if k == "user" else _hostile(v, HOSTILE_URL, rnd))  # the chat caller stays itself
-                            for k, v in kwargs["params"].items()}
+        kwargs["params"] = {
+            k: (v if k == "user" else _hostile(v, HOSTILE_URL, rnd))  # the chat caller stays itself
+            for k, v in kwargs["params"].items()
+        }
     if "json" in kwargs:
         kwargs["data"] = json.dumps(_hostile(kwargs.pop("json"), HOSTILE_BODY, rnd)).encode()
         kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": "application/json"}
@@ -101,23 +139,41 @@ def _call_hostile(case, base: str, rnd: random.Random) -> None:
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
 
-def _fuzz_operation(op, base: str, mode: GenerationMode, headers: dict, query: dict | None, failures: list[str],
-                    counter: list[int], hostile: bool = False, path: dict | None = None):
-    takes_user = any(p.name == "user" and getattr(p.location, "value", p.location) == "query"
-                     for p in op.iter_parameters())
+def _fuzz_operation(
+    op,
+    base: str,
+    mode: GenerationMode,
+    headers: dict,
+    query: dict | None,
+    failures: list[str],
+    counter: list[int],
+    hostile: bool = False,
+    path: dict | None = None,
+):
+    takes_user = any(
+        p.name == "user" and getattr(p.location, "value", p.location) == "query" for p in op.iter_parameters()
+    )
 
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(case=op.as_strategy(generation_mode=mode, headers=headers or None, path_parameters=path,
-                               query=query if query and takes_user else None))
+    @settings(
+        max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        case=op.as_strategy(
+            generation_mode=mode,
+            headers=headers or None,
+            path_parameters=path,
+            query=query if query and takes_user else None,
+        )
+    )
     def run(case):
         counter[0] += 1
         try:
             if hostile:
                 _call_hostile(case, base, random.Random(zlib.crc32(f"{op.label}:{counter[0]}".encode())))
             else:
-                case.call_and_validate(base_url=base, checks=[not_a_server_error, response_schema_conformance],
-                                       timeout=30)
+                case.call_and_validate(
+                    base_url=base, checks=[not_a_server_error, response_schema_conformance], timeout=30
+                )
         except (Exception, FailureGroup) as exc:  # collect every operation's failures, report them all at once
             failures.append(f"{op.label} [{'hostile' if hostile else mode.value}]: {str(exc)[:1500]}")
 
@@ -147,8 +203,9 @@ def test_no_server_errors_and_documented_responses(fuzz_app):
         for headers, query in credentials:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 _fuzz_operation(op, base, mode, headers, query, failures, counter, path=path)
-            _fuzz_operation(op, base, GenerationMode.POSITIVE, headers, query, failures, counter, hostile=True,
-                            path=path)
+            _fuzz_operation(
+                op, base, GenerationMode.POSITIVE, headers, query, failures, counter, hostile=True, path=path
+            )
     print(f"fuzzed {len(operations)} operations with {counter[0]} requests: {len(failures)} failures")
     assert not failures, "\n\n".join(failures[:20])
 
@@ -158,9 +215,11 @@ def test_numbers_beyond_the_database_range_are_a_clear_422(fuzz_app):
     base, _, roles = fuzz_app
     manager = roles["manager"][0]
     with httpx.Client(base_url=base, timeout=30) as http:
-        for method, url, body in (("GET", f"/api/v1/tickets/{2 ** 70}", None),
-                                  ("DELETE", f"/api/v1/tickets/{2 ** 63}/participants/1", None),
-                                  ("POST", "/api/v1/admin/groups/network/members", {"agent_id": 2 ** 64})):
+        for method, url, body in (
+            ("GET", f"/api/v1/tickets/{2**70}", None),
+            ("DELETE", f"/api/v1/tickets/{2**63}/participants/1", None),
+            ("POST", "/api/v1/admin/groups/network/members", {"agent_id": 2**64}),
+        ):
             r = http.request(method, url, headers=manager, json=body)
             assert r.status_code == 422, (url, r.status_code, r.text)
             assert r.json() == {"error": "invalid_input", "message": "a number in the request is out of range"}

@@ -4,6 +4,7 @@ The matrix below names a policy for each (method, path) of `app.routes`; a route
 `test_every_route_has_a_policy`. "allowed" means the request got past authentication and authorization (any
 status but 401/403: made-up ids give 404, empty bodies 422). Webhooks (Telegram, Slack, SMS) authenticate by
 their platform's signature: unsigned requests are refused whoever sends them."""
+
 from __future__ import annotations
 
 import httpx
@@ -20,9 +21,15 @@ from tickets.models import Agent
 TG_TOKEN = "123456:authz-matrix-token"
 # The matrix sends every route a revoked token, from one address: the bad-token throttle (tested in
 # tests/test_security.py) would answer 429 after a while, which is not what this test is about.
-SETTINGS = dict(signin_max_failures_per_address=100_000, telegram_bot_token=TG_TOKEN, telegram_webhook_url="https://desk.example.test/api/v1/telegram/webhook",
-                telegram_webhook_secret="tg-hook-secret", slack_bot_token="xoxb-authz", slack_signing_secret="sl-sign",
-                sms_webhook_secret="sms-secret")
+SETTINGS = dict(
+    signin_max_failures_per_address=100_000,
+    telegram_bot_token=TG_TOKEN,
+    telegram_webhook_url="https://desk.example.test/api/v1/telegram/webhook",
+    telegram_webhook_secret="tg-hook-secret",
+    slack_bot_token="xoxb-authz",
+    slack_signing_secret="sl-sign",
+    sms_webhook_secret="sms-secret",
+)
 
 # Policies: public (anyone), page (console HTML shell: anyone; signed-in data comes from the API),
 # manager_page (console page a signed-in non-manager gets 403 for), agent (any active agent), manager,
@@ -30,25 +37,39 @@ SETTINGS = dict(signin_max_failures_per_address=100_000, telegram_bot_token=TG_T
 # console_stream (the console's SSE: its session cookie only), chat (the web-chat user who owns the chat),
 # webhook (platform signature), login_form (the login form's own CSRF cookie).
 MATRIX: dict[tuple[str, str], str] = {
-    ("GET", "/openapi.json"): "public", ("GET", "/docs"): "public", ("GET", "/static"): "public",
+    ("GET", "/openapi.json"): "public",
+    ("GET", "/docs"): "public",
+    ("GET", "/static"): "public",
     ("GET", "/healthz"): "public",
-    ("GET", "/"): "public", ("GET", "/kb/{article_id}"): "public",
+    ("GET", "/"): "public",
+    ("GET", "/kb/{article_id}"): "public",
     # web chat
-    ("POST", "/api/v1/chat"): "chat", ("GET", "/api/v1/chat/messages"): "chat",
-    ("GET", "/api/v1/chat/stream"): "chat", ("GET", "/api/v1/chat/tickets"): "chat",
+    ("POST", "/api/v1/chat"): "chat",
+    ("GET", "/api/v1/chat/messages"): "chat",
+    ("GET", "/api/v1/chat/stream"): "chat",
+    ("GET", "/api/v1/chat/tickets"): "chat",
     # agents
-    ("GET", "/api/v1/tickets"): "agent", ("GET", "/api/v1/tickets/{number}"): "agent",
+    ("GET", "/api/v1/tickets"): "agent",
+    ("GET", "/api/v1/tickets/{number}"): "agent",
     ("PATCH", "/api/v1/tickets/{number}"): "agent",
-    ("POST", "/api/v1/tickets/{number}/claim"): "agent", ("POST", "/api/v1/tickets/{number}/reply"): "agent",
-    ("POST", "/api/v1/tickets/{number}/handback"): "agent", ("POST", "/api/v1/tickets/{number}/resolve"): "agent",
-    ("GET", "/api/v1/agents/me"): "agent", ("GET", "/api/v1/agents"): "manager", ("POST", "/api/v1/agents"): "manager",
-    ("PATCH", "/api/v1/agents/{agent_id}"): "manager", ("POST", "/api/v1/agents/{agent_id}/disable"): "manager",
+    ("POST", "/api/v1/tickets/{number}/claim"): "agent",
+    ("POST", "/api/v1/tickets/{number}/reply"): "agent",
+    ("POST", "/api/v1/tickets/{number}/handback"): "agent",
+    ("POST", "/api/v1/tickets/{number}/resolve"): "agent",
+    ("GET", "/api/v1/agents/me"): "agent",
+    ("GET", "/api/v1/agents"): "manager",
+    ("POST", "/api/v1/agents"): "manager",
+    ("PATCH", "/api/v1/agents/{agent_id}"): "manager",
+    ("POST", "/api/v1/agents/{agent_id}/disable"): "manager",
     ("POST", "/api/v1/agents/{agent_id}/enable"): "manager",
     ("POST", "/api/v1/agents/{agent_id}/rotate-token"): "manager",
-    ("GET", "/api/v1/kb/search"): "agent", ("GET", "/api/v1/dashboard"): "manager",
+    ("GET", "/api/v1/kb/search"): "agent",
+    ("GET", "/api/v1/dashboard"): "manager",
     ("GET", "/api/v1/console/events"): "console_stream",
-    ("GET", "/api/v1/kb/articles"): "agent", ("POST", "/api/v1/kb/articles"): "agent",
-    ("GET", "/api/v1/kb/drafts"): "agent", ("GET", "/api/v1/kb/articles/{article_id}"): "agent",
+    ("GET", "/api/v1/kb/articles"): "agent",
+    ("POST", "/api/v1/kb/articles"): "agent",
+    ("GET", "/api/v1/kb/drafts"): "agent",
+    ("GET", "/api/v1/kb/articles/{article_id}"): "agent",
     ("PUT", "/api/v1/kb/articles/{article_id}"): "agent",
     ("POST", "/api/v1/kb/articles/{article_id}/publish"): "kb_editor",
     ("POST", "/api/v1/kb/articles/{article_id}/archive"): "kb_editor",
@@ -58,9 +79,12 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/kb/articles/{article_id}/diff"): "agent",
     ("GET", "/api/v1/kb/articles/{article_id}/phrasings"): "agent",
     ("DELETE", "/api/v1/kb/articles/{article_id}/phrasings/{unit_id}"): "agent",
-    ("GET", "/api/v1/kb/reports/unanswered"): "agent", ("GET", "/api/v1/kb/reports/not-helped"): "agent",
-    ("GET", "/api/v1/kb/reports/stale"): "agent", ("GET", "/api/v1/kb/reports"): "agent",
-    ("POST", "/api/v1/tickets/{number}/escalate"): "agent", ("POST", "/api/v1/tickets/{number}/return"): "agent",
+    ("GET", "/api/v1/kb/reports/unanswered"): "agent",
+    ("GET", "/api/v1/kb/reports/not-helped"): "agent",
+    ("GET", "/api/v1/kb/reports/stale"): "agent",
+    ("GET", "/api/v1/kb/reports"): "agent",
+    ("POST", "/api/v1/tickets/{number}/escalate"): "agent",
+    ("POST", "/api/v1/tickets/{number}/return"): "agent",
     ("GET", "/api/v1/tickets/{number}/escalations"): "agent",
     ("GET", "/api/v1/tickets/{number}/suggested-category"): "agent",
     ("GET", "/api/v1/tickets/{number}/participants"): "agent",
@@ -68,39 +92,74 @@ MATRIX: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/tickets/{number}/participants/{agent_id}"): "agent",
     ("POST", "/api/v1/tickets/{number}/external-refs"): "agent",
     ("GET", "/api/v1/tickets/{number}/external-refs"): "agent",
-    ("POST", "/api/v1/tickets/{number}/time"): "agent", ("GET", "/api/v1/tickets/{number}/time"): "agent",
-    ("POST", "/api/v1/tickets/{number}/timer/start"): "agent", ("POST", "/api/v1/tickets/{number}/timer/stop"): "agent",
-    ("GET", "/api/v1/time"): "agent", ("POST", "/api/v1/calls"): "agent",
-    ("GET", "/api/v1/me/notifications"): "agent", ("PUT", "/api/v1/me/notifications"): "agent",
+    ("POST", "/api/v1/tickets/{number}/time"): "agent",
+    ("GET", "/api/v1/tickets/{number}/time"): "agent",
+    ("POST", "/api/v1/tickets/{number}/timer/start"): "agent",
+    ("POST", "/api/v1/tickets/{number}/timer/stop"): "agent",
+    ("GET", "/api/v1/time"): "agent",
+    ("POST", "/api/v1/calls"): "agent",
+    ("GET", "/api/v1/me/notifications"): "agent",
+    ("PUT", "/api/v1/me/notifications"): "agent",
     # administration: any agent reads groups/categories (pickers), managers change them
-    ("GET", "/api/v1/admin/groups"): "agent", ("POST", "/api/v1/admin/groups"): "manager",
+    ("GET", "/api/v1/admin/groups"): "agent",
+    ("POST", "/api/v1/admin/groups"): "manager",
     ("POST", "/api/v1/admin/groups/{slug}/members"): "manager",
     ("DELETE", "/api/v1/admin/groups/{slug}/members/{agent_id}"): "manager",
-    ("GET", "/api/v1/admin/categories"): "agent", ("POST", "/api/v1/admin/categories"): "manager",
+    ("GET", "/api/v1/admin/categories"): "agent",
+    ("POST", "/api/v1/admin/categories"): "manager",
     ("PUT", "/api/v1/admin/categories/{slug}"): "manager",
-    ("GET", "/api/v1/admin/sla-policies"): "manager", ("POST", "/api/v1/admin/sla-policies"): "manager",
+    ("GET", "/api/v1/admin/sla-policies"): "manager",
+    ("POST", "/api/v1/admin/sla-policies"): "manager",
     ("PUT", "/api/v1/admin/sla-policies/{policy_id}"): "manager",
-    ("GET", "/api/v1/admin/holidays"): "manager", ("POST", "/api/v1/admin/holidays"): "manager",
+    ("GET", "/api/v1/admin/holidays"): "manager",
+    ("POST", "/api/v1/admin/holidays"): "manager",
     ("DELETE", "/api/v1/admin/holidays/{day}"): "manager",
     ("GET", "/api/v1/reports/summary"): "manager",
-    ("GET", "/api/v1/admin/deliveries"): "manager", ("POST", "/api/v1/admin/deliveries/{item_id}/retry"): "manager",
+    ("GET", "/api/v1/admin/deliveries"): "manager",
+    ("POST", "/api/v1/admin/deliveries/{item_id}/retry"): "manager",
     ("POST", "/api/v1/admin/chat-users/revoke"): "manager",
     # console pages
-    ("GET", "/console"): "page", ("GET", "/console/tickets/{number}"): "page",
-    ("GET", "/console/dashboard"): "manager_page", ("GET", "/console/reports"): "manager_page",
-    ("GET", "/console/kb"): "page", ("GET", "/console/kb/review"): "page", ("GET", "/console/kb/new"): "page",
-    ("GET", "/console/kb/articles/{article_id}"): "page", ("GET", "/console/lang/{code}"): "page",
-    ("POST", "/console/login"): "login_form", ("POST", "/console/logout"): "page",
+    ("GET", "/console"): "page",
+    ("GET", "/console/tickets/{number}"): "page",
+    ("GET", "/console/dashboard"): "manager_page",
+    ("GET", "/console/reports"): "manager_page",
+    ("GET", "/console/kb"): "page",
+    ("GET", "/console/kb/review"): "page",
+    ("GET", "/console/kb/new"): "page",
+    ("GET", "/console/kb/articles/{article_id}"): "page",
+    ("GET", "/console/lang/{code}"): "page",
+    ("POST", "/console/login"): "login_form",
+    ("POST", "/console/logout"): "page",
     # webhooks
-    ("POST", "/api/v1/telegram/webhook"): "webhook", ("POST", "/slack/events"): "webhook",
-    ("POST", "/slack/actions"): "webhook", ("POST", "/slack/commands"): "webhook",
+    ("POST", "/api/v1/telegram/webhook"): "webhook",
+    ("POST", "/slack/events"): "webhook",
+    ("POST", "/slack/actions"): "webhook",
+    ("POST", "/slack/commands"): "webhook",
     ("POST", "/api/v1/sms/inbound"): "webhook",
 }
-ROLES = ("anonymous", "chat", "l1", "l2", "l3", "manager", "deactivated", "manager_cookie",
-         "manager_cookie_no_csrf", "l1_cookie")
-PATH_VALUES = {"number": "999999", "article_id": "no-such-article", "unit_id": "999999", "agent_id": "999999",
-               "item_id": "999999",
-               "slug": "no-such-group", "policy_id": "999999", "day": "2031-01-01", "code": "en"}
+ROLES = (
+    "anonymous",
+    "chat",
+    "l1",
+    "l2",
+    "l3",
+    "manager",
+    "deactivated",
+    "manager_cookie",
+    "manager_cookie_no_csrf",
+    "l1_cookie",
+)
+PATH_VALUES = {
+    "number": "999999",
+    "article_id": "no-such-article",
+    "unit_id": "999999",
+    "agent_id": "999999",
+    "item_id": "999999",
+    "slug": "no-such-group",
+    "policy_id": "999999",
+    "day": "2031-01-01",
+    "code": "en",
+}
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 
@@ -138,7 +197,7 @@ def route_keys(app) -> set[tuple[str, str]]:
 
 
 def test_every_route_has_a_policy(tmp_path):
-    from api.settings import Settings
+    from core.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path, secret_key="x", **SETTINGS))
     keys = route_keys(app)
@@ -150,9 +209,17 @@ def test_every_route_has_a_policy(tmp_path):
 def matrix_app(tmp_path_factory):
     fake = FakeTelegram(TG_TOKEN)
     data = tmp_path_factory.mktemp("authz")
-    with fake.running(), running_app(f"sqlite:///{data / 'firstline.db'}", data, telegram_api_base=fake.base_url,
-                                     slack_api_base=f"http://127.0.0.1:{free_port()}/api/", load_sample_kb=False,
-                                     **SETTINGS) as (base, rt):
+    with (
+        fake.running(),
+        running_app(
+            f"sqlite:///{data / 'firstline.db'}",
+            data,
+            telegram_api_base=fake.base_url,
+            slack_api_base=f"http://127.0.0.1:{free_port()}/api/",
+            load_sample_kb=False,
+            **SETTINGS,
+        ) as (base, rt),
+    ):
         creds: dict[str, dict] = {"anonymous": {}}
         for role in ("l1", "l2", "l3", "manager"):
             creds[role] = make_agent(rt, f"authz-{role}", role)
@@ -165,8 +232,10 @@ def matrix_app(tmp_path_factory):
         csrf = {console_auth.CSRF_HEADER: console_auth.csrf_token("test-secret", manager_cookie)}
         creds["manager_cookie"] = {"Cookie": f"{console_auth.COOKIE}={manager_cookie}", **csrf}
         creds["manager_cookie_no_csrf"] = {"Cookie": f"{console_auth.COOKIE}={manager_cookie}"}
-        creds["l1_cookie"] = {"Cookie": f"{console_auth.COOKIE}={l1_cookie}",
-                              console_auth.CSRF_HEADER: console_auth.csrf_token("test-secret", l1_cookie)}
+        creds["l1_cookie"] = {
+            "Cookie": f"{console_auth.COOKIE}={l1_cookie}",
+            console_auth.CSRF_HEADER: console_auth.csrf_token("test-secret", l1_cookie),
+        }
         with httpx.Client(base_url=base, timeout=30) as http:
             alice = http.post("/api/v1/chat", json={"user": "alice", "text": "talk to a human", "action": "human"})
             alice.raise_for_status()

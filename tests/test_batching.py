@@ -1,5 +1,6 @@
 """The micro-batching query encoder: concurrent callers each get exactly their own vectors, encoded in shared
 batches; a failing encode reaches every waiting caller instead of hanging them."""
+
 from __future__ import annotations
 
 import threading
@@ -9,9 +10,16 @@ import pytest
 
 from retrieval.batching import BatchingEmbedder
 
-QUESTIONS = ["my vpn keeps dropping", "the printer is jammed", "how do I reset my password",
-             "teams has no sound", "outlook stopped syncing", "wifi password for guests", "new laptop please",
-             "I clicked a phishing link"]
+QUESTIONS = [
+    "my vpn keeps dropping",
+    "the printer is jammed",
+    "how do I reset my password",
+    "teams has no sound",
+    "outlook stopped syncing",
+    "wifi password for guests",
+    "new laptop please",
+    "I clicked a phishing link",
+]
 
 
 def test_concurrent_callers_get_their_own_vectors_in_shared_batches(embedder):

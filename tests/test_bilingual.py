@@ -2,6 +2,7 @@
 questions against the bundled sample KB (20 English + 10 Russian articles) and English StackFAQ. Floors sit a
 margin below what was measured (docs/retrieval.md); none of these sets was used to choose the weights or the
 thresholds except StackFAQ dev."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,14 +18,14 @@ SAMPLE_KB = ROOT / "kb_ingest" / "sample_kb"
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from api.migrate import upgrade
-    from tickets.db import make_engine, make_session_factory
+    from core.db import make_engine, make_session_factory
+    from core.migrate import upgrade
 
     folder = tmp_path_factory.mktemp("bilingual")
     engine = make_engine(f"sqlite:///{folder / 'firstline.db'}")
     upgrade(engine)
     from api.runtime import build_retriever
-    from api.settings import Settings
+    from core.settings import Settings
 
     retriever = build_retriever(Settings(data_dir=folder, embedder="bilingual"))  # as `firstline serve` builds it
     ingest_paths(make_session_factory(engine), retriever, [SAMPLE_KB], index_path=folder / "bilingual.faiss")
@@ -50,11 +51,14 @@ def test_english_questions_keep_their_quality(sample):
     assert s["out_of_kb_handoff"] >= 0.80
 
 
-@pytest.mark.parametrize("question, article", [
-    ("принтер не печатает", "it-printer-queue-stuck"),  # once: the e-signature token article, score 0.889
-    ("Как подключить сетевой диск?", "it-ru-network-drive"),
-    ("how do I connect to the VPN from home", "it-vpn-connect"),
-])
+@pytest.mark.parametrize(
+    "question, article",
+    [
+        ("принтер не печатает", "it-printer-queue-stuck"),  # once: the e-signature token article, score 0.889
+        ("Как подключить сетевой диск?", "it-ru-network-drive"),
+        ("how do I connect to the VPN from home", "it-vpn-connect"),
+    ],
+)
 def test_a_question_is_never_answered_with_an_unrelated_article(sample, question, article):
     r = sample.answer(question)
     assert r.decision.action == "handoff" or r.best.article_id == article, (r.best, r.decision)
@@ -66,8 +70,10 @@ def test_the_web_chat_answers_russian_with_the_bilingual_embedder(tmp_path):
 
     from tests.live import ChatUser, running_app
 
-    with running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, embedder="bilingual") as (base, runtime), \
-            httpx.Client(base_url=base, timeout=60) as http:
+    with (
+        running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, embedder="bilingual") as (base, runtime),
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
         assert runtime.retriever.embedder.scripts is None  # never the "can't read this language" handoff
         reply = ChatUser(http, "olga").send("Как подключить сетевой диск?", locale="ru").json()
         assert reply["state"] == "bot" and reply["lang"] == "ru", reply
@@ -79,11 +85,22 @@ def test_the_web_chat_answers_russian_with_the_bilingual_embedder(tmp_path):
     assert (tmp_path / "index" / "bilingual.faiss").exists()
 
 
-@pytest.mark.parametrize("typed, meant, article", [
-    ("rfr gjlrk.xbnm ctntdjq lbcr", "как подключить сетевой диск", "it-ru-network-drive"),  # keyboard left on English
-    ("ПРИНТЕР НЕ ПЕЧАТАЕТ", "принтер не печатает", "it-printer-queue-stuck"),
-    ("kak podklyuchit setevoy disk", "как подключить сетевой диск", "it-ru-network-drive"),  # Russian in Latin letters
-])
+@pytest.mark.parametrize(
+    "typed, meant, article",
+    [
+        (
+            "rfr gjlrk.xbnm ctntdjq lbcr",
+            "как подключить сетевой диск",
+            "it-ru-network-drive",
+        ),  # keyboard left on English
+        ("ПРИНТЕР НЕ ПЕЧАТАЕТ", "принтер не печатает", "it-printer-queue-stuck"),
+        (
+            "kak podklyuchit setevoy disk",
+            "как подключить сетевой диск",
+            "it-ru-network-drive",
+        ),  # Russian in Latin letters
+    ],
+)
 def test_a_question_typed_the_wrong_way_is_read_as_meant(sample, typed, meant, article):
     r = sample.answer(typed)
     assert r.extra["understood_as"].split()[:2] == meant.split()[:2], r.extra
@@ -96,8 +113,10 @@ def test_competing_articles_are_offered_as_choices_and_the_pick_is_answered(tmp_
 
     from tests.live import ChatUser, running_app
 
-    with running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, embedder="bilingual") as (base, runtime), \
-            httpx.Client(base_url=base, timeout=60) as http:
+    with (
+        running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, embedder="bilingual") as (base, runtime),
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
         question = "how to connect to vpn from home"  # GlobalProtect, remote desktop and VPN troubles all fit
         user = ChatUser(http, "dana")
         reply = user.send(question).json()

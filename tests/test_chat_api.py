@@ -1,4 +1,5 @@
 """The web chat and agent API against the running app: bad input, redeliveries, identities, roles."""
+
 from __future__ import annotations
 
 import httpx
@@ -25,8 +26,9 @@ def count_messages(runtime, user: str) -> int:
     from tickets.models import Conversation
 
     with runtime.sessions() as s:
-        return s.scalar(select(func.count()).select_from(Message).join(Conversation)
-                        .where(Conversation.user_ref == user))
+        return s.scalar(
+            select(func.count()).select_from(Message).join(Conversation).where(Conversation.user_ref == user)
+        )
 
 
 def test_bad_input_gets_clear_errors_and_writes_nothing(app, http):

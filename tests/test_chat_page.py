@@ -1,5 +1,6 @@
 """The employee's web chat page in headless Chromium: "did you mean" choices are buttons with the articles' titles,
 and picking one shows that article with the usual feedback buttons."""
+
 from __future__ import annotations
 
 import re

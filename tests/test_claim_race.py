@@ -1,4 +1,5 @@
 """Two agents claim the same ticket at the same moment, in real concurrent transactions: one wins."""
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@ signs in, sees a handoff arrive live while a simulated user chats over the API, 
 receives it), sends a suggested article, resolves it (the user gets the resolution); wrong logins are
 rejected; the dashboard is for managers and draws charts; the queue fits a phone; the UI speaks Russian.
 Screenshots of the open pages are saved to tests/artifacts/ when a test fails."""
+
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ import pytest
 
 from tests.browser import browser, expect, new_page, sign_in  # noqa: F401  (fixtures; skips without Chromium)
 from tests.live import ChatUser, make_agent, running_app
+
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
@@ -83,8 +85,10 @@ def test_agent_takes_a_handoff_over_live(app, new_page):
         page.get_by_role("button", name="Send", exact=True).click()
         expect(transcript.locator(".msg.agent")).to_contain_text("Hi Olga, I'm resetting it for you now.")
         seen = user.messages()
-        assert any(m["author"] == "agent" and m["text"] == "Hi Olga, I'm resetting it for you now." and
-                   m["agent"] == "alice" for m in seen)
+        assert any(
+            m["author"] == "agent" and m["text"] == "Hi Olga, I'm resetting it for you now." and m["agent"] == "alice"
+            for m in seen
+        )
         assert any(m["author"] == "system" and "alice" in m["text"] for m in seen)  # "alice joined"
 
         # The user writes back: it appears live in the open conversation.
@@ -190,8 +194,10 @@ def test_queue_is_usable_on_a_phone(app, new_page):
     expect(first).to_be_visible()
     overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(overflow) <= 0
-    edges = page.evaluate("[...document.querySelectorAll('.q-item, #filters select, #filters input')]"
-                          ".map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+    edges = page.evaluate(
+        "[...document.querySelectorAll('.q-item, #filters select, #filters input')]"
+        ".map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })"
+    )
     assert edges and all(left >= 0 and right <= 375 for left, right in edges)
     first.locator("a").click()
     expect(page.locator("#transcript .msg").first).to_be_visible()
@@ -225,8 +231,15 @@ def test_a_script_link_stored_before_the_fix_is_shown_as_text(app, new_page):
     with httpx.Client(base_url=base, timeout=30) as http:
         number = ChatUser(http, "rob").send("talk to a human").json()["ticket"]
     with runtime.sessions.begin() as s:
-        s.add(ExternalRef(ticket_id=number, system="jira", ref="OPS-9", url="javascript:alert(document.cookie)",
-                          created_by="old-data"))
+        s.add(
+            ExternalRef(
+                ticket_id=number,
+                system="jira",
+                ref="OPS-9",
+                url="javascript:alert(document.cookie)",
+                created_by="old-data",
+            )
+        )
     page = new_page()
     sign_in(page, base, "maria", tokens["maria"])
     page.goto(f"{base}/console/tickets/{number}")

@@ -2,6 +2,7 @@
 writes an article, edits it (a new revision with a visible diff), publishes it and the bot answers from the new
 text; a draft proposed from a resolved ticket waits in the review queue until an agent approves it; the
 preview never renders raw HTML. Screenshots of the open pages go to tests/artifacts/ when a test fails."""
+
 from __future__ import annotations
 
 import re
@@ -14,19 +15,21 @@ from tests.live import ChatUser, make_agent, running_app
 
 ROOF_Q = "How do I book the rooftop terrace meeting room?"
 OOO_Q = "How do I set up an out-of-office auto reply in Outlook?"
-OOO_ANSWER = ("In Outlook choose File → Automatic Replies, select 'Send automatic replies', write the message "
-              "for people inside and outside the company, tick 'Only send during this time range' and set the dates.")
+OOO_ANSWER = (
+    "In Outlook choose File → Automatic Replies, select 'Send automatic replies', write the message "
+    "for people inside and outside the company, tick 'Only send during this time range' and set the dates."
+)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
     folder = tmp_path_factory.mktemp("console-kb")
     with running_app(f"sqlite:///{folder / 'firstline.db'}", folder / "data") as (base, runtime):
-        tokens = {name: make_agent(runtime, name, role, kb_editor=editor)["Authorization"].split(" ", 1)[1]
-                  for name, role, editor in [("alice", "l1", True), ("bob", "l2", True), ("carl", "l1", False)]}
+        tokens = {
+            name: make_agent(runtime, name, role, kb_editor=editor)["Authorization"].split(" ", 1)[1]
+            for name, role, editor in [("alice", "l1", True), ("bob", "l2", True), ("carl", "l1", False)]
+        }
         yield base, runtime, tokens
-
-
 
 
 def test_write_edit_publish_and_the_bot_answers(app, new_page):
@@ -63,9 +66,11 @@ def test_write_edit_publish_and_the_bot_answers(app, new_page):
     revisions = page.locator("#revisions .rev")
     expect(revisions).to_have_count(2)  # created, published
 
-    new_text = ("## Booking\n\nThe rooftop terrace room is booked in the **Roomie** app:\n\n"
-                "1. Open Roomie and pick *Rooftop terrace*\n2. Choose a slot and enter the door code TERRACE-7731\n"
-                "\nSee [the facilities page](https://intranet.example.com/facilities).")
+    new_text = (
+        "## Booking\n\nThe rooftop terrace room is booked in the **Roomie** app:\n\n"
+        "1. Open Roomie and pick *Rooftop terrace*\n2. Choose a slot and enter the door code TERRACE-7731\n"
+        "\nSee [the facilities page](https://intranet.example.com/facilities)."
+    )
     body.fill(new_text)
     expect(preview.locator("ol li")).to_have_count(2)
     expect(preview.locator("a")).to_have_attribute("href", "https://intranet.example.com/facilities")
@@ -97,10 +102,12 @@ def test_review_queue_approves_a_draft_from_a_resolution(app, new_page):
         assert r["state"] == "waiting_for_agent", r
         number = r["ticket"]
         http.post(f"/api/v1/tickets/{number}/claim", headers=bearer).raise_for_status()
-        http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": OOO_ANSWER, "articles": []},
-                  headers=bearer).raise_for_status()
-        draft = next(d for d in http.get("/api/v1/kb/drafts", headers=bearer).json()
-                     if d["origin"] == f"ticket:{number}")
+        http.post(
+            f"/api/v1/tickets/{number}/resolve", json={"resolution": OOO_ANSWER, "articles": []}, headers=bearer
+        ).raise_for_status()
+        draft = next(
+            d for d in http.get("/api/v1/kb/drafts", headers=bearer).json() if d["origin"] == f"ticket:{number}"
+        )
 
     page = new_page()
     sign_in(page, base, "bob", tokens["bob"])
@@ -138,8 +145,9 @@ def test_an_agent_without_the_kb_editor_permission_writes_drafts_only(app, new_p
     expect(page.get_by_role("button", name="Publish")).to_be_hidden()
     # The API refuses it too (the buttons are a convenience, the server decides).
     with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post("/api/v1/kb/articles/facilities-parking/publish",
-                      headers={"Authorization": f"Bearer {tokens['carl']}"})
+        r = http.post(
+            "/api/v1/kb/articles/facilities-parking/publish", headers={"Authorization": f"Bearer {tokens['carl']}"}
+        )
         assert r.status_code == 403
 
 
@@ -162,7 +170,9 @@ def test_kb_pages_in_russian_on_a_phone(app, new_page):
 def shot(page, name):
     """Screenshots for a human look (tests/artifacts/ is where test_console puts failure shots too)."""
     import os
+
     if os.environ.get("FIRSTLINE_SCREENSHOTS"):
         from tests.browser import ARTIFACTS
+
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -3,6 +3,7 @@ claims a handoff, raises its priority, escalates it to L2 with a note; an L2 age
 and returns it with an answer; the queue filters by channel and marks breached SLAs (icon + words, not colour
 only) and sorts by SLA; the manager dashboard charts SLA risk by line; time is logged by hand and by timer;
 requests to developers are saved; the queue fits a phone. Screenshots land in tests/artifacts/ on failure."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,8 @@ from tests.live import ChatUser, make_agent, running_app
 def test_dashboard_sla_numbers(sessions):
     """Open tickets by SLA state and line; the breached/at-risk list is soonest-due first, done tickets left out."""
     from api.console_views import _sla_numbers
+    from core.db import utcnow
     from tickets import conversations, service, sla
-    from tickets.db import utcnow
 
     now = utcnow()
     with sessions.begin() as s:
@@ -38,8 +39,11 @@ def test_dashboard_sla_numbers(sessions):
         assert sla.sla_state(fine, now) == "ok"
         states, by_line, risky = _sla_numbers(s, now)
     assert states["breached"] == 2 and states["ok"] == 1 and sum(states.values()) == 3
-    assert by_line == {"L1": {"at_risk": 0, "breached": 1}, "L2": {"at_risk": 0, "breached": 1},
-                       "L3": {"at_risk": 0, "breached": 0}}
+    assert by_line == {
+        "L1": {"at_risk": 0, "breached": 1},
+        "L2": {"at_risk": 0, "breached": 1},
+        "L3": {"at_risk": 0, "breached": 0},
+    }
     assert [r["subject"] for r in risky] == ["late L1", "later L2"]
     assert risky[0]["due_at"] == late.first_response_due_at and risky[0]["sla_state"] == "breached"
 
@@ -85,8 +89,9 @@ def test_escalate_to_l2_and_return_with_answer(app, new_page):
     targets = alice.get_by_label("Escalate to")
     assert "Line 1 (L1)" not in targets.inner_text()  # only up the lines
     targets.select_option(label="Line 2 (L2)")
-    alice.get_by_label(re.compile("Note for the next line")).fill("VPN client logs show an expired certificate; "
-                                                                  "please reissue it.")
+    alice.get_by_label(re.compile("Note for the next line")).fill(
+        "VPN client logs show an expired certificate; please reissue it."
+    )
     alice.locator("#escalate-form button[type=submit]").click()
     history = alice.locator("#escalations")
     expect(history).to_contain_text("L1 → L2")
@@ -119,15 +124,16 @@ def test_escalate_to_l2_and_return_with_answer(app, new_page):
 
 def test_channel_filter_sla_marks_and_dashboard(app, new_page):
     base, runtime, tokens = app
+    from core.db import utcnow
     from tickets import conversations, service
-    from tickets.db import utcnow
     from tickets.models import Ticket
 
     web = handoff(base, "pavel", "I need a person: shared mailbox lost folders")
     with runtime.sessions.begin() as s:  # a Telegram handoff (its channel is tested in test_telegram.py)
         conv = conversations.get_or_start_conversation(s, "telegram", "tg:4242", lang="en")
-        tg = service.open_ticket(s, conv, reason="user_request", question="Telegram: my badge does not open the door",
-                                 bot_tried=[]).id
+        tg = service.open_ticket(
+            s, conv, reason="user_request", question="Telegram: my badge does not open the door", bot_tried=[]
+        ).id
     with runtime.sessions.begin() as s:  # the web one's deadlines have passed
         past = utcnow() - timedelta(hours=2)
         s.execute(update(Ticket).where(Ticket.id == web).values(first_response_due_at=past, resolution_due_at=past))
@@ -165,7 +171,7 @@ def test_channel_filter_sla_marks_and_dashboard(app, new_page):
 
 def test_time_tracking_and_request_to_developers(app, new_page):
     base, runtime, tokens = app
-    from tickets.db import utcnow
+    from core.db import utcnow
     from tickets.ops_models import TimeEntry
 
     number = handoff(base, "ivan", "I need a human: 1C payroll export crashes")
@@ -182,8 +188,11 @@ def test_time_tracking_and_request_to_developers(app, new_page):
     expect(page.get_by_role("button", name="Stop timer")).to_be_visible()
     expect(page.locator("#timer-state")).to_contain_text("Timer running since")
     with runtime.sessions.begin() as s:  # 25 minutes of work pass (instead of waiting for them)
-        s.execute(update(TimeEntry).where(TimeEntry.ticket_id == number, TimeEntry.ended_at.is_(None))
-                  .values(started_at=utcnow() - timedelta(minutes=25)))
+        s.execute(
+            update(TimeEntry)
+            .where(TimeEntry.ticket_id == number, TimeEntry.ended_at.is_(None))
+            .values(started_at=utcnow() - timedelta(minutes=25))
+        )
     page.get_by_role("button", name="Stop timer").click()
     expect(page.locator("#time-total")).to_have_text(re.compile(r"^4[01] min$"))
     expect(page.get_by_role("button", name="Start timer")).to_be_visible()
@@ -211,8 +220,10 @@ def test_queue_and_ticket_fit_a_phone(app, new_page):
     expect(page.locator(f".q-item[data-number='{number}'] .prio")).to_be_visible()
     overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(overflow) <= 0
-    edges = page.evaluate("[...document.querySelectorAll('.q-item, .q-item .badge, #filters select, #filters input')]"
-                          ".map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+    edges = page.evaluate(
+        "[...document.querySelectorAll('.q-item, .q-item .badge, #filters select, #filters input')]"
+        ".map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })"
+    )
     assert edges and all(left >= 0 and right <= 390 for left, right in edges)
     page.locator(f".q-item[data-number='{number}'] a").click()
     expect(page.get_by_role("button", name="Start timer")).to_be_visible()

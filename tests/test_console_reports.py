@@ -3,6 +3,7 @@ opens Reports, sees the hand-computed numbers of the fixture (tests/test_reports
 SVG charts (with their numbers in aria-labels) and the tables under them, moves between periods and
 downloads the CSV; other agents are turned away; the page speaks Russian. Screenshots on failure go to
 tests/artifacts/."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,10 @@ def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("console-reports")
     with running_app(f"sqlite:///{folder / 'firstline.db'}", folder / "data", timezone=TZ) as (base, runtime):
         seed(runtime.sessions)
-        tokens = {name: make_agent(runtime, name, role)["Authorization"].split(" ", 1)[1]
-                  for name, role in [("alice", "l1"), ("maria", "manager")]}
+        tokens = {
+            name: make_agent(runtime, name, role)["Authorization"].split(" ", 1)[1]
+            for name, role in [("alice", "l1"), ("maria", "manager")]
+        }
         yield base, tokens
 
 
@@ -60,13 +63,15 @@ def test_manager_sees_the_week_in_numbers_and_charts(app, new_page):
     assert backlog == ["3", "3", "4", "3", "3", "3", "4"]
     # Opened / resolved per channel.
     expect(page.locator("#c-channel svg")).to_have_attribute(
-        "aria-label", re.compile("web: Opened 3, Resolved 2; telegram: Opened 2, Resolved 2; slack: Opened 1"))
+        "aria-label", re.compile("web: Opened 3, Resolved 2; telegram: Opened 2, Resolved 2; slack: Opened 1")
+    )
     expect(page.locator("#t-channel tbody tr").first).to_have_text(re.compile(r"web\s*3\s*2"))
     expect(page.locator("#t-category tbody tr").last).to_contain_text("(no category)")
     # Handoff reasons, SLA compliance, times, time per agent.
     expect(page.locator("#c-reasons svg")).to_have_attribute("aria-label", re.compile("Bot was not confident: 3"))
     expect(page.locator("#c-sla svg")).to_have_attribute(
-        "aria-label", re.compile(r"First response: 66\.7%, Resolution: 50%"))
+        "aria-label", re.compile(r"First response: 66\.7%, Resolution: 50%")
+    )
     expect(page.locator("#t-times tbody tr").first).to_have_text(re.compile(r"First response\s*5\s*20 min\s*36 min"))
     expect(page.locator("#t-agents tbody tr").first).to_have_text(re.compile(r"boris\s*55"))
 

@@ -2,6 +2,7 @@
 sender delivers through a capturing aiosmtpd "relay". The bot answers in the thread, "human" hands off, an
 agent's reply arrives in the same thread, a reply with only the ticket tag threads back, automatic mail is
 never answered, malformed mail is refused with a reason, a redelivered Message-ID is processed once."""
+
 from __future__ import annotations
 
 import smtplib
@@ -58,16 +59,21 @@ def email_app(module_db_url, tmp_path_factory, embedder):
     relay.start()
     listen_port = free_port()
     try:
-        with running_app(module_db_url, tmp_path_factory.mktemp("data"), smtp_listen=f"127.0.0.1:{listen_port}",
-                         smtp_relay=f"127.0.0.1:{relay.port}",
-                         email_addresses=f"{SUPPORT}=bot,{HELPDESK}=ticket") as (base, runtime):
+        with running_app(
+            module_db_url,
+            tmp_path_factory.mktemp("data"),
+            smtp_listen=f"127.0.0.1:{listen_port}",
+            smtp_relay=f"127.0.0.1:{relay.port}",
+            email_addresses=f"{SUPPORT}=bot,{HELPDESK}=ticket",
+        ) as (base, runtime):
             yield base, runtime, capture, listen_port
     finally:
         relay.stop()
 
 
-def send(port: int, subject: str, body: str, *, sender: str = "ann@corp.test", to: str = SUPPORT,
-         message_id: str, **headers) -> None:
+def send(
+    port: int, subject: str, body: str, *, sender: str = "ann@corp.test", to: str = SUPPORT, message_id: str, **headers
+) -> None:
     m = EmailMessage()
     m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, to, subject, message_id
     for k, v in headers.items():
@@ -84,8 +90,12 @@ def body(m: EmailMessage) -> str:
 def test_answer_handoff_agent_reply_and_tag_threading(email_app):
     base, runtime, capture, port = email_app
     start = len(capture.mails)
-    send(port, "VPN keeps dropping", "Since this morning my vpn keeps dropping every few minutes.",
-         message_id="<q1@corp.test>")
+    send(
+        port,
+        "VPN keeps dropping",
+        "Since this morning my vpn keeps dropping every few minutes.",
+        message_id="<q1@corp.test>",
+    )
     answer = capture.wait_for(start + 1)[start]
     assert answer["To"] == "ann@corp.test" and answer["In-Reply-To"] == "<q1@corp.test>"
     assert answer["Subject"] == "Re: VPN keeps dropping"
@@ -93,9 +103,14 @@ def test_answer_handoff_agent_reply_and_tag_threading(email_app):
     assert "VPN" in body(answer) and '"human"' in body(answer)
 
     # "human" in reply to the bot's mail: same thread, a ticket, and the mail says its number.
-    send(port, "Re: VPN keeps dropping", "human\n\nOn Mon, IT Service Desk wrote:\n> old text",
-         message_id="<q2@corp.test>", In_Reply_To=answer["Message-ID"],
-         References=f"<q1@corp.test> {answer['Message-ID']}")
+    send(
+        port,
+        "Re: VPN keeps dropping",
+        "human\n\nOn Mon, IT Service Desk wrote:\n> old text",
+        message_id="<q2@corp.test>",
+        In_Reply_To=answer["Message-ID"],
+        References=f"<q1@corp.test> {answer['Message-ID']}",
+    )
     handoff = capture.wait_for(start + 2)[start + 1]
     number = int(str(handoff["X-Firstline-Ticket"]))
     assert handoff["Subject"] == f"Re: VPN keeps dropping [FL-#{number}]"
@@ -107,16 +122,21 @@ def test_answer_handoff_agent_reply_and_tag_threading(email_app):
         assert ticket["channel"] == "email" and ticket["requester"] == "ann@corp.test"
         assert "vpn keeps dropping" in ticket["question"].lower()
         http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
-        http.post(f"/api/v1/tickets/{number}/reply", json={"text": "Please reinstall the VPN client 5.2."},
-                  headers=agent).raise_for_status()
+        http.post(
+            f"/api/v1/tickets/{number}/reply", json={"text": "Please reinstall the VPN client 5.2."}, headers=agent
+        ).raise_for_status()
         mails = capture.wait_for(start + 4)  # "agent joined" notice, then the reply
-        reply = next(m for m in mails[start + 2:] if "reinstall" in body(m))
+        reply = next(m for m in mails[start + 2 :] if "reinstall" in body(m))
         assert reply["In-Reply-To"] == "<q2@corp.test>" and reply["Auto-Submitted"] is None
         assert reply["Subject"] == f"Re: VPN keeps dropping [FL-#{number}]"
 
         # A reply whose client dropped In-Reply-To/References still lands on the ticket by its tag.
-        send(port, f"RE: VPN keeps dropping [FL-#{number}]", "Reinstalled, works now, thanks!",
-             message_id="<q3@corp.test>")
+        send(
+            port,
+            f"RE: VPN keeps dropping [FL-#{number}]",
+            "Reinstalled, works now, thanks!",
+            message_id="<q3@corp.test>",
+        )
         deadline = time.time() + 20
         while time.time() < deadline:
             texts = [m["text"] for m in http.get(f"/api/v1/tickets/{number}", headers=agent).json()["transcript"]]
@@ -129,8 +149,14 @@ def test_answer_handoff_agent_reply_and_tag_threading(email_app):
 def test_ticket_mode_address_opens_a_ticket_at_once(email_app):
     base, runtime, capture, port = email_app
     start = len(capture.mails)
-    send(port, "New monitor for the reception", "We need a second monitor at reception desk 2.",
-         to=HELPDESK, sender="bob@corp.test", message_id="<h1@corp.test>")
+    send(
+        port,
+        "New monitor for the reception",
+        "We need a second monitor at reception desk 2.",
+        to=HELPDESK,
+        sender="bob@corp.test",
+        message_id="<h1@corp.test>",
+    )
     notice = capture.first_to("bob@corp.test", start)
     assert notice["X-Firstline-Ticket"] and notice["From"].addresses[0].addr_spec == HELPDESK
     with runtime.sessions() as s:
@@ -141,16 +167,37 @@ def test_ticket_mode_address_opens_a_ticket_at_once(email_app):
 def test_automatic_mail_is_recorded_and_never_answered(email_app):
     base, runtime, capture, port = email_app
     start = len(capture.mails)
-    send(port, "Automatic reply: VPN", "I am out of office until Monday.", sender="carol@corp.test",
-         message_id="<ooo@corp.test>", Auto_Submitted="auto-replied")
-    send(port, "Undelivered Mail", "mail system report", sender="MAILER-DAEMON@mx.corp.test",
-         message_id="<bounce@corp.test>")
+    send(
+        port,
+        "Automatic reply: VPN",
+        "I am out of office until Monday.",
+        sender="carol@corp.test",
+        message_id="<ooo@corp.test>",
+        Auto_Submitted="auto-replied",
+    )
+    send(
+        port,
+        "Undelivered Mail",
+        "mail system report",
+        sender="MAILER-DAEMON@mx.corp.test",
+        message_id="<bounce@corp.test>",
+    )
     with runtime.sessions() as s:
-        rows = {r.message_id: r for r in s.scalars(select(EmailRecord).where(
-            EmailRecord.message_id.in_(["<ooo@corp.test>", "<bounce@corp.test>"])))}
+        rows = {
+            r.message_id: r
+            for r in s.scalars(
+                select(EmailRecord).where(EmailRecord.message_id.in_(["<ooo@corp.test>", "<bounce@corp.test>"]))
+            )
+        }
         assert {r.direction for r in rows.values()} == {"ignored"}
-        assert s.scalar(select(func.count()).select_from(Conversation)
-                        .where(Conversation.user_ref.in_(["carol@corp.test", "mailer-daemon@mx.corp.test"]))) == 0
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.user_ref.in_(["carol@corp.test", "mailer-daemon@mx.corp.test"]))
+            )
+            == 0
+        )
     # A real mail afterwards is answered: the automatic ones produced nothing before it.
     send(port, "printer", "the printer is jammed", sender="dan@corp.test", message_id="<p1@corp.test>")
     capture.first_to("dan@corp.test", start)
@@ -174,8 +221,9 @@ def test_malformed_and_duplicate_mail(email_app):
     time.sleep(0.3)
     assert [m["To"] for m in capture.mails[start:]].count("eve@corp.test") == 1
     with runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Message)
-                        .where(Message.platform_msg_id == "<dup@corp.test>")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(Message).where(Message.platform_msg_id == "<dup@corp.test>")) == 1
+        )
 
 
 def test_a_message_id_another_sender_used_is_not_a_duplicate(email_app):
@@ -189,8 +237,13 @@ def test_a_message_id_another_sender_used_is_not_a_duplicate(email_app):
     to_hal = capture.first_to("hal@corp.test", start)
     assert "printer" in body(to_hal).splitlines()[0].lower() and "vpn" in body(to_gus).splitlines()[0].lower()
     with runtime.sessions() as s:
-        stored = dict(s.execute(select(Conversation.user_ref, Message.text).join(Conversation)
-                                .where(Message.platform_msg_id == "<1@localhost>")).all())
+        stored = dict(
+            s.execute(
+                select(Conversation.user_ref, Message.text)
+                .join(Conversation)
+                .where(Message.platform_msg_id == "<1@localhost>")
+            ).all()
+        )
     assert set(stored) == {"gus@corp.test", "hal@corp.test"}
     assert "printer" in stored["hal@corp.test"].lower()
 

@@ -1,5 +1,6 @@
 """Reading inbound mail: the new text of a reply, HTML-only mail, threading ids, ticket tags, and the automatic
 mail (auto-replies, bounces, lists, loops) that must never be answered."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -26,8 +27,12 @@ def mail(body: str = "My VPN keeps dropping", subtype: str = "plain", **headers)
 
 def test_a_plain_mail_is_read_with_sender_subject_and_id():
     e = parse_email(mail(), OWN)
-    assert (e.from_addr, e.from_name, e.subject, e.message_id) == ("ann.lee@corp.test", "Ann Lee", "VPN problem",
-                                                                   "<m1@corp.test>")
+    assert (e.from_addr, e.from_name, e.subject, e.message_id) == (
+        "ann.lee@corp.test",
+        "Ann Lee",
+        "VPN problem",
+        "<m1@corp.test>",
+    )
     assert e.text == "My VPN keeps dropping" and e.auto_reason is None and e.ticket_tag is None
 
 
@@ -41,30 +46,41 @@ def test_quoted_history_is_not_part_of_the_new_text():
 
 
 def test_html_only_mail_becomes_text_without_tags_or_quoted_history():
-    html = ("<html><head><style>p{color:red}</style></head><body><p>Outlook <b>crashes</b> on start.</p>"
-            "<p>Error&nbsp;0x800</p><div class='gmail_quote'>On Mon … wrote: old stuff</div></body></html>")
+    html = (
+        "<html><head><style>p{color:red}</style></head><body><p>Outlook <b>crashes</b> on start.</p>"
+        "<p>Error&nbsp;0x800</p><div class='gmail_quote'>On Mon … wrote: old stuff</div></body></html>"
+    )
     e = parse_email(mail(html, subtype="html"), OWN)
     assert e.html_only
     assert e.text == "Outlook crashes on start.\nError 0x800"
 
 
 def test_threading_ids_and_ticket_tag():
-    e = parse_email(mail(Subject="Re: VPN problem [FL-#42]", In_Reply_To="<out2@firstline>",
-                         References="<m1@corp.test> <out1@firstline> <out2@firstline>"), OWN)
+    e = parse_email(
+        mail(
+            Subject="Re: VPN problem [FL-#42]",
+            In_Reply_To="<out2@firstline>",
+            References="<m1@corp.test> <out1@firstline> <out2@firstline>",
+        ),
+        OWN,
+    )
     assert e.ticket_tag == 42
     assert e.thread_ids == ["<out2@firstline>", "<out1@firstline>", "<m1@corp.test>"]
     assert reply_subject("RE: Fwd: VPN problem [FL-#42]", 42) == "Re: VPN problem [FL-#42]"
 
 
-@pytest.mark.parametrize("headers, reason", [
-    ({"Auto_Submitted": "auto-replied"}, "Auto-Submitted"),
-    ({"Precedence": "bulk"}, "Precedence"),
-    ({"X_Autoreply": "yes"}, "X-Autoreply"),
-    ({"From": "MAILER-DAEMON@mx.corp.test"}, "automatic sender"),
-    ({"From": "IT <support@corp.test>"}, "mail loop"),
-    ({"X_Firstline_Ticket": "7"}, "our own mail"),
-    ({"List_Id": "<all-staff.corp.test>"}, "mailing list"),
-])
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ({"Auto_Submitted": "auto-replied"}, "Auto-Submitted"),
+        ({"Precedence": "bulk"}, "Precedence"),
+        ({"X_Autoreply": "yes"}, "X-Autoreply"),
+        ({"From": "MAILER-DAEMON@mx.corp.test"}, "automatic sender"),
+        ({"From": "IT <support@corp.test>"}, "mail loop"),
+        ({"X_Firstline_Ticket": "7"}, "our own mail"),
+        ({"List_Id": "<all-staff.corp.test>"}, "mailing list"),
+    ],
+)
 def test_automatic_mail_is_recognised(headers, reason):
     assert reason in (parse_email(mail(**headers), OWN).auto_reason or "")
 
@@ -98,7 +114,8 @@ def test_attachments_are_kept_and_oversized_ones_refused():
     m.set_content("see attached")
     m.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="error.pdf")
     e = parse_email(m.as_bytes(), OWN)
-    assert [(a.filename, a.content_type, a.data) for a in e.attachments] == [("error.pdf", "application/pdf",
-                                                                              b"%PDF-1.4 fake")]
+    assert [(a.filename, a.content_type, a.data) for a in e.attachments] == [
+        ("error.pdf", "application/pdf", b"%PDF-1.4 fake")
+    ]
     with pytest.raises(MalformedEmail, match="larger than"):
         parse_email(m.as_bytes(), OWN, max_attachment_bytes=4)

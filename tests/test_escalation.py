@@ -2,6 +2,7 @@
 escalation, the team on a ticket (participants) and requests to application developers.
 
 Domain paths on the `sessions` fixture; the HTTP API against one running app per module; both databases."""
+
 from __future__ import annotations
 
 import httpx
@@ -33,14 +34,20 @@ def test_up_two_lines_and_back_with_answers(sessions):
     with sessions.begin() as s:
         esc = escalation.escalate(s, number, s.get(Agent, anna.id), to_line="L2", note="tried a reinstall")
         assert (esc.kind, esc.from_line, esc.to_line, esc.from_agent_id, esc.by) == (
-            "hierarchical", "L1", "L2", anna.id, f"agent:{anna.id}")
+            "hierarchical",
+            "L1",
+            "L2",
+            anna.id,
+            f"agent:{anna.id}",
+        )
     with sessions() as s:
         # Nobody holds it on L2 yet; the L1 agent follows as a participant; the user waits for a person.
         assert holder(s, number) == ("escalated", "L2", None, ["anna"])
         conv = s.get(Conversation, service.get_ticket(s, number).conversation_id)
         assert conv.state == "waiting_for_agent"
-        assert any(e.action == "escalated" and e.detail["note"] == "tried a reinstall"
-                   for e in service.events(s, number))
+        assert any(
+            e.action == "escalated" and e.detail["note"] == "tried a reinstall" for e in service.events(s, number)
+        )
 
     with sessions.begin() as s:
         with pytest.raises(service.Forbidden, match="on L2"):
@@ -63,7 +70,11 @@ def test_up_two_lines_and_back_with_answers(sessions):
     with sessions.begin() as s:
         back = escalation.return_to_sender(s, number, s.get(Agent, vera.id), "patched in 2.4.1")
         assert (back.from_line, back.to_line, back.returned_by, back.answer) == (
-            "L2", "L3", f"agent:{vera.id}", "patched in 2.4.1")
+            "L2",
+            "L3",
+            f"agent:{vera.id}",
+            "patched in 2.4.1",
+        )
     with sessions() as s:
         assert holder(s, number) == ("open", "L2", "boris", ["anna", "vera"])
 
@@ -73,7 +84,9 @@ def test_up_two_lines_and_back_with_answers(sessions):
         assert holder(s, number) == ("open", "L1", "anna", ["boris", "vera"])
         rows = escalation.history(s, number)
         assert [(e.from_line, e.to_line, e.answer) for e in rows] == [
-            ("L1", "L2", "fixed by L3; ask the user to update"), ("L2", "L3", "patched in 2.4.1")]
+            ("L1", "L2", "fixed by L3; ask the user to update"),
+            ("L2", "L3", "patched in 2.4.1"),
+        ]
         assert all(e.returned_at is not None for e in rows)
         with pytest.raises(service.Conflict, match="no escalation"):
             escalation.return_to_sender(s, number, s.get(Agent, anna.id), "again")
@@ -167,8 +180,12 @@ def test_automatic_escalation_and_return_to_a_deactivated_agent(sessions):
     with sessions() as s:
         status, line, assignee, _ = holder(s, number)
         assert (status, line, assignee) == ("open", "L1", None)  # any L1 agent may take it again
-        actors = [e.actor for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == number,
-                                                                       TicketEvent.action == "escalated"))]
+        actors = [
+            e.actor
+            for e in s.scalars(
+                select(TicketEvent).where(TicketEvent.ticket_id == number, TicketEvent.action == "escalated")
+            )
+        ]
         assert actors == ["system:sla"]
 
 
@@ -186,8 +203,11 @@ def _id(runtime, name: str) -> int:
 
 def test_escalation_over_http(app):
     base, runtime = app
-    l1, l2, l3 = make_agent(runtime, "h-anna", "l1"), make_agent(runtime, "h-boris", "l2"), make_agent(
-        runtime, "h-vera", "l3")
+    l1, l2, l3 = (
+        make_agent(runtime, "h-anna", "l1"),
+        make_agent(runtime, "h-boris", "l2"),
+        make_agent(runtime, "h-vera", "l3"),
+    )
     mgr = make_agent(runtime, "h-max", "manager")
     with httpx.Client(base_url=base, timeout=30) as http:
         user = ChatUser(http, "emp-1")
@@ -202,8 +222,7 @@ def test_escalation_over_http(app):
 
         r = http.post(f"/api/v1/tickets/{number}/claim", headers=l1)
         assert r.status_code == 403 and "L2" in r.json()["message"]
-        assert http.post(f"/api/v1/tickets/{number}/claim", headers=l2).json()["assignee_id"] == _id(runtime,
-                                                                                                      "h-boris")
+        assert http.post(f"/api/v1/tickets/{number}/claim", headers=l2).json()["assignee_id"] == _id(runtime, "h-boris")
         # The L1 agent is on the team and may still reply to the user.
         team = http.get(f"/api/v1/tickets/{number}/participants", headers=l2).json()
         assert team == [{"agent_id": _id(runtime, "h-anna"), "name": "h-anna", "role": "l1"}]
@@ -211,8 +230,9 @@ def test_escalation_over_http(app):
         assert r.status_code == 200, r.text
         assert any(m["text"] == "Our L2 team has it." for m in user.messages())
 
-        assert http.post(f"/api/v1/tickets/{number}/escalate", json={"to_line": None}, headers=l2).json()[
-            "line"] == "L3"
+        assert (
+            http.post(f"/api/v1/tickets/{number}/escalate", json={"to_line": None}, headers=l2).json()["line"] == "L3"
+        )
         http.post(f"/api/v1/tickets/{number}/claim", headers=l3).raise_for_status()
         r = http.post(f"/api/v1/tickets/{number}/escalate", json={}, headers=l3)
         assert r.status_code == 409 and "highest line" in r.json()["message"]
@@ -225,11 +245,16 @@ def test_escalation_over_http(app):
 
         r = http.post(f"/api/v1/tickets/{number}/return", json={"answer": "Hotfix deployed"}, headers=l3)
         assert r.status_code == 200, r.text
-        assert (r.json()["line"], r.json()["assignee_id"], r.json()["status"]) == ("L2", _id(runtime, "h-boris"),
-                                                                                   "open")
+        assert (r.json()["line"], r.json()["assignee_id"], r.json()["status"]) == (
+            "L2",
+            _id(runtime, "h-boris"),
+            "open",
+        )
         history = http.get(f"/api/v1/tickets/{number}/escalations", headers=l1).json()
         assert [(h["from_line"], h["to_line"], h["by"], h["note"]) for h in history] == [
-            ("L1", "L2", "h-anna", "ERP crash"), ("L2", "L3", "h-boris", "")]
+            ("L1", "L2", "h-anna", "ERP crash"),
+            ("L2", "L3", "h-boris", ""),
+        ]
         assert history[0]["returned_at"] is None
         assert (history[1]["returned_by"], history[1]["answer"]) == ("h-vera", "Hotfix deployed")
 
@@ -260,15 +285,21 @@ def test_developer_request_without_webhook_is_only_recorded(app):
         r = http.post(f"/api/v1/tickets/{number}/external-refs", json={"system": "1C", "ref": "SUP-1"}, headers=l1)
         assert r.status_code == 403  # claim it first
         http.post(f"/api/v1/tickets/{number}/claim", headers=l1).raise_for_status()
-        r = http.post(f"/api/v1/tickets/{number}/external-refs",
-                      json={"system": "1C", "ref": "SUP-1", "url": "https://support.example/SUP-1"}, headers=l1)
+        r = http.post(
+            f"/api/v1/tickets/{number}/external-refs",
+            json={"system": "1C", "ref": "SUP-1", "url": "https://support.example/SUP-1"},
+            headers=l1,
+        )
         assert r.status_code == 201, r.text
         assert (r.json()["ref"], r.json()["created_by"], r.json()["webhook"]) == ("SUP-1", "x-anna", False)
-        assert http.post(f"/api/v1/tickets/{number}/external-refs", json={"system": "1C"},
-                         headers=l1).status_code == 422
+        assert (
+            http.post(f"/api/v1/tickets/{number}/external-refs", json={"system": "1C"}, headers=l1).status_code == 422
+        )
         refs = http.get(f"/api/v1/tickets/{number}/external-refs", headers=l1).json()
         assert [(x["system"], x["ref"], x["webhook"]) for x in refs] == [("1C", "SUP-1", False)]
     with runtime.sessions() as s:
-        assert s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == number,
-                                                  OutboxItem.audience == "webhook")).all() == []
+        assert (
+            s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == number, OutboxItem.audience == "webhook")).all()
+            == []
+        )
         assert s.scalars(select(Escalation).where(Escalation.ticket_id == number)).all() == []

@@ -1,5 +1,6 @@
 """CSV and JSON FAQ files (question, answer): one article per row, bad rows reported, and ingested
 articles answer rephrased questions."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Faults a user would notice: a damaged FAISS index file, and Redis unreachable. The app must start and answer
 as before (the index rebuilt from the database; agent replies relayed without Redis, with a logged warning).
 The long scenarios (kill -9 a process, PostgreSQL restarted under load) are scripted: `python -m bench.faults`."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,14 @@ import os
 
 import httpx
 
-from api.settings import Settings
+from core.settings import Settings
 from retrieval.index import VectorIndex
 from tests.conftest import ROOT
 from tests.live import ChatUser, free_port, make_agent, running_app
 
-QUESTIONS = [json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines()
-             if line.strip()][:6]
+QUESTIONS = [
+    json.loads(line)["query"] for line in (ROOT / "eval" / "sample.en.jsonl").read_text().splitlines() if line.strip()
+][:6]
 
 
 def first_replies(base: str, tag: str) -> list[tuple[str, str | None]]:
@@ -54,8 +56,10 @@ def test_a_corrupted_or_deleted_index_file_is_rebuilt_from_the_database(tmp_path
 def test_with_redis_unreachable_the_app_serves_relays_agent_replies_and_warns(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    with running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, redis_url=closed) as (base, runtime), \
-            httpx.Client(base_url=base, timeout=60) as http:
+    with (
+        running_app(f"sqlite:///{tmp_path / 'firstline.db'}", tmp_path, redis_url=closed) as (base, runtime),
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
         ann = ChatUser(http, "ann")
         r = ann.send("How do I reset my password?")
         assert r.status_code == 200 and r.json()["replies"][0]["kind"] == "answer", r.text
@@ -68,6 +72,9 @@ def test_with_redis_unreachable_the_app_serves_relays_agent_replies_and_warns(tm
         assert r.status_code == 200, r.text
         assert [m["text"] for m in ann.messages() if m["author"] == "agent"] == ["Resetting it for you now."]
         assert http.get("/healthz").status_code == 200
-    warnings = [rec.getMessage() for rec in caplog.records
-                if rec.levelno >= logging.WARNING and "redis" in rec.getMessage().lower()]
+    warnings = [
+        rec.getMessage()
+        for rec in caplog.records
+        if rec.levelno >= logging.WARNING and "redis" in rec.getMessage().lower()
+    ]
     assert warnings, "no warning about Redis being unreachable was logged"

@@ -1,5 +1,6 @@
-""""Didn't help" lowers that article's standing for that phrasing, not everywhere: over HTTP against the
+""" "Didn't help" lowers that article's standing for that phrasing, not everywhere: over HTTP against the
 running app, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import httpx
@@ -24,8 +25,11 @@ def first_offer(user: ChatUser, text: str) -> dict:
     """What the bot does with the question: the article it offers first (with score), or the handoff."""
     r = user.send(text).json()
     reply = r["replies"][0]
-    return {"state": r["state"], "article": (reply.get("article") or {}).get("id"),
-            "score": (reply.get("article") or {}).get("score")}
+    return {
+        "state": r["state"],
+        "article": (reply.get("article") or {}).get("id"),
+        "score": (reply.get("article") or {}).get("score"),
+    }
 
 
 def test_didnt_help_demotes_the_article_for_that_phrasing_only_and_can_be_undone(app):
@@ -78,8 +82,9 @@ def test_a_later_helped_for_the_same_question_outweighs_the_rejection(app):
             n = [c["article_id"] for c in offer["choices"]].index("it-vpn-slow-disconnects") + 1
             assert b.send(action=f"choose_{n}").json()["replies"][0]["article"]["id"] == "it-vpn-slow-disconnects"
         assert b.send(action="helped").status_code == 200
-        kinds = sorted(p["kind"] for p in http.get("/api/v1/kb/articles/it-vpn-slow-disconnects/phrasings",
-                                                   headers=agent).json())
+        kinds = sorted(
+            p["kind"] for p in http.get("/api/v1/kb/articles/it-vpn-slow-disconnects/phrasings", headers=agent).json()
+        )
         assert kinds == ["phrasing", "rejected"]
         again = first_offer(ChatUser(http, "v4"), "my vpn keeps dropping")
         assert again["article"] == "it-vpn-slow-disconnects" and again["state"] == "bot", again

@@ -1,5 +1,6 @@
 """The bilingual glossary: a Russian question's terms read in English, so MiniLM can match them to English articles.
 Unit behaviour of the glossary, then a company's own glossary file through the retriever `firstline serve` builds."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,27 +43,33 @@ def test_a_malformed_company_glossary_names_its_line(tmp_path):
 
 
 ARTICLES = {
-    "fin-expenses": ("Submitting an expense claim in Ledgerly",
-                     "Open Ledgerly, choose New claim, attach photos of the receipts and send the claim to your "
-                     "manager. Claims are paid with the next salary."),
-    "fin-timesheets": ("Filling in your timesheet",
-                       "Log your hours every Friday in the Hours tab. Missing weeks block your bonus."),
-    "it-vpn": ("Connecting to the VPN from home",
-               "Install the GlobalConnect client, sign in with your work account and approve the push."),
+    "fin-expenses": (
+        "Submitting an expense claim in Ledgerly",
+        "Open Ledgerly, choose New claim, attach photos of the receipts and send the claim to your "
+        "manager. Claims are paid with the next salary.",
+    ),
+    "fin-timesheets": (
+        "Filling in your timesheet",
+        "Log your hours every Friday in the Hours tab. Missing weeks block your bonus.",
+    ),
+    "it-vpn": (
+        "Connecting to the VPN from home",
+        "Install the GlobalConnect client, sign in with your work account and approve the push.",
+    ),
 }
 
 
 def _retriever(tmp_path, glossary=None):
-    from api.migrate import upgrade
     from api.runtime import build_retriever
-    from api.settings import Settings
+    from core.db import make_engine, make_session_factory
+    from core.migrate import upgrade
+    from core.settings import Settings
     from kb_ingest.service import ingest_paths
-    from tickets.db import make_engine, make_session_factory
 
     kb = tmp_path / "kb"
     kb.mkdir(exist_ok=True)
     for aid, (title, body) in ARTICLES.items():
-        (kb / f"{aid}.md").write_text(f"---\nid: {aid}\ntitle: \"{title}\"\nlang: en\n---\n\n{body}\n", encoding="utf-8")
+        (kb / f"{aid}.md").write_text(f'---\nid: {aid}\ntitle: "{title}"\nlang: en\n---\n\n{body}\n', encoding="utf-8")
     folder = tmp_path / ("with" if glossary else "without")
     folder.mkdir()
     engine = make_engine(f"sqlite:///{folder / 'firstline.db'}")

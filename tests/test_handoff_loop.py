@@ -1,6 +1,7 @@
 """The whole loop over HTTP against the running app, on SQLite and PostgreSQL:
 question answered → didn't help → ticket → agent claims, replies → user sees it → user writes (bot
 silent, message reaches the ticket) → agent resolves → user notified → next question answered by the bot."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ def test_whole_loop(app):
         assert any(m["author"] == "bot" and m["kind"] == "answer" for m in detail["transcript"])
 
         assert http.post(f"/api/v1/tickets/{number}/claim", headers=agent).json()["status"] == "open"
-        r = http.post(f"/api/v1/tickets/{number}/reply", json={"text": "Hi Bob, I've sent you a reset link."},
-                      headers=agent)
+        r = http.post(
+            f"/api/v1/tickets/{number}/reply", json={"text": "Hi Bob, I've sent you a reset link."}, headers=agent
+        )
         assert r.status_code == 200, r.text
         agent_msg_id = r.json()["id"]
 
@@ -67,8 +69,9 @@ def test_whole_loop(app):
         assert detail["transcript"][-1]["text"] == "Thanks, but the link expired. Can you send a new one?"
         assert any(e["action"] == "user_message" for e in detail["events"])
 
-        r = http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": "Sent a fresh reset link."},
-                      headers=agent)
+        r = http.post(
+            f"/api/v1/tickets/{number}/resolve", json={"resolution": "Sent a fresh reset link."}, headers=agent
+        )
         assert r.json()["status"] == "resolved"
         note = [m for m in user.messages(after=agent_msg_id) if m["author"] == "system"]
         assert any(f"#{number}" in m["text"] and "Sent a fresh reset link." in m["text"] for m in note)
@@ -127,8 +130,9 @@ def test_agent_reply_arrives_live_on_the_stream(app):
         params = {"user": user.user, "after": last}
         with http.stream("GET", "/api/v1/chat/stream", params=params, headers=user.headers) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
-            http.post(f"/api/v1/tickets/{number}/reply", json={"text": "On my way to your desk."},
-                      headers=agent).raise_for_status()
+            http.post(
+                f"/api/v1/tickets/{number}/reply", json={"text": "On my way to your desk."}, headers=agent
+            ).raise_for_status()
             events = []
             for line in stream.iter_lines():
                 if line.startswith("data: "):

@@ -1,4 +1,5 @@
 """VectorIndex: search correctness, persistence, crash-safe saving, corruption recovery, HNSW."""
+
 from __future__ import annotations
 
 import os
@@ -146,12 +147,18 @@ def test_damaged_file_raises_index_corrupt(tmp_path, damage):
 
 
 ARTICLES = {
-    "printer-jam.md": ("Paper jam in the office printer",
-                       "Open the front door, pull out the toner drawer and remove the stuck sheet of paper."),
-    "guest-wifi.md": ("Guest Wi-Fi password for visitors",
-                      "Visitors join ExampleGuest; reception prints a voucher with the daily password."),
-    "vpn.md": ("Connecting to the VPN from home",
-               "Start GlobalProtect, enter vpn.example.com and approve the MFA push on your phone."),
+    "printer-jam.md": (
+        "Paper jam in the office printer",
+        "Open the front door, pull out the toner drawer and remove the stuck sheet of paper.",
+    ),
+    "guest-wifi.md": (
+        "Guest Wi-Fi password for visitors",
+        "Visitors join ExampleGuest; reception prints a voucher with the daily password.",
+    ),
+    "vpn.md": (
+        "Connecting to the VPN from home",
+        "Start GlobalProtect, enter vpn.example.com and approve the MFA push on your phone.",
+    ),
 }
 
 
@@ -223,9 +230,15 @@ def test_retriever_over_hnsw_index_answers(embedder):
     from retrieval import Unit
 
     retriever = Retriever(embedder, policy_for("minilm"), hnsw_threshold=50)
-    real = [Unit(1, "printer-jam", "Paper jam in the office printer",
-                 "Paper jam in the office printer\nOpen the front door and remove the stuck sheet of paper.",
-                 "Open the front door and remove the stuck sheet of paper.")]
+    real = [
+        Unit(
+            1,
+            "printer-jam",
+            "Paper jam in the office printer",
+            "Paper jam in the office printer\nOpen the front door and remove the stuck sheet of paper.",
+            "Open the front door and remove the stuck sheet of paper.",
+        )
+    ]
     retriever.add_units(real)
     filler = [Unit(100 + i, f"filler-{i}", "", "", "") for i in range(80)]
     retriever.add_units(filler, unit_vectors(80, seed=8, dim=embedder.dim))

@@ -3,6 +3,7 @@
 Every bad file must become a failure that names it while the rest of the batch still goes in, and
 re-ingesting must cost nothing unless something changed.
 """
+
 from __future__ import annotations
 
 import os
@@ -157,8 +158,9 @@ def test_changed_article_replaces_its_old_units(sessions, retriever, embedder, t
     units_before = len(retriever.index)
 
     path.write_text(
-        PRINTER.replace("Open the front door", "Turn the printer off and on again, then open the back cover")
-        .replace("toner drawer", "duplex unit"),
+        PRINTER.replace("Open the front door", "Turn the printer off and on again, then open the back cover").replace(
+            "toner drawer", "duplex unit"
+        ),
         encoding="utf-8",
     )
     report = ingest_paths(sessions, retriever, [kb], index_path=index_path)
@@ -219,7 +221,10 @@ def test_prune_keeps_an_article_whose_file_is_there_but_broken(sessions, retriev
 
 
 def test_html_and_txt_files_ingest(sessions, retriever, tmp_path):
-    html = write(tmp_path, "outlook-signature.html", """<!doctype html>
+    html = write(
+        tmp_path,
+        "outlook-signature.html",
+        """<!doctype html>
 <html><head><title>Set up your Outlook email signature</title>
 <style>body { font-family: sans-serif }</style><script>var tracking = 1;</script></head>
 <body><nav>Home | Help</nav>
@@ -228,9 +233,14 @@ def test_html_and_txt_files_ingest(sessions, retriever, tmp_path):
 <h2>Company template</h2>
 <ul><li>Use the template from the intranet brand page.</li><li>Add your phone extension.</li></ul>
 <footer>Example Corp IT</footer></body></html>
-""")
-    txt = write(tmp_path, "monitor.txt", "Second monitor is not detected\n\n"
-                "Unplug the HDMI cable from the docking station, plug it back in and press Win+P to choose Extend.\n")
+""",
+    )
+    txt = write(
+        tmp_path,
+        "monitor.txt",
+        "Second monitor is not detected\n\n"
+        "Unplug the HDMI cable from the docking station, plug it back in and press Win+P to choose Extend.\n",
+    )
 
     report = ingest_paths(sessions, retriever, [html, txt])
 
@@ -260,15 +270,24 @@ def test_example_questions_in_the_front_matter_find_their_article(sessions, retr
     colloquial = "the copier keeps eating my sheets"
     assert retriever.answer(colloquial).decision.action == "handoff"  # the article's own words are too far
 
-    write(kb, "printer.md", PRINTER.replace("tags: [printer]", "tags: [printer]\nquestions:\n"
-                                            "  - the copier keeps eating my pages\n  - printer keeps eating paper"))
+    write(
+        kb,
+        "printer.md",
+        PRINTER.replace(
+            "tags: [printer]",
+            "tags: [printer]\nquestions:\n  - the copier keeps eating my pages\n  - printer keeps eating paper",
+        ),
+    )
     report = ingest_paths(sessions, retriever, [kb])
     assert report.updated == ["printer-jam"] and not report.failed
     r = retriever.answer(colloquial)
     assert r.decision.action == "answer" and r.best.article_id == "printer-jam", (r.decision, r.best)
     assert "front door" in r.best.passage  # a question names the article; the user reads its text
     with sessions() as s:
-        assert s.get(Article, "printer-jam").questions == ["the copier keeps eating my pages", "printer keeps eating paper"]
+        assert s.get(Article, "printer-jam").questions == [
+            "the copier keeps eating my pages",
+            "printer keeps eating paper",
+        ]
         kinds = s.scalars(select(ArticleUnit.kind).where(ArticleUnit.article_id == "printer-jam")).all()
     assert sorted(kinds).count("question") == 2
     assert ingest_paths(sessions, retriever, [kb]).unchanged  # unchanged questions: nothing re-encoded

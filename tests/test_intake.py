@@ -1,5 +1,6 @@
 """Phone and SMS intake over HTTP against the running app. SMS: a signed provider webhook in, our HTTP sender
 out to a capturing provider on 127.0.0.1 (which can fail on request, to show retries)."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,14 @@ class Provider:
 @pytest.fixture(scope="module")
 def app(module_db_url, tmp_path_factory, embedder):
     provider = Provider()
-    with running_app(module_db_url, tmp_path_factory.mktemp("data"), sms_webhook_secret=SECRET,
-                     sms_api_url=provider.url, sms_api_token="provider-token", sms_from="+10000000000") as (base, rt):
+    with running_app(
+        module_db_url,
+        tmp_path_factory.mktemp("data"),
+        sms_webhook_secret=SECRET,
+        sms_api_url=provider.url,
+        sms_api_token="provider-token",
+        sms_from="+10000000000",
+    ) as (base, rt):
         yield base, rt, provider
     provider.server.shutdown()
 
@@ -72,17 +79,27 @@ def post_sms(http: httpx.Client, payload: dict, *, form: bool = False, secret: s
     else:
         raw = json.dumps(payload).encode()
         ctype = "application/json"
-    return http.post("/api/v1/sms/inbound", content=raw,
-                     headers={"Content-Type": ctype, "X-Firstline-Signature": signature(secret, raw)})
+    return http.post(
+        "/api/v1/sms/inbound",
+        content=raw,
+        headers={"Content-Type": ctype, "X-Firstline-Signature": signature(secret, raw)},
+    )
 
 
 def test_an_agent_registers_a_call_with_kb_suggestions(app):
     base, rt, _ = app
     agent = make_agent(rt, "phone-agent")
     with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post("/api/v1/calls", json={"caller": "Olga, accounting", "callback_number": "+7 (495) 123-45-67",
-                                             "summary": "the printer is jammed and shows an error", "lang": "ru"},
-                      headers=agent)
+        r = http.post(
+            "/api/v1/calls",
+            json={
+                "caller": "Olga, accounting",
+                "callback_number": "+7 (495) 123-45-67",
+                "summary": "the printer is jammed and shows an error",
+                "lang": "ru",
+            },
+            headers=agent,
+        )
         assert r.status_code == 201, r.text
         out = r.json()
         ticket = out["ticket"]
@@ -93,8 +110,9 @@ def test_an_agent_registers_a_call_with_kb_suggestions(app):
         assert detail["transcript"][0]["text"] == "the printer is jammed and shows an error"
         assert any(e["action"] == "call_registered" for e in detail["events"])
 
-        bad = http.post("/api/v1/calls", json={"caller": "x", "callback_number": "call me", "summary": "help"},
-                        headers=agent)
+        bad = http.post(
+            "/api/v1/calls", json={"caller": "x", "callback_number": "call me", "summary": "help"}, headers=agent
+        )
         assert bad.status_code == 422 and "phone number" in bad.json()["message"]
         assert http.post("/api/v1/calls", json={"caller": "x", "summary": ""}, headers=agent).status_code == 422
         assert http.post("/api/v1/calls", json={"caller": "x", "summary": "hi"}).status_code == 401
@@ -126,8 +144,11 @@ def test_sms_webhook_rejects_unsigned_and_malformed_requests(app):
         assert post_sms(http, {"from": "not a number", "text": "hi", "id": "SM3"}).status_code == 422
         assert post_sms(http, {"from": "+491510000002", "text": "hi"}).status_code == 422  # no id
         raw = b"[1, 2]"
-        r = http.post("/api/v1/sms/inbound", content=raw, headers={"Content-Type": "application/json",
-                                                                   "X-Firstline-Signature": signature(SECRET, raw)})
+        r = http.post(
+            "/api/v1/sms/inbound",
+            content=raw,
+            headers={"Content-Type": "application/json", "X-Firstline-Signature": signature(SECRET, raw)},
+        )
         assert r.status_code == 422
 
 
@@ -141,8 +162,9 @@ def test_sms_handoff_agent_reply_and_provider_retry(app):
         assert number, r.json()
         provider.fail = 2  # the provider is down for two attempts
         http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
-        http.post(f"/api/v1/tickets/{number}/reply", json={"text": "Calling you in 5 minutes."},
-                  headers=agent).raise_for_status()
+        http.post(
+            f"/api/v1/tickets/{number}/reply", json={"text": "Calling you in 5 minutes."}, headers=agent
+        ).raise_for_status()
         deadline = time.time() + 60
         while time.time() < deadline and not any(m["text"] == "Calling you in 5 minutes." for m in provider.sent):
             time.sleep(0.1)

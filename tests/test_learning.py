@@ -2,6 +2,7 @@
 a question nobody could answer becomes an article after an agent resolves it (and approves the draft);
 a question resolved with a linked article becomes a learned phrasing of it; Helped teaches too; learning
 can be undone; what was learned survives a restart."""
+
 from __future__ import annotations
 
 import httpx
@@ -11,8 +12,10 @@ from tests.live import ChatUser, make_agent, running_app
 
 OOO_Q = "How do I set up an out-of-office auto reply in Outlook?"
 OOO_REPHRASED = "How can I turn on an automatic out of office reply in Outlook?"
-OOO_ANSWER = ("In Outlook choose File → Automatic Replies, select 'Send automatic replies', write the message "
-              "for people inside and outside the company, tick 'Only send during this time range' and set the dates.")
+OOO_ANSWER = (
+    "In Outlook choose File → Automatic Replies, select 'Send automatic replies', write the message "
+    "for people inside and outside the company, tick 'Only send during this time range' and set the dates."
+)
 MFA_Q = "the authenticator app is gone since I got a new iphone"
 MFA_REPHRASED = "since switching to a new iphone I have no authenticator app anymore"
 
@@ -32,8 +35,9 @@ def handed_off(user: ChatUser, text: str) -> int:
 
 def resolve(http, agent, number: int, resolution: str, articles: list[str] = ()) -> None:
     http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
-    r = http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": resolution, "articles": list(articles)},
-                  headers=agent)
+    r = http.post(
+        f"/api/v1/tickets/{number}/resolve", json={"resolution": resolution, "articles": list(articles)}, headers=agent
+    )
     assert r.status_code == 200, r.text
 
 
@@ -76,8 +80,9 @@ def test_rejected_draft_is_gone(app):
     with httpx.Client(base_url=base, timeout=30) as http:
         number = handed_off(ChatUser(http, "r1"), "my badge doesn't open the door")
         resolve(http, agent, number, "Facilities re-encoded the badge at the front desk.")
-        draft = next(d for d in http.get("/api/v1/kb/drafts", headers=agent).json()
-                     if d["origin"] == f"ticket:{number}")
+        draft = next(
+            d for d in http.get("/api/v1/kb/drafts", headers=agent).json() if d["origin"] == f"ticket:{number}"
+        )
         assert http.post(f"/api/v1/kb/drafts/{draft['id']}/reject", headers=agent).status_code == 204
         assert http.get(f"/api/v1/kb/articles/{draft['id']}", headers=agent).status_code == 404
         assert http.post(f"/api/v1/kb/drafts/{draft['id']}/reject", headers=agent).status_code == 404

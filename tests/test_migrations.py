@@ -1,5 +1,6 @@
 """The migrations build exactly the schema the models declare, on SQLite and PostgreSQL: a model change without a
 migration (or a migration that drifts from the models) fails here, not in a customer's upgrade."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -8,7 +9,7 @@ from sqlalchemy import inspect
 
 import tickets.email_models  # noqa: F401  (registers its tables on Base.metadata)
 import tickets.models  # noqa: F401
-from tickets.db import Base
+from core.db import Base
 
 
 def test_migrated_schema_matches_the_models(sessions):

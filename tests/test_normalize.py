@@ -1,5 +1,6 @@
 """Query repair: how employees really type (caps, the wrong keyboard layout, Russian in Latin letters, Latin
 look-alikes), checked against the KB's own vocabulary so that plain English is never rewritten."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,14 +27,17 @@ def vocab():
     return v
 
 
-@pytest.mark.parametrize("typed, meant, fix", [
-    ("parol ne podhodit", "пароль не подходит", "translit"),
-    ("kompyuter tormozit", "компьютер тормозит", "translit"),
-    ("ghbynth yt gtxfnftn", "принтер не печатает", "layout"),   # "принтер не печатает" on the English layout
-    ("зкштеук ща", "printer of", "layout"),                    # "printer of" on the Russian layout
-    ("пapoль не подходит", "пароль не подходит", "lookalike"),  # Latin a, p, o inside a Russian word
-    ("ПРИНТЕР НЕ ПЕЧАТАЕТ", "принтер не печатает", "caps"),
-])
+@pytest.mark.parametrize(
+    "typed, meant, fix",
+    [
+        ("parol ne podhodit", "пароль не подходит", "translit"),
+        ("kompyuter tormozit", "компьютер тормозит", "translit"),
+        ("ghbynth yt gtxfnftn", "принтер не печатает", "layout"),  # "принтер не печатает" on the English layout
+        ("зкштеук ща", "printer of", "layout"),  # "printer of" on the Russian layout
+        ("пapoль не подходит", "пароль не подходит", "lookalike"),  # Latin a, p, o inside a Russian word
+        ("ПРИНТЕР НЕ ПЕЧАТАЕТ", "принтер не печатает", "caps"),
+    ],
+)
 def test_what_was_meant_is_what_the_models_read(vocab, typed, meant, fix):
     r = repair(typed, vocab)
     assert fix in r.fixes
@@ -41,13 +45,16 @@ def test_what_was_meant_is_what_the_models_read(vocab, typed, meant, fix):
     assert len(r.text.split()) == len(meant.split())
 
 
-@pytest.mark.parametrize("english", [
-    "my printer won't print",
-    "rutoken not detected, can't sign documents",
-    "can I get an ergonomic keyboard and a vertical mouse",  # "ergonomic" is no transliteration of Russian
-    "HELP cant login vpn error 7200",
-    "how do I reset my password",
-])
+@pytest.mark.parametrize(
+    "english",
+    [
+        "my printer won't print",
+        "rutoken not detected, can't sign documents",
+        "can I get an ergonomic keyboard and a vertical mouse",  # "ergonomic" is no transliteration of Russian
+        "HELP cant login vpn error 7200",
+        "how do I reset my password",
+    ],
+)
 def test_english_is_left_as_it_was_typed(vocab, english):
     assert repair(english, vocab).text == english
 

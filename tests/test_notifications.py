@@ -5,6 +5,7 @@ preferences on their linked Telegram / Slack accounts; failures are retried and 
 Domain rules run on the real service and escalation code against SQLite and PostgreSQL; delivery runs the
 real outbox dispatcher and senders against the fake Telegram / Slack servers and a local webhook receiver.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,7 @@ from tickets.ops_models import NotificationPreference
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def agent(s, name: str, role: str = "l1", *, telegram: str | None = None, slack: str | None = None,
-          **prefs) -> Agent:
+def agent(s, name: str, role: str = "l1", *, telegram: str | None = None, slack: str | None = None, **prefs) -> Agent:
     create_agent(s, name, role)
     a = link_accounts(s, name, telegram_user_id=telegram, slack_user_id=slack)
     if prefs:
@@ -52,8 +52,13 @@ def by_name(s, name: str) -> Agent:
     return s.scalar(select(Agent).where(Agent.name == name))
 
 
-def new_ticket(s, user: str = "1001", channel: str = "telegram", lang: str = "en",
-               question: str = "The VPN drops every five minutes") -> int:
+def new_ticket(
+    s,
+    user: str = "1001",
+    channel: str = "telegram",
+    lang: str = "en",
+    question: str = "The VPN drops every five minutes",
+) -> int:
     conv = conversations.get_or_start_conversation(s, channel, user, lang=lang)
     conversations.add_message(s, conv, "user", question)
     return service.open_ticket(s, conv, reason="user_request", question=question, bot_tried=[]).id
@@ -61,8 +66,13 @@ def new_ticket(s, user: str = "1001", channel: str = "telegram", lang: str = "en
 
 def user_notices(s, number: int) -> list[Message]:
     ticket = s.get(Ticket, number)
-    return list(s.scalars(select(Message).where(Message.conversation_id == ticket.conversation_id,
-                                                Message.author == "system").order_by(Message.id)))
+    return list(
+        s.scalars(
+            select(Message)
+            .where(Message.conversation_id == ticket.conversation_id, Message.author == "system")
+            .order_by(Message.id)
+        )
+    )
 
 
 def staff_items(s, **match) -> list[OutboxItem]:
@@ -101,8 +111,10 @@ def test_each_status_change_reaches_the_user_once(sessions):
         notices = user_notices(s, number)
         assert [m.payload["kind"] for m in notices] == ["agent_joined", "escalated", "returned", "resolved"]
         escalated = notices[1]
-        assert escalated.text == (f"Ticket #{number} needs our second-line engineers, so I've passed it on. You keep "
-                                  f"your place: they will continue right here, no need to write again.")
+        assert escalated.text == (
+            f"Ticket #{number} needs our second-line engineers, so I've passed it on. You keep "
+            f"your place: they will continue right here, no need to write again."
+        )
         assert escalated.payload["line"] == "L2" and escalated.payload["escalation_id"]
         assert notices[2].text.startswith(f"The engineers have finished their part of ticket #{number}")
         # Telegram is a push channel: each notice was queued for delivery once.
@@ -126,12 +138,18 @@ def test_return_after_the_next_line_took_the_ticket_is_told_once(sessions):
         desk.claim(s, number, by_name(s, "igor"))
         escalation.return_to_sender(s, number, by_name(s, "igor"), "MTU fixed on the Berlin gateway")
     with sessions() as s:
-        assert [m.payload["kind"] for m in user_notices(s, number)] == ["agent_joined", "escalated", "agent_joined",
-                                                                        "returned"]
+        assert [m.payload["kind"] for m in user_notices(s, number)] == [
+            "agent_joined",
+            "escalated",
+            "agent_joined",
+            "returned",
+        ]
         [back] = staff_items(s, event="escalation_returned")
         assert back.agent_id == by_name(s, "lena").id
-        assert back.payload["text"] == (f"↩️ #{number} “The VPN drops every five minutes” is back with you from L2. "
-                                        f"igor: MTU fixed on the Berlin gateway")
+        assert back.payload["text"] == (
+            f"↩️ #{number} “The VPN drops every five minutes” is back with you from L2. "
+            f"igor: MTU fixed on the Berlin gateway"
+        )
 
 
 def test_hand_back_and_system_changes_in_russian(sessions):
@@ -169,8 +187,7 @@ def test_hand_back_and_system_changes_in_russian(sessions):
             f"Заявка №{other} закрыта. Если проблема вернётся, просто напишите здесь.",
         ]
         # The web chat reads its transcript: nothing is pushed for it.
-        assert not s.scalars(select(OutboxItem).where(OutboxItem.audience == "user",
-                                                      OutboxItem.channel == "web")).all()
+        assert not s.scalars(select(OutboxItem).where(OutboxItem.audience == "user", OutboxItem.channel == "web")).all()
 
 
 def test_every_template_exists_in_both_languages():
@@ -201,14 +218,22 @@ def test_escalation_reaches_managers_and_the_target_line_per_preferences(session
         Desk().claim(s, first, by_name(s, "lena"))
         escalation.escalate(s, first, by_name(s, "lena"), note="Checked the client config")
     with sessions() as s:
-        assert recipients(s, "escalated") == {("boss", "telegram"), ("chief", "slack"), ("igor", "telegram"),
-                                              ("nina", "slack"), ("net", "telegram")}
+        assert recipients(s, "escalated") == {
+            ("boss", "telegram"),
+            ("chief", "slack"),
+            ("igor", "telegram"),
+            ("nina", "slack"),
+            ("net", "telegram"),
+        }
         item = staff_items(s, event="escalated", agent_id=by_name(s, "boss").id)[0]
         assert item.ticket_id == first and item.payload["lang"] == "en"
-        assert item.payload["text"] == (f"⬆️ #{first} “The VPN drops every five minutes” escalated L1 → L2 by lena. "
-                                        f"Priority: normal.\nNote: Checked the client config")
-        [event] = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == first,
-                                                      TicketEvent.action == "notified")).all()
+        assert item.payload["text"] == (
+            f"⬆️ #{first} “The VPN drops every five minutes” escalated L1 → L2 by lena. "
+            f"Priority: normal.\nNote: Checked the client config"
+        )
+        [event] = s.scalars(
+            select(TicketEvent).where(TicketEvent.ticket_id == first, TicketEvent.action == "notified")
+        ).all()
         assert event.detail == {"event": "escalated", "to": ["boss", "chief", "igor", "nina", "net"]}
 
     with sessions.begin() as s:  # to a group: its members, not the whole line
@@ -237,11 +262,16 @@ def test_sla_events_go_to_the_assignee_or_the_line_and_to_managers(sessions):
             notifications.sla_event(s, s.get(Ticket, held), "resolution_late")
     with sessions() as s:
         assert recipients(s, "sla_resolution_breach") == {("lena", "telegram"), ("boss", "slack")}
-        assert recipients(s, "sla_first_response_risk") == {("lena", "telegram"), ("oleg", "telegram"),
-                                                            ("boss", "slack")}
+        assert recipients(s, "sla_first_response_risk") == {
+            ("lena", "telegram"),
+            ("oleg", "telegram"),
+            ("boss", "slack"),
+        }
         [breach] = staff_items(s, event="sla_resolution_breach", channel="slack")
-        assert breach.payload["text"] == (f"🚨 #{held} “The VPN drops every five minutes”: resolution is overdue "
-                                          f"since 2027-03-01 14:30 UTC (normal, L1, assignee lena).")
+        assert breach.payload["text"] == (
+            f"🚨 #{held} “The VPN drops every five minutes”: resolution is overdue "
+            f"since 2027-03-01 14:30 UTC (normal, L1, assignee lena)."
+        )
 
 
 def test_status_changes_and_priority_go_to_those_who_asked(sessions):
@@ -257,7 +287,8 @@ def test_status_changes_and_priority_go_to_those_who_asked(sessions):
     with sessions() as s:
         assert recipients(s, "status_changed") == {("boss", "telegram")}
         assert staff_items(s, event="status_changed")[0].payload["text"] == (
-            f"🔄 #{number} “The VPN drops every five minutes”: new → open (lena).")
+            f"🔄 #{number} “The VPN drops every five minutes”: new → open (lena)."
+        )
         # A raise to critical also reaches managers who want escalations; the one who changed it is not told.
         assert recipients(s, "priority_changed") == {("lena", "telegram"), ("calm", "telegram")}
 
@@ -265,8 +296,17 @@ def test_status_changes_and_priority_go_to_those_who_asked(sessions):
 def test_preferences_off_queue_nothing(sessions):
     with sessions.begin() as s:
         agent(s, "lena")
-        agent(s, "boss", "manager", telegram="900", slack="UBOSS", escalations=False, breaches=False,
-              status_changes=False, daily_digest=False)
+        agent(
+            s,
+            "boss",
+            "manager",
+            telegram="900",
+            slack="UBOSS",
+            escalations=False,
+            breaches=False,
+            status_changes=False,
+            daily_digest=False,
+        )
         agent(s, "igor", "l2", telegram="601", escalations=False, breaches=False)
         number = new_ticket(s)
     with sessions.begin() as s:
@@ -296,8 +336,18 @@ def test_daily_digest_counts_the_day_once_per_manager(sessions):
         s.get(Ticket, numbers[1]).resolution_breached_at = at + timedelta(hours=5)
         s.get(Ticket, numbers[2]).line = "L2"
         for i, outcome in enumerate(["helped", "helped", "answered", "abandoned"]):
-            s.add(Conversation(channel="web", user_ref=f"w{i}", lang="en", state="bot", offered=[], outcome=outcome,
-                               created_at=at, closed_at=at))
+            s.add(
+                Conversation(
+                    channel="web",
+                    user_ref=f"w{i}",
+                    lang="en",
+                    state="bot",
+                    offered=[],
+                    outcome=outcome,
+                    created_at=at,
+                    closed_at=at,
+                )
+            )
         for conv in s.scalars(select(Conversation).where(Conversation.channel == "telegram")):
             conv.created_at = at  # the three handed-off conversations
     with sessions.begin() as s:
@@ -307,8 +357,10 @@ def test_daily_digest_counts_the_day_once_per_manager(sessions):
     with sessions() as s:
         assert recipients(s, "daily_digest") == {("boss", "telegram"), ("chief", "slack")}
         text = staff_items(s, event="daily_digest")[0].payload["text"]
-        assert text == (f"📊 Service desk, {day.isoformat()}\nOpened: 3 · resolved: 1 · SLA breaches: 1\n"
-                        f"Bot deflection: 43% (7 conversations)\nOpen backlog: L1 1 · L2 1 · L3 0")
+        assert text == (
+            f"📊 Service desk, {day.isoformat()}\nOpened: 3 · resolved: 1 · SLA breaches: 1\n"
+            f"Bot deflection: 43% (7 conversations)\nOpen backlog: L1 1 · L2 1 · L3 0"
+        )
 
 
 # -- delivery: retried, never blocking the change -----------------------------------------------------------
@@ -352,7 +404,8 @@ async def test_failing_platform_is_retried_and_the_change_stays(sessions):
         user_dm = fake.of("chat.postMessage", channel="DUUSER")
         assert [c.args["text"] for c in user_dm] == [
             f"Ticket #{number} needs our second-line engineers, so I've passed it on. You keep your place: they "
-            f"will continue right here, no need to write again."]
+            f"will continue right here, no need to write again."
+        ]
 
 
 class Receiver:
@@ -405,8 +458,15 @@ async def test_webhook_is_signed_retried_on_500_and_refused_for_good_on_4xx(sess
         dispatcher = OutboxDispatcher(sessions, {"webhook": sender}, clock=clock)
         with sessions.begin() as s:
             number = new_ticket(s)
-            s.add(OutboxItem(audience="webhook", channel="webhook", event="dev_request", ticket_id=number,
-                             payload={"ticket": number, "system": "1C ERP", "ref": "ERP-42", "note": "Печать"}))
+            s.add(
+                OutboxItem(
+                    audience="webhook",
+                    channel="webhook",
+                    event="dev_request",
+                    ticket_id=number,
+                    payload={"ticket": number, "system": "1C ERP", "ref": "ERP-42", "note": "Печать"},
+                )
+            )
         receiver.statuses = [500]
         await dispatcher.run_once()
         with sessions() as s:
@@ -420,13 +480,25 @@ async def test_webhook_is_signed_retried_on_500_and_refused_for_good_on_4xx(sess
         headers, body = receiver.requests[-1]
         assert headers["X-Firstline-Signature"] == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         assert headers["X-Firstline-Event"] == "dev_request" and headers["X-Firstline-Delivery"] == str(item.id)
-        assert json.loads(body) == {"event": "dev_request", "ticket": number, "system": "1C ERP", "ref": "ERP-42",
-                                    "note": "Печать"}
+        assert json.loads(body) == {
+            "event": "dev_request",
+            "ticket": number,
+            "system": "1C ERP",
+            "ref": "ERP-42",
+            "note": "Печать",
+        }
         assert receiver.requests[0][1] == body  # a retry sends the same bytes
 
         with sessions.begin() as s:
-            s.add(OutboxItem(audience="webhook", channel="webhook", event="dev_request", ticket_id=number,
-                             payload={"ticket": number, "ref": "ERP-43"}))
+            s.add(
+                OutboxItem(
+                    audience="webhook",
+                    channel="webhook",
+                    event="dev_request",
+                    ticket_id=number,
+                    payload={"ticket": number, "ref": "ERP-43"},
+                )
+            )
         receiver.statuses = [422]
         await dispatcher.run_once()
         with sessions() as s:
@@ -445,20 +517,30 @@ BOSS_TG, SAM_SLACK = 9001, "USAM"
 def live(module_db_url, tmp_path_factory):
     fake_tg = FakeTelegram(TOKEN)
     with fake_tg.running(), running_fake_slack() as fake_slack, running_receiver() as receiver:
-        with running_app(module_db_url, tmp_path_factory.mktemp("data"), telegram_bot_token=TOKEN,
-                         telegram_api_base=fake_tg.base_url, slack_bot_token="xoxb-notify",
-                         slack_signing_secret=SLACK_SECRET, slack_api_base=f"{fake_slack.url}/api/",
-                         dev_webhook_url=receiver.url, dev_webhook_secret="hook-secret",
-                         sla_check_seconds=0) as (base, runtime):
+        with running_app(
+            module_db_url,
+            tmp_path_factory.mktemp("data"),
+            telegram_bot_token=TOKEN,
+            telegram_api_base=fake_tg.base_url,
+            slack_bot_token="xoxb-notify",
+            slack_signing_secret=SLACK_SECRET,
+            slack_api_base=f"{fake_slack.url}/api/",
+            dev_webhook_url=receiver.url,
+            dev_webhook_secret="hook-secret",
+            sla_check_seconds=0,
+        ) as (base, runtime):
             fake_tg.wait(lambda: any(c["method"] == "getUpdates" for c in fake_tg.calls), what="long polling")
-            heads = {name: make_agent(runtime, name, role) for name, role in
-                     [("lena", "l1"), ("igor", "l2"), ("boss", "manager"), ("sam", "manager")]}
+            heads = {
+                name: make_agent(runtime, name, role)
+                for name, role in [("lena", "l1"), ("igor", "l2"), ("boss", "manager"), ("sam", "manager")]
+            }
             with runtime.sessions.begin() as s:
                 link_accounts(s, "boss", telegram_user_id=str(BOSS_TG))
                 link_accounts(s, "sam", slack_user_id=SAM_SLACK)
             with httpx.Client(base_url=base, timeout=30) as http:
-                yield SimpleNamespace(tg=fake_tg, slack=fake_slack, hook=receiver, runtime=runtime, http=http,
-                                      heads=heads)
+                yield SimpleNamespace(
+                    tg=fake_tg, slack=fake_slack, hook=receiver, runtime=runtime, http=http, heads=heads
+                )
 
 
 def _number(text: str) -> int:
@@ -490,15 +572,17 @@ def test_managers_get_escalations_and_breaches_as_direct_messages(live):
     assert [n["text"] for n in notices] == [
         "lena from the service desk has joined the conversation.",
         f"Ticket #{number} needs our second-line engineers, so I've passed it on. You keep your place: they will "
-        f"continue right here, no need to write again."]
+        f"continue right here, no need to write again.",
+    ]
     # The Telegram-linked manager: a direct message from the bot.
     subject = live.http.get(f"/api/v1/tickets/{number}", headers=live.heads["boss"]).json()["subject"]
     [dm] = live.tg.wait_sent(BOSS_TG, m, match=lambda r: f"#{number} " in r["text"])
-    assert dm["text"] == (f"⬆️ #{number} “{subject}” escalated L1 → L2 by lena. Priority: normal.\n"
-                          f"Note: VPN client reinstalled, still drops")
+    assert dm["text"] == (
+        f"⬆️ #{number} “{subject}” escalated L1 → L2 by lena. Priority: normal.\n"
+        f"Note: VPN client reinstalled, still drops"
+    )
     # The Slack-linked manager: chat.postMessage to their user id, which Slack shows as a DM.
-    [slack_dm] = live.slack.wait_for("chat.postMessage", lambda c: f"#{number} " in c.args["text"],
-                                     channel=SAM_SLACK)
+    [slack_dm] = live.slack.wait_for("chat.postMessage", lambda c: f"#{number} " in c.args["text"], channel=SAM_SLACK)
     assert slack_dm.args["text"].startswith(f"⬆️ #{number} “{subject}” escalated L1 → L2 by lena.")
 
     # An SLA breach found by the scheduler reaches the same managers.
@@ -524,32 +608,44 @@ def test_russian_telegram_user_hears_of_the_escalation_in_russian(live):
     assert [n["text"] for n in notices] == [
         "К разговору подключился сотрудник поддержки lena.",
         f"Для заявки №{number} нужны инженеры второй линии, поэтому я передал её дальше. Ваша очередь "
-        f"сохраняется: ответ придёт сюда же, писать заново не нужно."]
+        f"сохраняется: ответ придёт сюда же, писать заново не нужно.",
+    ]
 
 
 def test_web_chat_user_sees_each_status_notice_once(live):
     user = ChatUser(live.http, "web-notify-1")
     number = user.send("talk to a human").json()["ticket"]
     _escalate(live, number)
-    r = live.http.post(f"/api/v1/tickets/{number}/return", json={"answer": "Reset the VPN profile on the server"},
-                       headers=live.heads["igor"])
+    r = live.http.post(
+        f"/api/v1/tickets/{number}/return",
+        json={"answer": "Reset the VPN profile on the server"},
+        headers=live.heads["igor"],
+    )
     assert r.status_code == 200 and r.json()["status"] == "open", r.text
-    live.http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": "VPN profile reset"},
-                   headers=live.heads["lena"]).raise_for_status()
+    live.http.post(
+        f"/api/v1/tickets/{number}/resolve", json={"resolution": "VPN profile reset"}, headers=live.heads["lena"]
+    ).raise_for_status()
     system = [m["text"] for m in user.messages() if m["author"] == "system"]
     assert system == [
         "lena from the service desk has joined the conversation.",
         f"Ticket #{number} needs our second-line engineers, so I've passed it on. You keep your place: they will "
         f"continue right here, no need to write again.",
         f"The engineers have finished their part of ticket #{number}; the service desk continues with it here.",
-        f"Ticket #{number} is resolved: VPN profile reset\nIf you need anything else, just write: I'm back to answer."]
+        f"Ticket #{number} is resolved: VPN profile reset\nIf you need anything else, just write: I'm back to answer.",
+    ]
 
 
 def test_preferences_api_and_nothing_queued_when_off(live):
     http, boss = live.http, live.heads["boss"]
     got = http.get("/api/v1/me/notifications", headers=live.heads["sam"]).json()
-    assert got == {"escalations": True, "breaches": True, "status_changes": False, "daily_digest": True,
-                   "channels": [], "linked": ["slack"]}
+    assert got == {
+        "escalations": True,
+        "breaches": True,
+        "status_changes": False,
+        "daily_digest": True,
+        "channels": [],
+        "linked": ["slack"],
+    }
     bad = http.put("/api/v1/me/notifications", json={"channels": ["pager"]}, headers=boss)
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_input" and "pager" in bad.json()["message"]
     typo = http.put("/api/v1/me/notifications", json={"escalation": False}, headers=boss)
@@ -572,13 +668,14 @@ def test_preferences_api_and_nothing_queued_when_off(live):
 def test_request_to_developers_is_posted_to_their_webhook_signed(live):
     number = ChatUser(live.http, "web-notify-3").send("talk to a human").json()["ticket"]
     live.http.post(f"/api/v1/tickets/{number}/claim", headers=live.heads["lena"]).raise_for_status()
-    r = live.http.post(f"/api/v1/tickets/{number}/external-refs", headers=live.heads["lena"],
-                       json={"system": "1C ERP", "ref": "ERP-1042", "note": "Invoice print fails"})
+    r = live.http.post(
+        f"/api/v1/tickets/{number}/external-refs",
+        headers=live.heads["lena"],
+        json={"system": "1C ERP", "ref": "ERP-1042", "note": "Invoice print fails"},
+    )
     assert r.status_code == 201 and r.json()["webhook"] is True, r.text
     live.tg.wait(lambda: live.hook.requests, what="the webhook request")  # (a bounded poll helper)
     headers, body = live.hook.requests[-1]
-    assert headers["X-Firstline-Signature"] == "sha256=" + hmac.new(b"hook-secret", body,
-                                                                    hashlib.sha256).hexdigest()
+    assert headers["X-Firstline-Signature"] == "sha256=" + hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
     sent = json.loads(body)
-    assert (sent["event"], sent["ticket"], sent["system"], sent["ref"]) == ("dev_request", number, "1C ERP",
-                                                                            "ERP-1042")
+    assert (sent["event"], sent["ticket"], sent["system"], sent["ref"]) == ("dev_request", number, "1C ERP", "ERP-1042")

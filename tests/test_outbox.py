@@ -1,5 +1,6 @@
 """Outbound delivery: agent replies and ticket events reach channel senders, in order, with retries;
 a platform's permanent refusal is recorded and never blocks other conversations."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,9 @@ from bot.desk import Desk
 from bot.engine import Engine, Incoming
 from bot.outbox import Delivered, OutboxDispatcher, PermanentFailure, RetryAfter
 from retrieval import Retriever
+from tickets import conversations
 from tickets.agents import create_agent
 from tickets.models import Agent, OutboxItem
-from tickets import conversations
 
 
 class RecordingPlatform:

@@ -1,6 +1,7 @@
 """Per-user rate limits on the chat endpoints: over the limit a clear 429 with Retry-After in the user's
 language and nothing stored; the next window lets the user in again. Shared through the real Redis, counted
 per process when Redis is unreachable."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.rate_limit import WINDOW, RateLimiter
 from bot.sms import signature
+from core.rate_limit import WINDOW, RateLimiter
 from tests.live import ChatUser, free_port
 from tests.test_scale_out import REDIS_URL, needs_redis, redis_ok, serve
 from tickets.models import Conversation, Message
@@ -29,15 +30,22 @@ class Clock:
 
 def stored(runtime, user: str) -> int:
     with runtime.sessions() as s:
-        return s.scalar(select(func.count()).select_from(Message).join(Conversation)
-                        .where(Conversation.user_ref == user))
+        return s.scalar(
+            select(func.count()).select_from(Message).join(Conversation).where(Conversation.user_ref == user)
+        )
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    with serve(f"sqlite:///{data / 'firstline.db'}", data, chat_rate_per_minute=3, sms_webhook_secret=SMS_SECRET,
-               redis_url=REDIS_URL if redis_ok() else None, load_sample_kb=False) as served:
+    with serve(
+        f"sqlite:///{data / 'firstline.db'}",
+        data,
+        chat_rate_per_minute=3,
+        sms_webhook_secret=SMS_SECRET,
+        redis_url=REDIS_URL if redis_ok() else None,
+        load_sample_kb=False,
+    ) as served:
         base, runtime, app = served
         clock = Clock(WINDOW * 1_000_000 + 1.0)  # the start of a window, whenever the test runs
         app.state.rate_limiter.clock = clock
@@ -82,16 +90,24 @@ def test_sms_senders_are_limited_per_number(app):
 
     def inbound(i: int) -> httpx.Response:
         body = json.dumps({"from": number, "to": "+100", "text": f"printer jammed ({i})", "id": f"sm-{number}-{i}"})
-        return http.post("/api/v1/sms/inbound", content=body, headers={
-            "Content-Type": "application/json", "X-Firstline-Signature": signature(SMS_SECRET, body.encode())})
+        return http.post(
+            "/api/v1/sms/inbound",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Firstline-Signature": signature(SMS_SECRET, body.encode())},
+        )
 
     with httpx.Client(base_url=base, timeout=30) as http:
         assert [inbound(i).status_code for i in range(3)] == [200, 200, 200]
         r = inbound(3)
         assert r.status_code == 429 and r.headers["Retry-After"] and r.json()["error"] == "rate_limited"
         with runtime.sessions() as s:
-            texts = list(s.scalars(select(Message.text).join(Conversation).where(
-                Conversation.user_ref == number, Message.author == "user")))
+            texts = list(
+                s.scalars(
+                    select(Message.text)
+                    .join(Conversation)
+                    .where(Conversation.user_ref == number, Message.author == "user")
+                )
+            )
         assert "printer jammed (3)" not in texts and len(texts) == 3
 
 

@@ -5,6 +5,7 @@ managers only; bad input rejected with 422.
 The fixture (`seed`) is the week Mon 2026-11-16 … Sun 2026-11-22 in Europe/Moscow (UTC+3, no DST), with
 tickets just either side of its edges. Times below are local (Moscow) unless they say UTC.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,48 +44,161 @@ def seed(factory) -> dict[str, int]:
         ids: dict[str, int] = {}
 
         def conv(name: str, at: datetime, outcome: str | None, question: str | None, channel: str = "web"):
-            c = Conversation(channel=channel, user_ref=f"u-{name}", created_at=at, outcome=outcome,
-                             last_question=question, closed_at=at + timedelta(hours=1))
+            c = Conversation(
+                channel=channel,
+                user_ref=f"u-{name}",
+                created_at=at,
+                outcome=outcome,
+                last_question=question,
+                closed_at=at + timedelta(hours=1),
+            )
             s.add(c)
             s.flush()
             return c
 
-        def ticket(name, created, channel, category, line, reason, status, *, fr=None, res=None, closed=None,
-                   fr_due=None, res_due=None, paused=None, outcome="handed_off"):
+        def ticket(
+            name,
+            created,
+            channel,
+            category,
+            line,
+            reason,
+            status,
+            *,
+            fr=None,
+            res=None,
+            closed=None,
+            fr_due=None,
+            res_due=None,
+            paused=None,
+            outcome="handed_off",
+        ):
             c = conv(name, created, outcome, f"question {name}", channel)
-            t = Ticket(conversation_id=c.id, requester=c.user_ref, channel=channel, subject=name, question=name,
-                       status=status, line=line, category=category, handoff_reason=reason, created_at=created,
-                       first_response_at=fr, resolved_at=res, closed_at=closed, first_response_due_at=fr_due,
-                       resolution_due_at=res_due, sla_paused_at=paused)
+            t = Ticket(
+                conversation_id=c.id,
+                requester=c.user_ref,
+                channel=channel,
+                subject=name,
+                question=name,
+                status=status,
+                line=line,
+                category=category,
+                handoff_reason=reason,
+                created_at=created,
+                first_response_at=fr,
+                resolved_at=res,
+                closed_at=closed,
+                first_response_due_at=fr_due,
+                resolution_due_at=res_due,
+                sla_paused_at=paused,
+            )
             s.add(t)
             s.flush()
             ids[name] = t.id
             return t
 
         # T9: the October edge (Sat 31 Oct 23:59), resolved 1 Nov 00:30.
-        ticket("T9", L(31, 23, 59, month=10), "web", None, "L1", "low_confidence", "resolved",
-               fr=L(1, 0, 10), res=L(1, 0, 30))
+        ticket(
+            "T9",
+            L(31, 23, 59, month=10),
+            "web",
+            None,
+            "L1",
+            "low_confidence",
+            "resolved",
+            fr=L(1, 0, 10),
+            res=L(1, 0, 30),
+        )
         # T7: opened the week before (Wed 11 Nov), resolved in the week (Thu 19 10:00), closed an hour later.
-        ticket("T7", L(11, 10), "web", "accounts", "L1", "user_request", "closed",
-               fr=L(11, 10, 5), res=L(19, 10), closed=L(19, 11), fr_due=L(11, 10, 30), res_due=L(12, 10))
+        ticket(
+            "T7",
+            L(11, 10),
+            "web",
+            "accounts",
+            "L1",
+            "user_request",
+            "closed",
+            fr=L(11, 10, 5),
+            res=L(19, 10),
+            closed=L(19, 11),
+            fr_due=L(11, 10, 30),
+            res_due=L(12, 10),
+        )
         # T0: Sunday 15 Nov 23:59 — the previous week; still open; its first-response target (Mon 00:29)
         # passes in the week with no response.
         ticket("T0", L(15, 23, 59), "web", "network", "L1", "low_confidence", "open", fr_due=L(16, 0, 29))
         # T1: Monday 16 Nov 00:00 — the first instant of the week.
-        ticket("T1", L(16, 0, 0), "web", "network", "L1", "low_confidence", "resolved",
-               fr=L(16, 0, 10), res=L(16, 1, 0), fr_due=L(16, 0, 30), res_due=L(16, 4, 0),
-               outcome="resolved_by_agent")
-        ticket("T2", L(16, 10), "telegram", "accounts", "L1", "low_confidence", "resolved",
-               fr=L(16, 10, 20), res=L(17, 10), fr_due=L(16, 10, 30), res_due=L(16, 18), outcome="resolved_by_agent")
-        ticket("T3", L(17, 9), "telegram", None, "L2", "user_request", "resolved",
-               fr=L(17, 9, 30), res=L(17, 13), fr_due=L(17, 9, 15), res_due=L(17, 17), outcome="resolved_by_agent")
-        ticket("T8", L(17, 8), "web", "accounts", "L1", "bot_error", "pending_user",
-               fr=L(17, 8, 5), fr_due=L(17, 8, 30), res_due=L(18, 8), paused=L(17, 9))
-        ticket("T4", L(18, 12), "slack", "network", "L1", "negative_feedback", "open",
-               fr=L(18, 12, 40), fr_due=L(18, 13), res_due=L(19, 12))
+        ticket(
+            "T1",
+            L(16, 0, 0),
+            "web",
+            "network",
+            "L1",
+            "low_confidence",
+            "resolved",
+            fr=L(16, 0, 10),
+            res=L(16, 1, 0),
+            fr_due=L(16, 0, 30),
+            res_due=L(16, 4, 0),
+            outcome="resolved_by_agent",
+        )
+        ticket(
+            "T2",
+            L(16, 10),
+            "telegram",
+            "accounts",
+            "L1",
+            "low_confidence",
+            "resolved",
+            fr=L(16, 10, 20),
+            res=L(17, 10),
+            fr_due=L(16, 10, 30),
+            res_due=L(16, 18),
+            outcome="resolved_by_agent",
+        )
+        ticket(
+            "T3",
+            L(17, 9),
+            "telegram",
+            None,
+            "L2",
+            "user_request",
+            "resolved",
+            fr=L(17, 9, 30),
+            res=L(17, 13),
+            fr_due=L(17, 9, 15),
+            res_due=L(17, 17),
+            outcome="resolved_by_agent",
+        )
+        ticket(
+            "T8",
+            L(17, 8),
+            "web",
+            "accounts",
+            "L1",
+            "bot_error",
+            "pending_user",
+            fr=L(17, 8, 5),
+            fr_due=L(17, 8, 30),
+            res_due=L(18, 8),
+            paused=L(17, 9),
+        )
+        ticket(
+            "T4",
+            L(18, 12),
+            "slack",
+            "network",
+            "L1",
+            "negative_feedback",
+            "open",
+            fr=L(18, 12, 40),
+            fr_due=L(18, 13),
+            res_due=L(19, 12),
+        )
         # T5: Sunday 22 Nov 23:59 — the last minute of the week; T6: Monday 23 Nov 00:00 — the next week.
-        ticket("T5", L(22, 23, 59), "web", "network", "L1", "low_confidence", "new",
-               fr_due=L(23, 0, 30), res_due=L(24, 0))
+        ticket(
+            "T5", L(22, 23, 59), "web", "network", "L1", "low_confidence", "new", fr_due=L(23, 0, 30), res_due=L(24, 0)
+        )
         ticket("T6", L(23, 0, 0), "web", "network", "L1", "low_confidence", "new")
 
         # Bot-only conversations in the week: 2 helped, 1 answered, 1 abandoned after a question, 1 greeting
@@ -98,35 +212,86 @@ def seed(factory) -> dict[str, int]:
         conv("C7", L(23, 0), "helped", "next week")
 
         # Escalations: T3 to L2, T4 functionally (stays L1), and T0 (opened the week before) to L3 in the week.
-        s.add_all([
-            Escalation(ticket_id=ids["T3"], kind="hierarchical", from_line="L1", to_line="L2", by="agent:1",
-                       created_at=L(17, 9, 40)),
-            Escalation(ticket_id=ids["T4"], kind="functional", from_line="L1", to_line="L1", by="agent:1",
-                       created_at=L(18, 13)),
-            Escalation(ticket_id=ids["T0"], kind="hierarchical", from_line="L1", to_line="L3", by="system:sla",
-                       created_at=L(16, 9)),
-        ])
+        s.add_all(
+            [
+                Escalation(
+                    ticket_id=ids["T3"],
+                    kind="hierarchical",
+                    from_line="L1",
+                    to_line="L2",
+                    by="agent:1",
+                    created_at=L(17, 9, 40),
+                ),
+                Escalation(
+                    ticket_id=ids["T4"],
+                    kind="functional",
+                    from_line="L1",
+                    to_line="L1",
+                    by="agent:1",
+                    created_at=L(18, 13),
+                ),
+                Escalation(
+                    ticket_id=ids["T0"],
+                    kind="hierarchical",
+                    from_line="L1",
+                    to_line="L3",
+                    by="system:sla",
+                    created_at=L(16, 9),
+                ),
+            ]
+        )
         # Status history: T2 was resolved, reopened, resolved again; T1 just went new → open → resolved.
-        s.add_all([
-            TicketEvent(ticket_id=ids["T1"], actor="agent:1", action="status", detail={"old": "new", "new": "open"},
-                        created_at=L(16, 0, 5)),
-            TicketEvent(ticket_id=ids["T1"], actor="agent:1", action="status",
-                        detail={"old": "open", "new": "resolved"}, created_at=L(16, 1)),
-            TicketEvent(ticket_id=ids["T2"], actor="user:x", action="status",
-                        detail={"old": "resolved", "new": "open"}, created_at=L(16, 20)),
-        ])
+        s.add_all(
+            [
+                TicketEvent(
+                    ticket_id=ids["T1"],
+                    actor="agent:1",
+                    action="status",
+                    detail={"old": "new", "new": "open"},
+                    created_at=L(16, 0, 5),
+                ),
+                TicketEvent(
+                    ticket_id=ids["T1"],
+                    actor="agent:1",
+                    action="status",
+                    detail={"old": "open", "new": "resolved"},
+                    created_at=L(16, 1),
+                ),
+                TicketEvent(
+                    ticket_id=ids["T2"],
+                    actor="user:x",
+                    action="status",
+                    detail={"old": "resolved", "new": "open"},
+                    created_at=L(16, 20),
+                ),
+            ]
+        )
         # Time: ann 15 (manual) + 25 (timer) in the week, 100 the Sunday before; boris 50 (manual) + 5 (timer
         # started Sun 23:50, ended after midnight: counted where it started) + a running timer (not counted).
-        s.add_all([
-            TimeEntry(ticket_id=ids["T1"], agent_id=ann, source="manual", minutes=15, started_at=L(16, 0, 20)),
-            TimeEntry(ticket_id=ids["T2"], agent_id=ann, source="timer", minutes=25, started_at=L(17, 10),
-                      ended_at=L(17, 10, 25)),
-            TimeEntry(ticket_id=ids["T7"], agent_id=ann, source="manual", minutes=100, started_at=L(15, 23)),
-            TimeEntry(ticket_id=ids["T3"], agent_id=boris, source="manual", minutes=50, started_at=L(17, 10)),
-            TimeEntry(ticket_id=ids["T0"], agent_id=boris, source="timer", minutes=5, started_at=L(22, 23, 50),
-                      ended_at=L(23, 0, 0)),
-            TimeEntry(ticket_id=ids["T4"], agent_id=boris, source="timer", minutes=30, started_at=L(18, 13)),
-        ])
+        s.add_all(
+            [
+                TimeEntry(ticket_id=ids["T1"], agent_id=ann, source="manual", minutes=15, started_at=L(16, 0, 20)),
+                TimeEntry(
+                    ticket_id=ids["T2"],
+                    agent_id=ann,
+                    source="timer",
+                    minutes=25,
+                    started_at=L(17, 10),
+                    ended_at=L(17, 10, 25),
+                ),
+                TimeEntry(ticket_id=ids["T7"], agent_id=ann, source="manual", minutes=100, started_at=L(15, 23)),
+                TimeEntry(ticket_id=ids["T3"], agent_id=boris, source="manual", minutes=50, started_at=L(17, 10)),
+                TimeEntry(
+                    ticket_id=ids["T0"],
+                    agent_id=boris,
+                    source="timer",
+                    minutes=5,
+                    started_at=L(22, 23, 50),
+                    ended_at=L(23, 0, 0),
+                ),
+                TimeEntry(ticket_id=ids["T4"], agent_id=boris, source="timer", minutes=30, started_at=L(18, 13)),
+            ]
+        )
     return ids
 
 
@@ -134,17 +299,27 @@ def seed(factory) -> dict[str, int]:
 WEEK = {
     # opened (created Mon 00:00 ≤ t < Mon 23 00:00): T1, T2, T3, T8, T4, T5 = 6 (not T0 Sun 23:59, not T6);
     # resolved (resolved_at in the week): T1, T2, T3, T7 = 4.
-    "opened": 6, "resolved": 4,
+    "opened": 6,
+    "resolved": 4,
     # web: opened T1 T5 T8 = 3, resolved T1 T7 = 2; telegram: T2 T3 / T2 T3; slack: T4 / none.
     # Ordered by opened + resolved: web 5, telegram 4, slack 1.
-    "by_channel": [{"key": "web", "opened": 3, "resolved": 2}, {"key": "telegram", "opened": 2, "resolved": 2},
-                   {"key": "slack", "opened": 1, "resolved": 0}],
+    "by_channel": [
+        {"key": "web", "opened": 3, "resolved": 2},
+        {"key": "telegram", "opened": 2, "resolved": 2},
+        {"key": "slack", "opened": 1, "resolved": 0},
+    ],
     # accounts: T2 T8 / T2 T7 (4); network: T1 T4 T5 / T1 (4; tie → by name); none: T3 / T3 (2, always last).
-    "by_category": [{"key": "accounts", "opened": 2, "resolved": 2}, {"key": "network", "opened": 3, "resolved": 1},
-                    {"key": None, "opened": 1, "resolved": 1}],
+    "by_category": [
+        {"key": "accounts", "opened": 2, "resolved": 2},
+        {"key": "network", "opened": 3, "resolved": 1},
+        {"key": None, "opened": 1, "resolved": 1},
+    ],
     # L1: T1 T2 T4 T5 T8 / T1 T2 T7; L2: T3 / T3; L3 always listed.
-    "by_line": [{"key": "L1", "opened": 5, "resolved": 3}, {"key": "L2", "opened": 1, "resolved": 1},
-                {"key": "L3", "opened": 0, "resolved": 0}],
+    "by_line": [
+        {"key": "L1", "opened": 5, "resolved": 3},
+        {"key": "L2", "opened": 1, "resolved": 1},
+        {"key": "L3", "opened": 0, "resolved": 0},
+    ],
 }
 
 
@@ -157,8 +332,13 @@ def week_report(factory, **kw):
 def test_week_numbers_match_the_hand_computed_fixture(sessions):
     seed(sessions)
     r = week_report(sessions)
-    assert (r["period"], r["start"], r["end"], r["timezone"], r["bucket"]) == \
-        ("week", "2026-11-16", "2026-11-22", TZ, "day")
+    assert (r["period"], r["start"], r["end"], r["timezone"], r["bucket"]) == (
+        "week",
+        "2026-11-16",
+        "2026-11-22",
+        TZ,
+        "day",
+    )
     assert r["range_utc"] == {"start": "2026-11-15T21:00:00+00:00", "end": "2026-11-22T21:00:00+00:00"}
     t = r["tickets"]
     assert (t["opened"], t["resolved"]) == (WEEK["opened"], WEEK["resolved"])
@@ -171,12 +351,22 @@ def test_week_numbers_match_the_hand_computed_fixture(sessions):
     bot = r["bot"]
     assert (bot["conversations"], bot["deflected"], bot["deflection_rate"]) == (11, 3, round(3 / 11, 4))
     # Outcomes of all 12 conversations started in the week (C6 has none yet).
-    assert bot["outcomes"] == {"helped": 2, "answered": 1, "handed_off": 3, "resolved_by_agent": 3,
-                               "handed_back": 0, "abandoned": 2}
+    assert bot["outcomes"] == {
+        "helped": 2,
+        "answered": 1,
+        "handed_off": 3,
+        "resolved_by_agent": 3,
+        "handed_back": 0,
+        "abandoned": 2,
+    }
     # Handoff reasons of the 6 tickets opened: low_confidence T1 T2 T5, user_request T3, negative_feedback
     # T4, bot_error T8.
-    assert list(bot["handoff_reasons"].items()) == [("low_confidence", 3), ("bot_error", 1),
-                                                     ("negative_feedback", 1), ("user_request", 1)]
+    assert list(bot["handoff_reasons"].items()) == [
+        ("low_confidence", 3),
+        ("bot_error", 1),
+        ("negative_feedback", 1),
+        ("user_request", 1),
+    ]
 
     # First responses in the week (minutes after opening): T8 5, T1 10, T2 20, T3 30, T4 40 (T7's was the week
     # before). Median = 20; p90 at position 0.9·4 = 3.6 → 30 + 0.6·(40 − 30) = 36.
@@ -197,8 +387,13 @@ def test_week_numbers_match_the_hand_computed_fixture(sessions):
     assert r["fcr"] == {"resolved": 4, "first_contact": 2, "rate": 0.5}
     # Escalation rate: of the 6 opened, T3 and T4 were escalated = 2 / 6; escalations made in the week: 3
     # (T0's to L3 counts here although T0 was opened the week before).
-    assert r["escalation"] == {"opened": 6, "escalated": 2, "rate": round(2 / 6, 4), "in_period": 3,
-                               "to_line": {"L1": 1, "L2": 1, "L3": 1}}
+    assert r["escalation"] == {
+        "opened": 6,
+        "escalated": 2,
+        "rate": round(2 / 6, 4),
+        "in_period": 3,
+        "to_line": {"L1": 1, "L2": 1, "L3": 1},
+    }
     # Time: boris 50 + 5 = 55, ann 15 + 25 = 40 (her 100 was Sunday before; boris's running timer excluded).
     assert [(a["agent"], a["minutes"]) for a in r["time_logged"]["by_agent"]] == [("boris", 55), ("ann", 40)]
     assert r["time_logged"]["total_minutes"] == 95
@@ -249,8 +444,13 @@ def test_month_and_year_buckets(sessions):
         assert (year["start"], year["end"], year["bucket"]) == ("2026-01-01", "2026-12-31", "month")
         assert [x["opened"] for x in year["trend"]] == [0] * 9 + [1, 9, 0]
         assert [x["resolved"] for x in year["trend"]] == [0] * 10 + [5, 0]
-        assert year["trend"][10] == {"bucket": "2026-11-01", "last_day": "2026-11-30", "opened": 9,
-                                     "resolved": 5, "backlog": 5}
+        assert year["trend"][10] == {
+            "bucket": "2026-11-01",
+            "last_day": "2026-11-30",
+            "opened": 9,
+            "resolved": 5,
+            "backlog": 5,
+        }
         assert year["trend"][11]["backlog"] is None  # December has not begun at `now`
 
 
@@ -260,9 +460,20 @@ def test_a_paused_resolution_clock_misses_only_if_already_overdue(sessions):
             c = Conversation(channel="web", user_ref=name, created_at=L(17, 9), closed_at=L(17, 10))
             s.add(c)
             s.flush()
-            s.add(Ticket(conversation_id=c.id, requester=name, channel="web", subject=name, question=name,
-                         status="pending_user", handoff_reason="user_request", created_at=L(17, 9),
-                         resolution_due_at=L(17, 12), sla_paused_at=paused))
+            s.add(
+                Ticket(
+                    conversation_id=c.id,
+                    requester=name,
+                    channel="web",
+                    subject=name,
+                    question=name,
+                    status="pending_user",
+                    handoff_reason="user_request",
+                    created_at=L(17, 9),
+                    resolution_due_at=L(17, 12),
+                    sla_paused_at=paused,
+                )
+            )
     r = week_report(sessions)
     # Due Tue 12:00: paused at 11:00 (the due time will move) → not settled; paused at 13:00 → missed.
     assert r["sla"]["resolution"] == {"met": 0, "missed": 1, "total": 1, "compliance": 0.0}
@@ -284,17 +495,27 @@ def test_resolve_period_rules():
     assert reports.resolve_period(None, "2026-11-01", "2026-12-02").bucket == "week"
     r = reports.resolve_period("week", "2026-11-04", "2026-12-20")  # end given: exactly that range
     assert (r.kind, r.first_day, r.last_day) == ("custom", date(2026, 11, 4), date(2026, 12, 20))
-    assert [d.isoformat() for d in r.bucket_days()] == ["2026-11-04", "2026-11-09", "2026-11-16", "2026-11-23",
-                                                       "2026-11-30", "2026-12-07", "2026-12-14"]
+    assert [d.isoformat() for d in r.bucket_days()] == [
+        "2026-11-04",
+        "2026-11-09",
+        "2026-11-16",
+        "2026-11-23",
+        "2026-11-30",
+        "2026-12-07",
+        "2026-12-14",
+    ]
     assert reports.resolve_period(None, "2026-01-01", "2026-12-31").bucket == "month"
-    assert reports.resolve_period(None, "2026-11-05", "2026-11-05").end - \
-        reports.resolve_period(None, "2026-11-05", "2026-11-05").start == timedelta(days=1)
-    for args, message in [(("day", None, None), "period must be one of"),
-                          (("week", "2026-13-01", None), "YYYY-MM-DD"),
-                          (("week", "yesterday", None), "YYYY-MM-DD"),
-                          ((None, None, "2026-11-01"), "needs start"),
-                          ((None, "2026-11-02", "2026-11-01"), "before start"),
-                          ((None, "2020-01-01", "2026-01-01"), "at most")]:
+    assert reports.resolve_period(None, "2026-11-05", "2026-11-05").end - reports.resolve_period(
+        None, "2026-11-05", "2026-11-05"
+    ).start == timedelta(days=1)
+    for args, message in [
+        (("day", None, None), "period must be one of"),
+        (("week", "2026-13-01", None), "YYYY-MM-DD"),
+        (("week", "yesterday", None), "YYYY-MM-DD"),
+        ((None, None, "2026-11-01"), "needs start"),
+        ((None, "2026-11-02", "2026-11-01"), "before start"),
+        ((None, "2020-01-01", "2026-01-01"), "at most"),
+    ]:
         with pytest.raises(reports.ReportInputError, match=message):
             reports.resolve_period(*args, tz=TZ)
     with pytest.raises(reports.ReportInputError, match="timezone"):
@@ -318,6 +539,7 @@ def test_empty_period_has_no_rates(sessions):
 
 
 # ---- the HTTP API ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def app(module_db_url, tmp_path_factory):
@@ -369,18 +591,32 @@ def test_api_csv_has_one_section_per_table(app):
     r = http.get(URL, params={"period": "week", "start": "2026-11-16", "format": "csv"}, headers=h["manager"])
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
-    assert r.headers["content-disposition"] == \
-        'attachment; filename="firstline-report-2026-11-16_2026-11-22.csv"'
+    assert r.headers["content-disposition"] == 'attachment; filename="firstline-report-2026-11-16_2026-11-22.csv"'
     s = sections(r.text)
-    assert list(s) == ["summary", "by_channel", "by_category", "by_line", "handoff_reasons",
-                       "conversation_outcomes", "response_times", "sla", "escalations", "time_by_agent", "trend"]
+    assert list(s) == [
+        "summary",
+        "by_channel",
+        "by_category",
+        "by_line",
+        "handoff_reasons",
+        "conversation_outcomes",
+        "response_times",
+        "sla",
+        "escalations",
+        "time_by_agent",
+        "trend",
+    ]
     summary = dict(s["summary"][1:])
     assert summary["tickets_opened"] == "6" and summary["tickets_resolved"] == "4"
     assert summary["deflection_rate"] == "0.2727" and summary["fcr_rate"] == "0.5"
     assert summary["escalation_rate"] == "0.3333" and summary["backlog_at_end"] == "4"
     assert summary["first_response_median_minutes"] == "20.0" and summary["resolution_p90_minutes"] == "8496.0"
-    assert s["by_channel"] == [["channel", "opened", "resolved"], ["web", "3", "2"], ["telegram", "2", "2"],
-                               ["slack", "1", "0"]]
+    assert s["by_channel"] == [
+        ["channel", "opened", "resolved"],
+        ["web", "3", "2"],
+        ["telegram", "2", "2"],
+        ["slack", "1", "0"],
+    ]
     assert s["by_category"][1:] == [["accounts", "2", "2"], ["network", "3", "1"], ["(none)", "1", "1"]]
     assert s["sla"][1:] == [["first_response", "4", "2", "6", "0.6667"], ["resolution", "2", "2", "4", "0.5"]]
     assert s["time_by_agent"] == [["agent", "minutes"], ["boris", "55"], ["ann", "40"]]
@@ -397,8 +633,12 @@ def test_api_xlsx_has_sheets_values_and_charts(app):
     assert wb.sheetnames[:4] == ["summary", "by_channel", "by_category", "by_line"] and "trend" in wb.sheetnames
     summary = {row[0]: row[1] for row in wb["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["tickets_opened"] == 6 and summary["sla_resolution_compliance"] == 0.5
-    assert list(wb["by_channel"].iter_rows(values_only=True)) == [("channel", "opened", "resolved"),
-                                                                   ("web", 3, 2), ("telegram", 2, 2), ("slack", 1, 0)]
+    assert list(wb["by_channel"].iter_rows(values_only=True)) == [
+        ("channel", "opened", "resolved"),
+        ("web", 3, 2),
+        ("telegram", 2, 2),
+        ("slack", 1, 0),
+    ]
     trend = list(wb["trend"].iter_rows(min_row=2, values_only=True))
     assert [row[4] for row in trend] == [3, 3, 4, 3, 3, 3, 4]
     # Charts: opened/resolved per channel (bar), per day (bar) and the backlog (line).
@@ -414,11 +654,13 @@ def test_api_is_for_managers_and_rejects_bad_input(app):
     r = http.get(URL, headers=h["l2"])
     assert r.status_code == 403 and r.json()["error"] == "forbidden"
     assert http.get(URL).status_code == 401
-    for params, message in [({"period": "fortnight"}, "period must be one of"),
-                            ({"period": "week", "start": "2026-02-30"}, "YYYY-MM-DD"),
-                            ({"start": "2026-11-10", "end": "2026-11-01"}, "before start"),
-                            ({"end": "2026-11-01"}, "needs start"),
-                            ({"format": "pdf"}, "format must be one of")]:
+    for params, message in [
+        ({"period": "fortnight"}, "period must be one of"),
+        ({"period": "week", "start": "2026-02-30"}, "YYYY-MM-DD"),
+        ({"start": "2026-11-10", "end": "2026-11-01"}, "before start"),
+        ({"end": "2026-11-01"}, "needs start"),
+        ({"format": "pdf"}, "format must be one of"),
+    ]:
         r = http.get(URL, params=params, headers=h["manager"])
         assert r.status_code == 422, (params, r.text)
         assert r.json()["error"] == "invalid_input" and message in r.json()["message"]
@@ -431,6 +673,6 @@ def test_api_is_for_managers_and_rejects_bad_input(app):
 def test_xlsx_keeps_text_that_looks_like_a_formula():
     from api.report_views import to_xlsx
 
-    data = to_xlsx([reports.Table("time_by_agent", ["agent", "minutes"], [["=HYPERLINK(\"x\")", 5]])])
+    data = to_xlsx([reports.Table("time_by_agent", ["agent", "minutes"], [['=HYPERLINK("x")', 5]])])
     cell = load_workbook(io.BytesIO(data))["time_by_agent"]["A2"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("x")', "s")

@@ -6,6 +6,7 @@ bundled sample KB checks the product's own articles with floors set a margin bel
 1.0; queries whose only answer is a Russian article are all handed off by the English-only model).
 Each KB is ingested once per module into a throwaway SQLite database.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,8 @@ SAMPLE_QUERIES = ROOT / "eval" / "sample.en.jsonl"
 
 
 def _ingest_and_ask(tmp_dir: Path, embedder, kb: Path, queries_path: Path):
-    from api.migrate import upgrade
-    from tickets.db import make_engine, make_session_factory
+    from core.db import make_engine, make_session_factory
+    from core.migrate import upgrade
 
     engine = make_engine(f"sqlite:///{tmp_dir / 'firstline.db'}")
     upgrade(engine)
@@ -42,8 +43,9 @@ def _ingest_and_ask(tmp_dir: Path, embedder, kb: Path, queries_path: Path):
 def stackfaq(tmp_path_factory, embedder):
     if not (STACKFAQ / "kb").is_dir() or not (STACKFAQ / "queries.dev.jsonl").exists():
         pytest.skip(f"StackFAQ eval data not found at {STACKFAQ}")
-    return _ingest_and_ask(tmp_path_factory.mktemp("stackfaq"), embedder, STACKFAQ / "kb",
-                           STACKFAQ / "queries.dev.jsonl")
+    return _ingest_and_ask(
+        tmp_path_factory.mktemp("stackfaq"), embedder, STACKFAQ / "kb", STACKFAQ / "queries.dev.jsonl"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_stackfaq_out_of_kb_questions_are_handed_off(stackfaq):
     s = summarise(queries, results)
     assert s["out_of_kb"] == 60
     assert s["out_of_kb_handoff"] >= 0.85
-    for q, r in zip(queries, results):
+    for _q, r in zip(queries, results):
         if r.decision.action == "handoff":
             assert r.decision.reason in {"low_score", "ambiguous"}
         else:
@@ -131,8 +133,18 @@ def test_the_english_only_model_never_answers_another_script(embedder):
     from retrieval import Unit
 
     retriever = Retriever(embedder, policy_for("minilm"))
-    retriever.add_units([Unit(1, "it-ru-network-drive", "Как подключить сетевой диск",
-                              "Как подключить сетевой диск", "Откройте Проводник → Этот компьютер …", "title")])
+    retriever.add_units(
+        [
+            Unit(
+                1,
+                "it-ru-network-drive",
+                "Как подключить сетевой диск",
+                "Как подключить сетевой диск",
+                "Откройте Проводник → Этот компьютер …",
+                "title",
+            )
+        ]
+    )
     r = retriever.answer("Как подключить сетевой диск?")
     assert r.best.article_id == "it-ru-network-drive" and r.best.score > 0.9  # looks certain …
     assert (r.decision.action, r.decision.reason) == ("handoff", "unsupported_language")  # … and is not trusted

@@ -1,6 +1,7 @@
 """Lines, skill groups and categories: who may claim what, routing at opening from the tried articles'
 tags, PATCH (priority, category, group), the queue's filters and SLA sort, the admin API, and developer
 requests sent to the configured webhook. Domain on `sessions`; HTTP on one running app; both databases."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -57,8 +58,10 @@ def test_category_at_opening_only_when_exactly_one_matches(sessions):
         assert any(e.action == "routed" for e in service.events(s, one.id))
         # The suggestion ranks by shared tags; two equally good candidates are left to the agent.
         found = routing.matching_categories(s, ["password", "printer", "printing"])
-        assert [(c.slug, shared) for c, shared in found] == [("printing", ["printer", "printing"]),
-                                                            ("accounts", ["password"])]
+        assert [(c.slug, shared) for c, shared in found] == [
+            ("printing", ["printer", "printing"]),
+            ("accounts", ["password"]),
+        ]
 
 
 def test_patch_reroutes_only_while_waiting_on_l1(sessions):
@@ -122,8 +125,9 @@ def test_queue_filters_and_sla_sort(sessions):
 @pytest.fixture(scope="module")
 def app(module_db_url, tmp_path_factory, embedder):
     # The webhook receiver is not reachable: delivery is the outbox's job; here we check what is queued.
-    with running_app(module_db_url, tmp_path_factory.mktemp("data"),
-                     dev_webhook_url="http://127.0.0.1:9/dev-requests") as (base, runtime):
+    with running_app(
+        module_db_url, tmp_path_factory.mktemp("data"), dev_webhook_url="http://127.0.0.1:9/dev-requests"
+    ) as (base, runtime):
         yield base, runtime
 
 
@@ -144,24 +148,33 @@ def test_admin_routing_and_auto_category_over_http(app):
         assert r.status_code == 422 and "slug" in r.json()["message"]
         r = http.post("/api/v1/admin/groups/acc/members", json={"agent_id": nina_id}, headers=mgr)
         assert [m["name"] for m in r.json()["members"]] == ["r-nina"]
-        assert http.post("/api/v1/admin/groups/nope/members", json={"agent_id": nina_id},
-                         headers=mgr).status_code == 422
-        r = http.post("/api/v1/admin/categories", json={"slug": "accounts", "name": "Accounts", "line": "L1",
-                                                         "group": "ghost", "tags": ["password"]}, headers=mgr)
+        assert (
+            http.post("/api/v1/admin/groups/nope/members", json={"agent_id": nina_id}, headers=mgr).status_code == 422
+        )
+        r = http.post(
+            "/api/v1/admin/categories",
+            json={"slug": "accounts", "name": "Accounts", "line": "L1", "group": "ghost", "tags": ["password"]},
+            headers=mgr,
+        )
         assert r.status_code == 422 and "ghost" in r.json()["message"]
-        for body in ({"slug": "accounts", "name": "Accounts", "line": "L1", "group": "acc",
-                      "tags": ["Password", "lockout"]},
-                     {"slug": "printing", "name": "Printers", "line": "L2", "tags": ["printer"]}):
+        for body in (
+            {"slug": "accounts", "name": "Accounts", "line": "L1", "group": "acc", "tags": ["Password", "lockout"]},
+            {"slug": "printing", "name": "Printers", "line": "L2", "tags": ["printer"]},
+        ):
             r = http.post("/api/v1/admin/categories", json=body, headers=mgr)
             assert r.status_code == 201, r.text
         cats = http.get("/api/v1/admin/categories", headers=l1).json()  # any agent reads them
         assert [(c["slug"], c["line"], c["group"], c["tags"]) for c in cats] == [
-            ("accounts", "L1", "acc", ["lockout", "password"]), ("printing", "L2", None, ["printer"])]
+            ("accounts", "L1", "acc", ["lockout", "password"]),
+            ("printing", "L2", None, ["printer"]),
+        ]
 
         # A password question the bot could not settle lands in "accounts" with its group.
         user = ChatUser(http, "r-bob")
-        assert user.send("I forgot my password, how can I reset it?").json()["replies"][0]["article"]["id"] == \
-            "it-password-reset"
+        assert (
+            user.send("I forgot my password, how can I reset it?").json()["replies"][0]["article"]["id"]
+            == "it-password-reset"
+        )
         user.send(action="not_helped")
         number = user.send(action="not_helped").json()["ticket"]
         t = http.get(f"/api/v1/tickets/{number}", headers=l1).json()
@@ -214,21 +227,34 @@ def test_developer_request_is_queued_for_the_webhook(app):
     with httpx.Client(base_url=base, timeout=30) as http:
         number = ChatUser(http, "w-bob").send("I need to talk to a human").json()["ticket"]
         http.post(f"/api/v1/tickets/{number}/claim", headers=l1).raise_for_status()
-        r = http.post(f"/api/v1/tickets/{number}/external-refs",
-                      json={"system": "ERP", "ref": "ERP-77", "url": "https://tracker.example/ERP-77",
-                            "note": "export crashes on invoices over 1000 lines"}, headers=l1)
+        r = http.post(
+            f"/api/v1/tickets/{number}/external-refs",
+            json={
+                "system": "ERP",
+                "ref": "ERP-77",
+                "url": "https://tracker.example/ERP-77",
+                "note": "export crashes on invoices over 1000 lines",
+            },
+            headers=l1,
+        )
         assert r.status_code == 201, r.text
         assert r.json()["webhook"] is True
         refs = http.get(f"/api/v1/tickets/{number}/external-refs", headers=l1).json()
         assert [(x["ref"], x["webhook"]) for x in refs] == [("ERP-77", True)]
     with runtime.sessions() as s:
-        items = s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == number,
-                                                   OutboxItem.audience == "webhook")).all()
+        items = s.scalars(
+            select(OutboxItem).where(OutboxItem.ticket_id == number, OutboxItem.audience == "webhook")
+        ).all()
         assert len(items) == 1
         item = items[0]
         assert (item.channel, item.event) == ("webhook", "dev_request")
         p = item.payload
         assert (p["ticket"], p["system"], p["ref"], p["url"], p["created_by"]) == (
-            number, "ERP", "ERP-77", "https://tracker.example/ERP-77", "w-anna")
+            number,
+            "ERP",
+            "ERP-77",
+            "https://tracker.example/ERP-77",
+            "w-anna",
+        )
         assert p["question"] == "I need to talk to a human" and p["note"].startswith("export crashes")
         assert p["subject"]

@@ -2,6 +2,7 @@
 reaches the user streaming from A at once, an article published on A answers on B without a restart, rate
 limits are shared; with Redis unreachable an instance still starts and works (a WARNING says so); the
 Telegram poller's lease lets exactly one process poll and passes to another when the holder is killed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ import httpx
 import pytest
 import redis
 
-from api.settings import Settings
+from core.settings import Settings
 from tests.conftest import ROOT, _database
 from tests.fakes.telegram_api import FakeTelegram, TgUser
 from tests.live import ChatUser, free_port, make_agent, serve_app
@@ -31,8 +32,10 @@ from tests.live import ChatUser, free_port, make_agent, serve_app
 TOKEN = "515151:TEST-scale-out-token"
 REDIS_URL = os.environ.get("FIRSTLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 QUESTION = "my office badge stopped opening the doors"
-BODY = ("## Badge stopped working\n\nTake the badge to the front desk on the ground floor: the receptionist "
-        "re-encodes it in a minute. Bring photo ID.\n")
+BODY = (
+    "## Badge stopped working\n\nTake the badge to the front desk on the ground floor: the receptionist "
+    "re-encodes it in a minute. Bring photo ID.\n"
+)
 
 
 def redis_ok() -> bool:
@@ -42,8 +45,9 @@ def redis_ok() -> bool:
         return False
 
 
-needs_redis = pytest.mark.skipif(not redis_ok() and not os.environ.get("FIRSTLINE_REQUIRE_REDIS"),
-                                 reason=f"Redis at {REDIS_URL} is not reachable")
+needs_redis = pytest.mark.skipif(
+    not redis_ok() and not os.environ.get("FIRSTLINE_REQUIRE_REDIS"), reason=f"Redis at {REDIS_URL} is not reachable"
+)
 
 
 @contextmanager
@@ -62,8 +66,9 @@ class EventReader:
         self.opened = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._task: asyncio.Task | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(self._run(base, path, params, headers),), daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._run(base, path, params, headers),), daemon=True
+        )
         self._thread.start()
         assert self.opened.wait(10), "the stream did not open"
 
@@ -102,7 +107,6 @@ class EventReader:
                 return at, data
 
 
-
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """Instances A and B: the same PostgreSQL and Redis, each its own runtime, retriever and relay."""
@@ -114,8 +118,13 @@ def pair(tmp_path_factory):
         with ExitStack() as stack:
             stack.enter_context(fake.running())
             # Telegram by long polling: one poller for both instances.
-            common = dict(redis_url=REDIS_URL, chat_rate_per_minute=5, telegram_bot_token=TOKEN,
-                          telegram_api_base=fake.base_url, load_sample_kb=False)  # the tests bring their article
+            common = dict(
+                redis_url=REDIS_URL,
+                chat_rate_per_minute=5,
+                telegram_bot_token=TOKEN,
+                telegram_api_base=fake.base_url,
+                load_sample_kb=False,
+            )  # the tests bring their article
             a = stack.enter_context(serve(url, tmp_path_factory.mktemp("a"), **common))
             b = stack.enter_context(serve(url, tmp_path_factory.mktemp("b"), **common))
             deadline = time.time() + 10
@@ -156,8 +165,7 @@ def test_agent_reply_on_b_reaches_user_streaming_from_a(pair):
             time.sleep(0.3)  # the stream has read the DB once and waits (Redis up: its own poll is 5 s)
             http_b.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
             sent = time.monotonic()
-            r = http_b.post(f"/api/v1/tickets/{number}/reply", json={"text": "Hello from instance B"},
-                            headers=agent)
+            r = http_b.post(f"/api/v1/tickets/{number}/reply", json={"text": "Hello from instance B"}, headers=agent)
             r.raise_for_status()
             got = stream.wait_for(lambda name, d: d.get("text") == "Hello from instance B", timeout=4)
             assert got is not None, "the reply posted on B never reached the stream on A"
@@ -180,8 +188,9 @@ def test_article_published_on_a_answers_on_b_without_restart(pair):
 
     with httpx.Client(base_url=base_a, timeout=30) as http_a, httpx.Client(base_url=base_b, timeout=30) as http_b:
         assert ChatUser(http_b, "badge-0").send(QUESTION).json()["state"] == "waiting_for_agent"
-        r = http_a.post("/api/v1/kb/articles", json={"id": art, "title": "Door badge not working", "body": BODY},
-                        headers=agent)
+        r = http_a.post(
+            "/api/v1/kb/articles", json={"id": art, "title": "Door badge not working", "body": BODY}, headers=agent
+        )
         assert r.status_code == 201, r.text
         started = time.monotonic()
         assert http_a.post(f"/api/v1/kb/articles/{art}/publish", headers=agent).json()["status"] == "published"
@@ -221,10 +230,15 @@ def test_rate_limit_is_shared_by_the_instances(pair):
 def test_unreachable_redis_degrades_with_a_warning(tmp_path, caplog):
     closed = free_port()  # nothing listens there
     caplog.set_level(logging.WARNING)
-    with serve(f"sqlite:///{tmp_path / 'fl.db'}", tmp_path / "data", redis_url=f"redis://127.0.0.1:{closed}/0",
-               chat_rate_per_minute=3, load_sample_kb=False) as (base, runtime, app):
+    with serve(
+        f"sqlite:///{tmp_path / 'fl.db'}",
+        tmp_path / "data",
+        redis_url=f"redis://127.0.0.1:{closed}/0",
+        chat_rate_per_minute=3,
+        load_sample_kb=False,
+    ) as (base, runtime, app):
         deadline = time.time() + 10
-        while not any(r.name == "api.relay" and "unreachable" in r.getMessage() for r in caplog.records):
+        while not any(r.name == "core.relay" and "unreachable" in r.getMessage() for r in caplog.records):
             assert time.time() < deadline, "no warning about Redis"
             time.sleep(0.05)
         agent = make_agent(runtime, "solo")
@@ -238,22 +252,23 @@ def test_unreachable_redis_degrades_with_a_warning(tmp_path, caplog):
             stream = EventReader(base, "/api/v1/chat/stream", {"user": user.user, "after": last}, user.headers)
             try:
                 http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
-                http.post(f"/api/v1/tickets/{number}/reply", json={"text": "still here"},
-                          headers=agent).raise_for_status()
+                http.post(
+                    f"/api/v1/tickets/{number}/reply", json={"text": "still here"}, headers=agent
+                ).raise_for_status()
                 assert stream.wait_for(lambda n, d: d.get("text") == "still here", timeout=3) is not None
             finally:
                 stream.close()
             # Rate limits fall back to this process's counters: still enforced.
             codes = [user.send(f"question {i}").status_code for i in range(4)]
             assert 429 in codes and codes[0] == 200, codes
-    assert not any(r.levelno >= logging.ERROR and r.name.startswith("api.") for r in caplog.records)
+    assert not any(r.levelno >= logging.ERROR and r.name.startswith(("api.", "core.")) for r in caplog.records)
 
 
 # -- the Telegram poller's lease ----------------------------------------------------------------------
 CONTENDER = """
 import asyncio, sys
 from redis import asyncio as aioredis
-from api.lease import RedisLease, run_while_holding
+from core.lease import RedisLease, run_while_holding
 
 async def work():
     print("holding", flush=True)
@@ -271,12 +286,13 @@ asyncio.run(main())
 async def test_exactly_one_contender_holds_the_lease_and_another_takes_over_when_it_dies():
     from redis import asyncio as aioredis
 
-    from api.lease import RedisLease, run_while_holding
+    from core.lease import RedisLease, run_while_holding
 
     # A 2 s lease: renewals every ttl/3 keep up even on a busy 2-core CI machine.
     key, ttl = f"firstline-test:lease:{uuid.uuid4().hex}", 2.0
-    holder = subprocess.Popen([sys.executable, "-c", CONTENDER, REDIS_URL, key, str(ttl)], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", CONTENDER, REDIS_URL, key, str(ttl)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     client = aioredis.Redis.from_url(REDIS_URL)
     running: list[str] = []
 
@@ -288,8 +304,10 @@ async def test_exactly_one_contender_holds_the_lease_and_another_takes_over_when
     try:
         line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 15)
         assert line.strip() == "holding"
-        tasks = [asyncio.create_task(run_while_holding(RedisLease(client, key, ttl), lambda n=n: work(n), n))
-                 for n in ("b", "c")]
+        tasks = [
+            asyncio.create_task(run_while_holding(RedisLease(client, key, ttl), lambda n=n: work(n), n))
+            for n in ("b", "c")
+        ]
         await asyncio.sleep(3 * ttl)  # several lease periods: the live holder keeps renewing
         assert running == []
         holder.send_signal(signal.SIGKILL)  # dies without releasing
@@ -322,8 +340,11 @@ async def test_exactly_one_contender_holds_the_lease_and_another_takes_over_when
 @contextmanager
 def private_redis(port: int):
     """A throwaway redis-server (the shared one on 6379 is never stopped by tests)."""
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 10
         while True:
@@ -342,9 +363,9 @@ def private_redis(port: int):
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 async def test_relay_survives_redis_going_away_and_coming_back(caplog):
-    from api.relay import Event, Relay
+    from core.relay import Event, Relay
 
-    caplog.set_level(logging.INFO, logger="api.relay")
+    caplog.set_level(logging.INFO, logger="core.relay")
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
 
@@ -388,7 +409,7 @@ async def test_a_holder_cancelled_in_the_middle_of_a_renewal_still_stops_and_let
     cancelled holder renew for ever. The renewal here swallows it the same way, every time."""
     from redis import asyncio as aioredis
 
-    from api.lease import RedisLease, run_while_holding
+    from core.lease import RedisLease, run_while_holding
 
     renewing = asyncio.Event()
 

@@ -1,6 +1,7 @@
 """The SLA scheduler on SQLite and PostgreSQL, driven with explicit times: each warning and breach is
 announced once (also across restarts and concurrent processes), a paused clock is silent, a missed
 resolution target can move the ticket up a line, and the managers' digest goes out once a day."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,9 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from core.db import make_engine, make_session_factory, transaction
 from tickets import sla
 from tickets.agents import create_agent, link_accounts
-from tickets.db import make_engine, make_session_factory, transaction
 from tickets.models import Conversation, OutboxItem, Ticket, TicketEvent
 from tickets.ops_models import Escalation
 from tickets.scheduler import Notice, Scheduler, check_sla, daily_digest
@@ -51,9 +52,17 @@ def open_ticket(sessions, created: datetime, priority: str) -> int:
         conv = Conversation(channel="web", user_ref=f"s{next(_users)}", thread_ref="", offered=[])
         s.add(conv)
         s.flush()
-        t = Ticket(conversation_id=conv.id, requester=conv.user_ref, channel="web", subject="mail is down",
-                   question="mail is down", handoff_reason="user_request", bot_tried=[], priority=priority,
-                   created_at=created)
+        t = Ticket(
+            conversation_id=conv.id,
+            requester=conv.user_ref,
+            channel="web",
+            subject="mail is down",
+            question="mail is down",
+            handoff_reason="user_request",
+            bot_tried=[],
+            priority=priority,
+            created_at=created,
+        )
         s.add(t)
         s.flush()
         sla.ticket_opened(s, t, now=created)
@@ -62,15 +71,25 @@ def open_ticket(sessions, created: datetime, priority: str) -> int:
 
 def audit(sessions, number: int) -> list[tuple[str, str]]:
     with sessions() as s:
-        return [(e.action, e.detail.get("kind")) for e in s.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == number, TicketEvent.action.like("sla_%"))
-            .order_by(TicketEvent.id))]
+        return [
+            (e.action, e.detail.get("kind"))
+            for e in s.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == number, TicketEvent.action.like("sla_%"))
+                .order_by(TicketEvent.id)
+            )
+        ]
 
 
 def staff_notices(sessions, number: int) -> list[str]:
     with sessions() as s:
-        return list(s.scalars(select(OutboxItem.event).where(OutboxItem.ticket_id == number,
-                                                             OutboxItem.audience == "staff").order_by(OutboxItem.id)))
+        return list(
+            s.scalars(
+                select(OutboxItem.event)
+                .where(OutboxItem.ticket_id == number, OutboxItem.audience == "staff")
+                .order_by(OutboxItem.id)
+            )
+        )
 
 
 def test_a_warning_then_a_breach_each_once(desk):
@@ -104,8 +123,10 @@ def test_a_warning_then_a_breach_each_once(desk):
 
 def test_a_missed_deadline_found_late_is_announced_as_a_breach_only(desk):
     number = open_ticket(desk, MON_0900, "normal")
-    assert check_sla(desk, utc(2027, 1, 20, 12, 0)) == [Notice(number, "first_response_breach"),
-                                                        Notice(number, "resolution_breach")]
+    assert check_sla(desk, utc(2027, 1, 20, 12, 0)) == [
+        Notice(number, "first_response_breach"),
+        Notice(number, "resolution_breach"),
+    ]
     assert audit(desk, number) == [("sla_breach", "first_response_breach"), ("sla_breach", "resolution_breach")]
 
 
@@ -181,7 +202,8 @@ def test_a_missed_resolution_target_escalates_to_the_next_line_once(desk):
         assert t.line == "L2"
         escalations = list(s.scalars(select(Escalation).where(Escalation.ticket_id == number)))
         assert [(e.kind, e.from_line, e.to_line, e.by) for e in escalations] == [
-            ("automatic", "L1", "L2", "system:sla")]
+            ("automatic", "L1", "L2", "system:sla")
+        ]
         assert "resolution" in escalations[0].note
     assert "escalated" in staff_notices(desk, number)  # L2 and the manager hear of the escalation
 

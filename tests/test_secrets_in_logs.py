@@ -4,6 +4,7 @@ The real app runs with every secret set and the root and uvicorn loggers at DEBU
 goes through startup, web chat, an agent signing in, Telegram webhook calls (one whose file download fails: the
 Bot API puts the bot token in file URLs) and outbound deliveries that fail and log errors (SMS provider, the
 developers' webhook). Every record, formatted with its traceback, is searched for every secret value."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from api.settings import Settings
 from bot.sms import signature
+from core.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram, TgUser
 from tests.live import free_port, make_agent, serve_app
 
@@ -127,12 +128,21 @@ def test_no_secret_in_logs_repr_or_errors(tmp_path, debug_logs, refusing_server)
     errors: list[str] = []
     with fake.running():
         settings = Settings(
-            data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'firstline.db'}",
-            telegram_bot_token=TG_TOKEN, telegram_api_base=fake.base_url,
+            data_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'firstline.db'}",
+            telegram_bot_token=TG_TOKEN,
+            telegram_api_base=fake.base_url,
             telegram_webhook_url="https://desk.example.test/api/v1/telegram/webhook",
-            slack_api_base=_closed_port_url("/api/"), smtp_relay=f"127.0.0.1:{free_port()}",
-            smtp_username="desk", sms_api_url=f"{refusing_server}/send", sms_from="+1000",
-            dev_webhook_url=f"{refusing_server}/dev-hook", sla_check_seconds=3600, load_sample_kb=False, **SECRETS)
+            slack_api_base=_closed_port_url("/api/"),
+            smtp_relay=f"127.0.0.1:{free_port()}",
+            smtp_username="desk",
+            sms_api_url=f"{refusing_server}/send",
+            sms_from="+1000",
+            dev_webhook_url=f"{refusing_server}/dev-hook",
+            sla_check_seconds=3600,
+            load_sample_kb=False,
+            **SECRETS,
+        )
         with serve_app(settings, log_level="debug", log_config=None, access_log=True) as (base, runtime, _):
             secrets = dict(SECRETS, telegram_bot_token=TG_TOKEN)
             secrets["manager_token"] = make_agent(runtime, "lee", "manager")["Authorization"].split()[1]
@@ -146,14 +156,19 @@ def test_no_secret_in_logs_repr_or_errors(tmp_path, debug_logs, refusing_server)
     logs = capture.text()
     assert "telegram" in logs and "GET /api/v1/chat/messages" in logs, "the flows did not run (nothing logged)"
     failed = [line for line in capture.lines if "failed for good" in line]
-    assert any("SMS provider refused" in f for f in failed) and any("webhook: HTTP 400" in f for f in failed), \
+    assert any("SMS provider refused" in f for f in failed) and any("webhook: HTTP 400" in f for f in failed), (
         "the failing deliveries were not logged"
+    )
     assert "downloading document" in logs, "the failed Telegram download was not logged"
     app_records = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if ours(r))
-    views = {"log records": logs, "caplog": app_records, "repr(Settings)": repr(settings),
-             "str(Settings)": str(settings), "error responses": "\n".join(errors)}
-    leaks = [f"{name} in {where}" for name, value in secrets.items() for where, text in views.items()
-             if value in text]
+    views = {
+        "log records": logs,
+        "caplog": app_records,
+        "repr(Settings)": repr(settings),
+        "str(Settings)": str(settings),
+        "error responses": "\n".join(errors),
+    }
+    leaks = [f"{name} in {where}" for name, value in secrets.items() for where, text in views.items() if value in text]
     assert not leaks, leaks
 
 
@@ -166,8 +181,7 @@ def _drive(http: httpx.Client, fake: FakeTelegram, errors: list[str], token: str
     ann = r.json()
     minted["chat_token"] = ann["user_token"]
     http.get("/api/v1/chat/messages", params={"user": "ann"}, headers={"X-Chat-Token": ann["user_token"]})
-    errors.append(http.get("/api/v1/chat/messages", params={"user": "ann"},
-                           headers={"X-Chat-Token": "wrong"}).text)
+    errors.append(http.get("/api/v1/chat/messages", params={"user": "ann"}, headers={"X-Chat-Token": "wrong"}).text)
 
     # An agent signs in to the console (the form carries the token), then uses the API.
     page = http.get("/console")
@@ -184,8 +198,9 @@ def _drive(http: httpx.Client, fake: FakeTelegram, errors: list[str], token: str
     errors.append(http.get("/api/v1/agents/me", headers={"Authorization": "Bearer not-a-token"}).text)
     # A request to the developers (queued for the webhook at a closed port: fails, logged, retried).
     number = ann["ticket"]
-    http.post(f"/api/v1/tickets/{number}/external-refs", json={"system": "ERP", "ref": "ERP-1"},
-              headers=auth).raise_for_status()
+    http.post(
+        f"/api/v1/tickets/{number}/external-refs", json={"system": "ERP", "ref": "ERP-1"}, headers=auth
+    ).raise_for_status()
 
     # Telegram webhook: a wrong secret, a question, and a document whose download fails.
     hook = "/api/v1/telegram/webhook"
@@ -201,24 +216,34 @@ def _drive(http: httpx.Client, fake: FakeTelegram, errors: list[str], token: str
 
     # SMS in (signed): the bot's answer goes to a provider at a closed port (fails, logged, retried).
     body = json.dumps({"from": "+15550001", "to": "+1000", "text": "printer jam", "id": "sms-1"}).encode()
-    r = http.post("/api/v1/sms/inbound", content=body, headers={
-        "Content-Type": "application/json",
-        "X-Firstline-Signature": signature(SECRETS["sms_webhook_secret"], body)})
+    r = http.post(
+        "/api/v1/sms/inbound",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Firstline-Signature": signature(SECRETS["sms_webhook_secret"], body),
+        },
+    )
     r.raise_for_status()
     errors.append(http.post("/api/v1/sms/inbound", content=body, headers={"Content-Type": "application/json"}).text)
     # Slack without a valid signature
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(b"wrong", f"v0:{ts}:{{}}".encode(), hashlib.sha256).hexdigest()
-    errors.append(http.post("/slack/events", content=b"{}", headers={"X-Slack-Request-Timestamp": ts,
-                                                                     "X-Slack-Signature": sig}).text)
+    errors.append(
+        http.post(
+            "/slack/events", content=b"{}", headers={"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}
+        ).text
+    )
     return minted
 
 
-
 def test_settings_never_print_passwords_inside_urls():
-    settings = Settings(database_url="postgresql+psycopg://desk:pg-pass-123@db:5432/firstline",
-                        redis_url="redis://:redis-pass-456@cache:6379/0", smtp_password="smtp-pass-789",
-                        secret_key="key-000")
+    settings = Settings(
+        database_url="postgresql+psycopg://desk:pg-pass-123@db:5432/firstline",
+        redis_url="redis://:redis-pass-456@cache:6379/0",
+        smtp_password="smtp-pass-789",
+        secret_key="key-000",
+    )
     for text in (repr(settings), str(settings)):
         assert not any(p in text for p in ("pg-pass-123", "redis-pass-456", "smtp-pass-789", "key-000")), text
         assert "postgresql+psycopg://desk:***@db:5432/firstline" in text

@@ -1,6 +1,7 @@
 """What an attacker or a careless user tries against the running app, on SQLite and PostgreSQL: another user's
 data, unsafe links, text and dates the service cannot store, old cookies and tokens, guessing, look-alike
 identities, publishing without permission."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,20 @@ def raw_json(client: httpx.Client, path: str, body: str, **headers) -> httpx.Res
 
 
 # -- 3. links and headers ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/", "/console", "/docs", "/static/chat.js", "/healthz", "/openapi.json",
-                                  "/api/v1/tickets", "/no/such/page", "/kb/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/console",
+        "/docs",
+        "/static/chat.js",
+        "/healthz",
+        "/openapi.json",
+        "/api/v1/tickets",
+        "/no/such/page",
+        "/kb/nothing-here",
+    ],
+)
 def test_every_response_carries_strict_security_headers(app, http, path):
     r = http.get(path)
     csp = r.headers.get("content-security-policy", "")
@@ -62,26 +75,43 @@ def test_api_docs_are_served_from_our_own_files(app, http):
         assert http.get(s).status_code == 200, s
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(document.cookie)", " JavaScript:alert(1)", "java\tscript:alert(1)",
-                                 "data:text/html,<script>alert(1)</script>", "vbscript:msgbox", "//evil.example/x",
-                                 "https://", "https://jira.example.com/\u0000x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.cookie)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox",
+        "//evil.example/x",
+        "https://",
+        "https://jira.example.com/\u0000x",
+    ],
+)
 def test_only_http_links_are_stored_as_references(app, http, url):
     _, runtime = app
     l1 = make_agent(runtime, f"linker-{abs(hash(url)) % 10**8}")
     number = ChatUser(http, f"link-user-{abs(hash(url)) % 10**8}").send("talk to a human").json()["ticket"]
     http.post(f"/api/v1/tickets/{number}/claim", headers=l1).raise_for_status()
-    r = raw_json(http, f"/api/v1/tickets/{number}/external-refs",
-                 json.dumps({"system": "jira", "ref": "OPS-1", "url": url}), **l1)
+    r = raw_json(
+        http,
+        f"/api/v1/tickets/{number}/external-refs",
+        json.dumps({"system": "jira", "ref": "OPS-1", "url": url}),
+        **l1,
+    )
     assert r.status_code == 422 and re.search(r"url|nul", r.text, re.I), r.text
-    r = http.post(f"/api/v1/tickets/{number}/external-refs",
-                  json={"system": "jira", "ref": "OPS-1", "url": "https://jira.example.com/browse/OPS-1"}, headers=l1)
+    r = http.post(
+        f"/api/v1/tickets/{number}/external-refs",
+        json={"system": "jira", "ref": "OPS-1", "url": "https://jira.example.com/browse/OPS-1"},
+        headers=l1,
+    )
     assert r.status_code == 201
     urls = [x["url"] for x in http.get(f"/api/v1/tickets/{number}/external-refs", headers=l1).json()]
     assert urls == ["https://jira.example.com/browse/OPS-1"]
 
 
 def test_url_settings_refuse_script_links():
-    from api.settings import Settings
+    from core.settings import Settings
 
     with pytest.raises(ValueError, match="http"):
         Settings(dev_webhook_url="javascript:alert(1)")
@@ -104,13 +134,18 @@ def test_unstorable_chat_text_is_refused_clearly_and_nothing_is_stored(app, http
 def test_unstorable_text_in_paths_queries_and_forms_is_a_422(app, http):
     _, runtime = app
     mgr = make_agent(runtime, "surrogate-manager", "manager")
-    for r in (http.get("/api/v1/chat/messages", params={"user": "a\x00b"}),
-              http.get("/api/v1/chat/messages?user=%ED%A0%80"),  # the UTF-8 spelling of U+D800
-              http.get("/api/v1/kb/search", params={"q": "\x00"}, headers=mgr),
-              http.get("/kb/%00"),
-              raw_json(http, "/api/v1/agents", '{"name": "x\\ud83d", "role": "l1"}', **mgr),
-              http.post("/console/login", content=b"name=a%00&token=b&csrf=c",
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})):
+    for r in (
+        http.get("/api/v1/chat/messages", params={"user": "a\x00b"}),
+        http.get("/api/v1/chat/messages?user=%ED%A0%80"),  # the UTF-8 spelling of U+D800
+        http.get("/api/v1/kb/search", params={"q": "\x00"}, headers=mgr),
+        http.get("/kb/%00"),
+        raw_json(http, "/api/v1/agents", '{"name": "x\\ud83d", "role": "l1"}', **mgr),
+        http.post(
+            "/console/login",
+            content=b"name=a%00&token=b&csrf=c",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+    ):
         assert r.status_code in (400, 401, 404, 422), (r.request.url, r.status_code, r.text)
         assert r.status_code != 500
 
@@ -119,11 +154,13 @@ def test_unstorable_text_in_paths_queries_and_forms_is_a_422(app, http):
 def test_extreme_dates_are_refused_with_a_clear_error(app, http, day):
     _, runtime = app
     mgr = make_agent(runtime, f"dates-{day}", "manager")
-    for path, params in (("/api/v1/reports/summary", {"start": day}),
-                         ("/api/v1/reports/summary", {"start": "2026-01-01", "end": day}),
-                         ("/api/v1/reports/summary", {"period": "year", "start": day, "format": "csv"}),
-                         ("/api/v1/time", {"start": day}),
-                         ("/api/v1/time", {"end": day})):
+    for path, params in (
+        ("/api/v1/reports/summary", {"start": day}),
+        ("/api/v1/reports/summary", {"start": "2026-01-01", "end": day}),
+        ("/api/v1/reports/summary", {"period": "year", "start": day, "format": "csv"}),
+        ("/api/v1/time", {"start": day}),
+        ("/api/v1/time", {"end": day}),
+    ):
         r = http.get(path, params=params, headers=mgr)
         assert r.status_code == 422, (path, params, r.status_code, r.text)
         assert day in r.text or "date" in r.text.lower()
@@ -218,10 +255,15 @@ def test_the_desk_always_keeps_an_active_manager(sessions):
 
 
 def firstline(db_url: str, data_dir, *args: str) -> subprocess.CompletedProcess:
-    env = {"FIRSTLINE_DATABASE_URL": db_url, "FIRSTLINE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "api.cli", "agents", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        "FIRSTLINE_DATABASE_URL": db_url,
+        "FIRSTLINE_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "agents", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_agents_command_line_disables_rotates_and_sets_roles(app, tmp_path):
@@ -272,8 +314,10 @@ def test_failed_sign_ins_are_throttled_per_name(app):
 
 
 def test_bad_bearer_tokens_are_throttled_per_address(module_db_url, tmp_path):
-    with running_app(module_db_url, tmp_path, signin_max_failures_per_address=4) as (base, runtime), \
-            httpx.Client(base_url=base, timeout=30) as http:
+    with (
+        running_app(module_db_url, tmp_path, signin_max_failures_per_address=4) as (base, runtime),
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
         good = make_agent(runtime, "rita")
         for i in range(4):
             assert http.get("/api/v1/tickets", headers={"Authorization": f"Bearer guess-{i}"}).status_code == 401
@@ -284,8 +328,10 @@ def test_bad_bearer_tokens_are_throttled_per_address(module_db_url, tmp_path):
 
 
 def test_one_address_cannot_mint_endless_new_chat_identities(module_db_url, tmp_path):
-    with running_app(module_db_url, tmp_path, new_chat_users_per_minute=5) as (base, runtime), \
-            httpx.Client(base_url=base, timeout=30) as http:
+    with (
+        running_app(module_db_url, tmp_path, new_chat_users_per_minute=5) as (base, runtime),
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
         known = ChatUser(http, "regular")
         assert known.send("hello").status_code == 200
         for i in range(4):
@@ -293,8 +339,9 @@ def test_one_address_cannot_mint_endless_new_chat_identities(module_db_url, tmp_
         r = ChatUser(http, "fresh-5").send("hello", locale="ru")
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0 and "Подождите" in r.json()["message"]
         with runtime.sessions() as s:
-            assert s.scalar(select(func.count()).select_from(Conversation)
-                            .where(Conversation.user_ref == "fresh-5")) == 0
+            assert (
+                s.scalar(select(func.count()).select_from(Conversation).where(Conversation.user_ref == "fresh-5")) == 0
+            )
         # Someone already chatting is not affected.
         assert known.send("how do I reset my password?").status_code == 200
 
@@ -311,8 +358,13 @@ def test_look_alike_web_chat_ids_are_one_user(app, http):
     same.token = alice.token
     assert same.send("and another question").status_code == 200
     with runtime.sessions() as s:
-        refs = set(s.scalars(select(Conversation.user_ref).where(Conversation.channel == "web",
-                                                                 Conversation.user_ref.like("%alice%"))))
+        refs = set(
+            s.scalars(
+                select(Conversation.user_ref).where(
+                    Conversation.channel == "web", Conversation.user_ref.like("%alice%")
+                )
+            )
+        )
     assert refs == {"alice"}
 
 
@@ -321,8 +373,11 @@ def test_publishing_knowledge_needs_the_kb_editor_permission(app, http):
     _, runtime = app
     writer = make_agent(runtime, "writer", "l1")
     boss = make_agent(runtime, "kb-boss", "manager")
-    article = {"title": "Badge reader at the side door", "body": "Hold the badge flat for two seconds.",
-               "tags": ["facilities"]}
+    article = {
+        "title": "Badge reader at the side door",
+        "body": "Hold the badge flat for two seconds.",
+        "tags": ["facilities"],
+    }
     r = http.post("/api/v1/kb/articles", json=article, headers=writer)
     assert r.status_code == 201 and r.json()["status"] == "draft"  # drafts stay open to every agent
     article_id = r.json()["id"]
@@ -336,8 +391,9 @@ def test_publishing_knowledge_needs_the_kb_editor_permission(app, http):
     r = http.post(f"/api/v1/kb/articles/{article_id}/publish", headers=writer)
     assert r.status_code == 200 and r.json()["status"] == "published"
     http.patch(f"/api/v1/agents/{writer_id}", json={"kb_editor": False}, headers=boss).raise_for_status()
-    r = http.put(f"/api/v1/kb/articles/{article_id}", json={**article, "body": "Hold it to the reader."},
-                 headers=writer)
+    r = http.put(
+        f"/api/v1/kb/articles/{article_id}", json={**article, "body": "Hold it to the reader."}, headers=writer
+    )
     assert r.status_code == 403  # a published article is the editors' to change
     assert http.post(f"/api/v1/kb/articles/{article_id}/archive", headers=boss).status_code == 200
 
@@ -356,8 +412,12 @@ def test_web_chat_tokens_expire_and_can_be_revoked(app, http):
         assert r.status_code == 200
 
     boss = make_agent(runtime, "revoker", "manager")
-    assert http.post("/api/v1/admin/chat-users/revoke", json={"user": "tomas"}, headers=make_agent(
-        runtime, "not-a-boss")).status_code == 403
+    assert (
+        http.post(
+            "/api/v1/admin/chat-users/revoke", json={"user": "tomas"}, headers=make_agent(runtime, "not-a-boss")
+        ).status_code
+        == 403
+    )
     r = http.post("/api/v1/admin/chat-users/revoke", json={"user": " Tomas"}, headers=boss)
     assert r.status_code == 200 and r.json()["user"] == "tomas"
     assert http.get("/api/v1/chat/messages", params={"user": "tomas"}, headers=user.headers).status_code == 401
@@ -379,8 +439,13 @@ def test_a_reused_client_message_id_never_mixes_two_users(app):
         again = second.send("How do I add a network printer?", client_msg_id="1").json()
         assert again["duplicate"] is True and [x["id"] for x in again["replies"]] == [x["id"] for x in r2["replies"]]
     with runtime.sessions() as s:
-        texts = dict(s.execute(select(Conversation.user_ref, Message.text).join(Conversation)
-                               .where(Message.author == "user", Message.platform_msg_id == "1")).all())
+        texts = dict(
+            s.execute(
+                select(Conversation.user_ref, Message.text)
+                .join(Conversation)
+                .where(Message.author == "user", Message.platform_msg_id == "1")
+            ).all()
+        )
     assert texts == {"uma": "How do I set up MFA on my phone?", "victor": "How do I add a network printer?"}
 
 
@@ -412,8 +477,10 @@ def test_shutdown_ends_open_live_streams_within_seconds(tmp_path):
         seen: dict = {}
 
         def listen() -> None:
-            with httpx.Client(base_url=base, timeout=httpx.Timeout(30, read=None)) as c, \
-                    c.stream("GET", "/api/v1/chat/stream", params={"user": "streamer"}, headers=user.headers) as r:
+            with (
+                httpx.Client(base_url=base, timeout=httpx.Timeout(30, read=None)) as c,
+                c.stream("GET", "/api/v1/chat/stream", params={"user": "streamer"}, headers=user.headers) as r,
+            ):
                 seen["headers"] = r.headers
                 opened.set()
                 try:

@@ -1,6 +1,7 @@
 """SLA policies and due times on tickets (SQLite and PostgreSQL): policy choice, business-hour due times,
 the pause while waiting for the user, breaches on late resolution, sla_state; and the managers' API for
 policies and holidays against the running app."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core.db import transaction
 from tests.live import make_agent, running_app
 from tickets import conversations, service, sla
 from tickets.agents import create_agent
-from tickets.db import transaction
 from tickets.models import Agent, Conversation, Ticket, TicketEvent
 from tickets.ops_models import Category, Holiday, SLAPolicy
 from tickets.sla_clock import parse_dates
@@ -54,8 +55,18 @@ def new_ticket(s, created: datetime, priority: str = "normal", category: str | N
     conv = Conversation(channel="web", user_ref=f"u{next(_users)}", thread_ref="", offered=[])
     s.add(conv)
     s.flush()
-    t = Ticket(conversation_id=conv.id, requester=conv.user_ref, channel="web", subject="vpn", question="vpn down",
-               handoff_reason="user_request", bot_tried=[], priority=priority, category=category, created_at=created)
+    t = Ticket(
+        conversation_id=conv.id,
+        requester=conv.user_ref,
+        channel="web",
+        subject="vpn",
+        question="vpn down",
+        handoff_reason="user_request",
+        bot_tried=[],
+        priority=priority,
+        category=category,
+        created_at=created,
+    )
     s.add(t)
     s.flush()
     sla.ticket_opened(s, t, now=created)
@@ -76,8 +87,7 @@ def test_default_policies_are_seeded_once(sessions):
     with sessions() as s:
         rows = {p.priority: p for p in s.scalars(select(SLAPolicy))}
     assert sorted(rows) == ["critical", "high", "low", "normal"]
-    assert [rows[p].name for p in ("critical", "high", "normal", "low")] == ["Critical (24x7)", "High", "Normal",
-                                                                            "Low"]
+    assert [rows[p].name for p in ("critical", "high", "normal", "low")] == ["Critical (24x7)", "High", "Normal", "Low"]
     assert (rows["critical"].first_response_minutes, rows["critical"].resolution_minutes) == (45, 240)
     assert rows["critical"].business_hours is False and rows["critical"].auto_escalate is True
     assert (rows["normal"].first_response_minutes, rows["normal"].resolution_minutes) == (240, 27 * 60)
@@ -90,13 +100,17 @@ def test_due_times_follow_business_hours_per_priority(desk):
         high = new_ticket(s, FRI_1730, "high")
         critical = new_ticket(s, FRI_1730, "critical")
     # Normal: 4 business hours → Monday 12:30; 27 business hours → Wednesday 17:30.
-    assert (normal.first_response_due_at, normal.resolution_due_at) == (utc(2027, 1, 11, 12, 30),
-                                                                         utc(2027, 1, 13, 17, 30))
+    assert (normal.first_response_due_at, normal.resolution_due_at) == (
+        utc(2027, 1, 11, 12, 30),
+        utc(2027, 1, 13, 17, 30),
+    )
     # High: 1 business hour → Monday 09:30; 8 business hours (30 min Friday + 7.5 h) → Monday 16:30.
     assert (high.first_response_due_at, high.resolution_due_at) == (utc(2027, 1, 11, 9, 30), utc(2027, 1, 11, 16, 30))
     # Critical is 24x7: 30 minutes and 4 hours of wall-clock time.
-    assert (critical.first_response_due_at, critical.resolution_due_at) == (utc(2027, 1, 8, 18, 0),
-                                                                             utc(2027, 1, 8, 21, 30))
+    assert (critical.first_response_due_at, critical.resolution_due_at) == (
+        utc(2027, 1, 8, 18, 0),
+        utc(2027, 1, 8, 21, 30),
+    )
     with desk() as s:  # as stored
         assert s.get(Ticket, high.id).first_response_due_at == utc(2027, 1, 11, 9, 30)
 
@@ -113,8 +127,15 @@ def test_holidays_from_the_calendar_and_from_settings_move_due_times(desk):
 
 def test_a_category_policy_beats_the_priority_default_and_no_policy_means_no_clock(desk):
     with transaction(desk) as s:
-        s.add(SLAPolicy(name="Network outage", priority="normal", category="network", first_response_minutes=15,
-                        resolution_minutes=120))
+        s.add(
+            SLAPolicy(
+                name="Network outage",
+                priority="normal",
+                category="network",
+                first_response_minutes=15,
+                resolution_minutes=120,
+            )
+        )
     with transaction(desk) as s:
         net = new_ticket(s, MON_0900, "normal", "network")
         other = new_ticket(s, MON_0900, "normal", "printers")
@@ -252,8 +273,13 @@ def test_the_service_desk_flow_sets_pauses_and_resumes_the_clock(desk):
 # -- the managers' API ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def app(module_db_url, tmp_path_factory, embedder):
-    with running_app(module_db_url, tmp_path_factory.mktemp("data"), load_sample_kb=False,
-                     holidays="2027-12-31", sla_check_seconds=0.2) as (base, runtime):
+    with running_app(
+        module_db_url,
+        tmp_path_factory.mktemp("data"),
+        load_sample_kb=False,
+        holidays="2027-12-31",
+        sla_check_seconds=0.2,
+    ) as (base, runtime):
         yield base, runtime
 
 
@@ -269,8 +295,13 @@ def test_policies_api(app):
         assert [p["priority"] for p in policies] == ["critical", "high", "normal", "low"]  # seeded at start
         high = policies[1]
 
-        body = {"name": "VPN high", "priority": "high", "category": "vpn", "first_response_minutes": 15,
-                "resolution_minutes": 120}
+        body = {
+            "name": "VPN high",
+            "priority": "high",
+            "category": "vpn",
+            "first_response_minutes": 15,
+            "resolution_minutes": 120,
+        }
         r = http.post("/api/v1/admin/sla-policies", json=body, headers=boss)
         assert r.status_code == 201, r.text
         created = r.json()
@@ -279,24 +310,37 @@ def test_policies_api(app):
         dup_default = {**body, "category": None, "name": "another high"}
         r = http.post("/api/v1/admin/sla-policies", json=dup_default, headers=boss)
         assert r.status_code == 409 and f"policy #{high['id']}" in r.json()["message"]
-        for bad, words in [({**body, "category": "nope"}, "unknown category 'nope'"),
-                           ({**body, "priority": "urgent"}, "priority"),
-                           ({**body, "first_response_minutes": 0}, "first_response_minutes"),
-                           ({**body, "first_response_minutes": 300}, "cannot be longer"),
-                           ({**body, "warn_ratio": 1.5}, "warn_ratio")]:
+        for bad, words in [
+            ({**body, "category": "nope"}, "unknown category 'nope'"),
+            ({**body, "priority": "urgent"}, "priority"),
+            ({**body, "first_response_minutes": 0}, "first_response_minutes"),
+            ({**body, "first_response_minutes": 300}, "cannot be longer"),
+            ({**body, "warn_ratio": 1.5}, "warn_ratio"),
+        ]:
             r = http.post("/api/v1/admin/sla-policies", json=bad, headers=boss)
             assert r.status_code == 422 and words in r.json()["message"], (bad, r.text)
 
-        r = http.put(f"/api/v1/admin/sla-policies/{high['id']}", json={"first_response_minutes": 90,
-                                                                         "auto_escalate": True}, headers=boss)
+        r = http.put(
+            f"/api/v1/admin/sla-policies/{high['id']}",
+            json={"first_response_minutes": 90, "auto_escalate": True},
+            headers=boss,
+        )
         assert r.status_code == 200, r.text
-        assert (r.json()["first_response_minutes"], r.json()["resolution_minutes"], r.json()["auto_escalate"]) == \
-            (90, 480, True)
-        assert http.put(f"/api/v1/admin/sla-policies/{high['id']}", json={"resolution_minutes": 60},
-                        headers=boss).status_code == 422
+        assert (r.json()["first_response_minutes"], r.json()["resolution_minutes"], r.json()["auto_escalate"]) == (
+            90,
+            480,
+            True,
+        )
+        assert (
+            http.put(
+                f"/api/v1/admin/sla-policies/{high['id']}", json={"resolution_minutes": 60}, headers=boss
+            ).status_code
+            == 422
+        )
         assert http.put("/api/v1/admin/sla-policies/99999", json={"name": "x"}, headers=boss).status_code == 404
-        assert http.put(f"/api/v1/admin/sla-policies/{high['id']}", json={"name": None},
-                        headers=boss).status_code == 422
+        assert (
+            http.put(f"/api/v1/admin/sla-policies/{high['id']}", json={"name": None}, headers=boss).status_code == 422
+        )
     with runtime.sessions() as s:
         assert s.get(SLAPolicy, high["id"]).first_response_minutes == 90
 
@@ -308,8 +352,17 @@ def test_holidays_api_and_open_tickets_follow_the_calendar(app):
         conv = Conversation(channel="web", user_ref="cal", thread_ref="", offered=[])
         s.add(conv)
         s.flush()
-        t = Ticket(conversation_id=conv.id, requester="cal", channel="web", subject="x", question="x",
-                   handoff_reason="user_request", bot_tried=[], priority="low", created_at=utc(2027, 12, 24, 17, 30))
+        t = Ticket(
+            conversation_id=conv.id,
+            requester="cal",
+            channel="web",
+            subject="x",
+            question="x",
+            handoff_reason="user_request",
+            bot_tried=[],
+            priority="low",
+            created_at=utc(2027, 12, 24, 17, 30),
+        )
         s.add(t)
         s.flush()
         sla.ticket_opened(s, t)
@@ -318,7 +371,8 @@ def test_holidays_api_and_open_tickets_follow_the_calendar(app):
     with httpx.Client(base_url=base, timeout=30) as http:
         assert http.get("/api/v1/admin/holidays", headers=agent).status_code == 403
         assert http.get("/api/v1/admin/holidays", headers=boss).json() == [
-            {"day": "2027-12-31", "name": "", "source": "settings", "tickets_updated": None}]
+            {"day": "2027-12-31", "name": "", "source": "settings", "tickets_updated": None}
+        ]
         r = http.post("/api/v1/admin/holidays", json={"day": "2027-12-27", "name": "Boxing day (moved)"}, headers=boss)
         assert r.status_code == 201, r.text
         assert r.json()["tickets_updated"] >= 1
@@ -349,9 +403,17 @@ def test_the_server_runs_the_scheduler_overdue_critical_tickets_are_breached_and
         conv = Conversation(channel="web", user_ref="old", thread_ref="", offered=[])
         s.add(conv)
         s.flush()
-        t = Ticket(conversation_id=conv.id, requester="old", channel="web", subject="server room is hot",
-                   question="server room is hot", handoff_reason="user_request", bot_tried=[], priority="critical",
-                   created_at=utc(2020, 3, 2, 9, 0))
+        t = Ticket(
+            conversation_id=conv.id,
+            requester="old",
+            channel="web",
+            subject="server room is hot",
+            question="server room is hot",
+            handoff_reason="user_request",
+            bot_tried=[],
+            priority="critical",
+            created_at=utc(2020, 3, 2, 9, 0),
+        )
         s.add(t)
         s.flush()
         sla.ticket_opened(s, t)

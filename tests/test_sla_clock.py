@@ -1,4 +1,5 @@
 """Business-calendar arithmetic for SLA due times: explicit datetimes, no clock, no database."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -43,8 +44,9 @@ def test_starts_outside_hours_count_from_the_next_opening():
 
 
 def test_minutes_between_is_signed_and_inverts_add_minutes():
-    cal = BusinessCalendar.from_spec("Mon-Thu 09:00-13:00,14:00-18:00; Fri 09:00-16:45", "Europe/Berlin",
-                                     holidays=[date(2027, 3, 29)])
+    cal = BusinessCalendar.from_spec(
+        "Mon-Thu 09:00-13:00,14:00-18:00; Fri 09:00-16:45", "Europe/Berlin", holidays=[date(2027, 3, 29)]
+    )
     start = utc(2027, 3, 20, 0, 0)
     for step in range(0, 14 * 24 * 60, 97):  # every 97 minutes over two weeks, across the DST change
         a = start + timedelta(minutes=step)
@@ -105,15 +107,18 @@ def test_russian_day_names():
     assert parse_hours("Пн-Чт 09:00-18:00; Пт 09:00-16:45") == parse_hours("Mon-Thu 09:00-18:00; Fri 09:00-16:45")
 
 
-@pytest.mark.parametrize("spec, words", [
-    ("", "empty"),
-    ("Mon-Fry 09:00-18:00", "unknown day 'Fry'"),
-    ("Mon-Fri 18:00-09:00", "ends before it starts"),
-    ("Mon-Fri 09:00-25:00", "bad time '25:00'"),
-    ("Mon-Fri 9-18", "bad time '9'"),
-    ("Mon-Fri 09:00-13:00,12:00-18:00", "overlapping"),
-    ("every weekday", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ("", "empty"),
+        ("Mon-Fry 09:00-18:00", "unknown day 'Fry'"),
+        ("Mon-Fri 18:00-09:00", "ends before it starts"),
+        ("Mon-Fri 09:00-25:00", "bad time '25:00'"),
+        ("Mon-Fri 9-18", "bad time '9'"),
+        ("Mon-Fri 09:00-13:00,12:00-18:00", "overlapping"),
+        ("every weekday", "cannot read"),
+    ],
+)
 def test_bad_business_hours_say_what_is_wrong(spec, words):
     with pytest.raises(CalendarError, match=words):
         parse_hours(spec)

@@ -6,6 +6,7 @@ with Take in the agents' channel → Take (unlinked: refused; linked: assigned, 
 agent's thread replies reach the user's DM, the user's messages reach the thread → !resolve → user told.
 Also: mentions answered in a thread and !handback, /it and /it tickets, App Home, Slack retries, bad and
 stale signatures, bots ignored, mrkdwn escaping, long text split, rate limits retried."""
+
 from __future__ import annotations
 
 import itertools
@@ -20,13 +21,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.outbox import Delivery, PermanentFailure, RetryAfter
 from bot.slack import SlackChannel
 from bot.slack.blocks import SECTION_LIMIT, escape, split_text, text_messages
 from bot.slack.sender import SlackSender
-from slack_sdk.web.async_client import AsyncWebClient
 from tests.fakes.slack_api import Call, FakeSlack, running_fake_slack
 from tests.live import make_agent, running_app
 from tickets.agents import link_accounts
@@ -49,68 +50,142 @@ class Slack:
     fake: FakeSlack
     runtime: object
 
-    def _post(self, path: str, body: str, content_type: str, *, timestamp: int | None = None,
-              secret: str = SECRET, headers: dict | None = None) -> httpx.Response:
+    def _post(
+        self,
+        path: str,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SECRET,
+        headers: dict | None = None,
+    ) -> httpx.Response:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-        return self.http.post(path, content=body.encode(), headers={
-            "Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
-            **(headers or {})})
+        return self.http.post(
+            path,
+            content=body.encode(),
+            headers={
+                "Content-Type": content_type,
+                "X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": signature,
+                **(headers or {}),
+            },
+        )
 
     def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None, **kw) -> httpx.Response:
-        body = json.dumps({"token": "legacy", "team_id": "T0001", "api_app_id": "A0001", "type": "event_callback",
-                           "event": event, "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
-                           "event_time": int(time.time()),
-                           "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}]})
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T0001",
+                "api_app_id": "A0001",
+                "type": "event_callback",
+                "event": event,
+                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
+            }
+        )
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return self._post("/slack/events", body, "application/json", headers=headers, **kw)
 
     def press(self, user: str, message: Call, action_id: str) -> httpx.Response:
         """A user presses a button on a message the bot posted (as recorded by the fake)."""
-        block, button = next((b, e) for b in message.args["blocks"] for e in b.get("elements") or []
-                             if e.get("action_id") == action_id)
+        block, button = next(
+            (b, e) for b in message.args["blocks"] for e in b.get("elements") or [] if e.get("action_id") == action_id
+        )
         channel, ts = message.result["channel"], message.result["ts"]
-        msg = {"type": "message", "ts": ts, "text": message.args.get("text"), "blocks": message.args["blocks"],
-               "bot_id": "BBOT", "user": "UBOT"}
+        msg = {
+            "type": "message",
+            "ts": ts,
+            "text": message.args.get("text"),
+            "blocks": message.args["blocks"],
+            "bot_id": "BBOT",
+            "user": "UBOT",
+        }
         if message.args.get("thread_ts"):
             msg["thread_ts"] = message.args["thread_ts"]
-        payload = {"type": "block_actions", "team": {"id": "T0001", "domain": "acme"},
-                   "user": {"id": user, "username": user.lower(), "team_id": "T0001"}, "api_app_id": "A0001",
-                   "token": "legacy", "trigger_id": f"tr.{uuid.uuid4().hex[:8]}",
-                   "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
-                   "channel": {"id": channel, "name": "x"}, "message": msg,
-                   "response_url": f"{self.fake.url}/response/{uuid.uuid4().hex[:8]}",
-                   "actions": [{"action_id": action_id, "block_id": block.get("block_id", "b"),
-                                "value": button["value"], "type": "button", "action_ts": f"{time.time():.6f}",
-                                "text": button["text"]}]}
-        return self._post("/slack/actions", urlencode({"payload": json.dumps(payload)}),
-                          "application/x-www-form-urlencoded")
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0001", "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "trigger_id": f"tr.{uuid.uuid4().hex[:8]}",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": "x"},
+            "message": msg,
+            "response_url": f"{self.fake.url}/response/{uuid.uuid4().hex[:8]}",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block.get("block_id", "b"),
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                    "text": button["text"],
+                }
+            ],
+        }
+        return self._post(
+            "/slack/actions", urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
 
     def command(self, user: str, text: str, channel: str = "CGENERAL") -> tuple[httpx.Response, str]:
         key = uuid.uuid4().hex[:8]
-        form = {"token": "legacy", "team_id": "T0001", "team_domain": "acme", "channel_id": channel,
-                "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/it",
-                "text": text, "api_app_id": "A0001", "response_url": f"{self.fake.url}/response/{key}",
-                "trigger_id": f"tr.{key}"}
+        form = {
+            "token": "legacy",
+            "team_id": "T0001",
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/it",
+            "text": text,
+            "api_app_id": "A0001",
+            "response_url": f"{self.fake.url}/response/{key}",
+            "trigger_id": f"tr.{key}",
+        }
         return self._post("/slack/commands", urlencode(form), "application/x-www-form-urlencoded"), key
 
 
 def dm(user: str, text: str, **extra) -> dict:
-    return {"type": "message", "channel_type": "im", "channel": f"D{user}", "user": user, "text": text,
-            "ts": slack_ts(), "client_msg_id": str(uuid.uuid4()), **extra}
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": f"D{user}",
+        "user": user,
+        "text": text,
+        "ts": slack_ts(),
+        "client_msg_id": str(uuid.uuid4()),
+        **extra,
+    }
 
 
 def in_channel(channel: str, user: str, text: str, thread_ts: str | None = None, **extra) -> dict:
-    e = {"type": "message", "channel_type": "channel", "channel": channel, "user": user, "text": text,
-         "ts": slack_ts(), "client_msg_id": str(uuid.uuid4()), **extra}
+    e = {
+        "type": "message",
+        "channel_type": "channel",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": slack_ts(),
+        "client_msg_id": str(uuid.uuid4()),
+        **extra,
+    }
     if thread_ts:
         e["thread_ts"] = thread_ts
     return e
 
 
 def buttons(call: Call) -> dict[str, str]:
-    return {e["action_id"]: e["text"]["text"] for b in call.args.get("blocks") or [] if b.get("type") == "actions"
-            for e in b["elements"]}
+    return {
+        e["action_id"]: e["text"]["text"]
+        for b in call.args.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    }
 
 
 def has_buttons(call: Call) -> bool:
@@ -144,9 +219,14 @@ def settle(slack: Slack, user: str) -> None:
 @pytest.fixture(scope="module")
 def slack(module_db_url, tmp_path_factory, embedder):
     with running_fake_slack() as fake:
-        with running_app(module_db_url, tmp_path_factory.mktemp("data"), slack_bot_token="xoxb-test-token",
-                         slack_signing_secret=SECRET, slack_agents_channel=AGENTS,
-                         slack_api_base=f"{fake.url}/api/") as (base, runtime):
+        with running_app(
+            module_db_url,
+            tmp_path_factory.mktemp("data"),
+            slack_bot_token="xoxb-test-token",
+            slack_signing_secret=SECRET,
+            slack_agents_channel=AGENTS,
+            slack_api_base=f"{fake.url}/api/",
+        ) as (base, runtime):
             with httpx.Client(base_url=base, timeout=30) as http:
                 yield Slack(http, fake, runtime)
 
@@ -195,12 +275,12 @@ def test_dm_question_to_agent_resolution(slack):
     taken = fake.wait_for("chat.update", lambda c: "Taken by *alice*" in c.text(), channel=AGENTS, ts=root)[0]
     assert "fl_take" not in buttons(taken) and "!resolve" in taken.text()
     assert slack.http.get(f"/api/v1/tickets/{number}", headers=agent).json()["status"] == "open"
-    fake.wait_for("chat.postMessage", lambda c: "alice from the service desk has joined" in c.text(),
-                  channel=dm_channel)
+    fake.wait_for(
+        "chat.postMessage", lambda c: "alice from the service desk has joined" in c.text(), channel=dm_channel
+    )
 
     # The agent writes in the notice's thread (Slack sends it escaped): the user's DM gets it.
-    slack.event(in_channel(AGENTS, "UAGENT1", "Hi! I reset it &amp; sent a code to &lt;your phone&gt;",
-                           thread_ts=root))
+    slack.event(in_channel(AGENTS, "UAGENT1", "Hi! I reset it &amp; sent a code to &lt;your phone&gt;", thread_ts=root))
     relayed = fake.wait_for("chat.postMessage", lambda c: "Hi! I reset it" in c.text(), channel=dm_channel)[0]
     assert "*alice*, IT service desk:" in relayed.text()
     assert "I reset it &amp; sent a code to &lt;your phone&gt;" in relayed.text()
@@ -223,8 +303,9 @@ def test_dm_question_to_agent_resolution(slack):
 
     # Back to the bot.
     slack.event(dm(user, "How do I connect to the VPN from home?"))
-    fake.wait_for("chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text() and has_buttons(c),
-                  channel=dm_channel)
+    fake.wait_for(
+        "chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text() and has_buttons(c), channel=dm_channel
+    )
 
 
 def test_mention_in_channel_thread_and_hand_back(slack):
@@ -260,8 +341,9 @@ def test_mention_in_channel_thread_and_hand_back(slack):
     fake.wait_for("chat.postMessage", lambda c: "The one on floor 3" in c.text(), channel=AGENTS, thread_ts=root)
 
     slack.event(in_channel(AGENTS, "UAGENT2", "!handback", thread_ts=root))
-    fake.wait_for("chat.postMessage", lambda c: "handed you back to me" in c.text(), channel=channel,
-                  thread_ts=mention["ts"])
+    fake.wait_for(
+        "chat.postMessage", lambda c: "handed you back to me" in c.text(), channel=channel, thread_ts=mention["ts"]
+    )
     fake.wait_for("chat.update", lambda c: "Handed back to the bot by *bob*" in c.text(), channel=AGENTS, ts=root)
     assert len([c for c in fake.of("chat.postMessage", channel=channel) if "ticket #" in c.text()]) == 1
 
@@ -269,8 +351,9 @@ def test_mention_in_channel_thread_and_hand_back(slack):
     again = in_channel(channel, user, "<@UBOT> how do I connect to the VPN from home?", thread_ts=mention["ts"])
     again["type"] = "app_mention"
     slack.event(again)
-    fake.wait_for("chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text(), channel=channel,
-                  thread_ts=mention["ts"])
+    fake.wait_for(
+        "chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text(), channel=channel, thread_ts=mention["ts"]
+    )
 
 
 def test_slash_command_tickets_and_app_home(slack):
@@ -282,8 +365,9 @@ def test_slash_command_tickets_and_app_home(slack):
     r, _ = slack.command(user, "how do I connect to the VPN from home?")
     assert r.status_code == 200 and ack_text(r) == "I'll answer you in our direct messages."
     fake.wait_for("conversations.open", users=user)
-    fake.wait_for("chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text() and has_buttons(c),
-                  channel=f"D{user}")
+    fake.wait_for(
+        "chat.postMessage", lambda c: "/kb/it-vpn-connect|" in c.text() and has_buttons(c), channel=f"D{user}"
+    )
 
     r, key = slack.command(user, "tickets")
     assert r.status_code == 200
@@ -297,8 +381,7 @@ def test_slash_command_tickets_and_app_home(slack):
     listed = fake.wait_for("response_url", key=key)[0]
     assert f"*#{number}*" in listed.text() and "waiting for an agent" in listed.text()
 
-    slack.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home",
-                 "event_ts": slack_ts()})
+    slack.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home", "event_ts": slack_ts()})
     home = fake.wait_for("views.publish", user_id=user)[0]
     assert home.args["view"]["type"] == "home"
     assert f"*#{number}*" in "\n".join(t for b in home.args["view"]["blocks"] for t in _texts(b))
@@ -353,8 +436,9 @@ def test_bot_messages_are_ignored(slack):
     for channel in ("DUBOT", "DUOTHERBOT", "DUEDIT"):
         assert not fake.of("chat.postMessage", channel=channel)
     with slack.runtime.sessions() as s:
-        assert not s.scalars(select(Conversation).where(
-            Conversation.user_ref.in_(["UBOT", "UOTHERBOT", "UEDIT"]))).all()
+        assert not s.scalars(
+            select(Conversation).where(Conversation.user_ref.in_(["UBOT", "UOTHERBOT", "UEDIT"]))
+        ).all()
 
 
 def test_kb_text_is_escaped_for_mrkdwn(slack):
@@ -385,10 +469,16 @@ def test_russian_user_gets_russian_texts_and_buttons(slack):
     # "Did you mean" choices carry the articles' titles.
     from bot.slack.blocks import answer_messages
 
-    [msg] = answer_messages("?", "ru", actions=["choose_1", "choose_2", "human"], owner="URU1",
-                            choices=[{"action": "choose_1", "title": "Принтер"}, {"action": "choose_2", "title": "VPN"}])
-    buttons = [(e["text"]["text"], e["action_id"]) for b in msg["blocks"] if b.get("type") == "actions"
-               for e in b["elements"]]
+    [msg] = answer_messages(
+        "?",
+        "ru",
+        actions=["choose_1", "choose_2", "human"],
+        owner="URU1",
+        choices=[{"action": "choose_1", "title": "Принтер"}, {"action": "choose_2", "title": "VPN"}],
+    )
+    buttons = [
+        (e["text"]["text"], e["action_id"]) for b in msg["blocks"] if b.get("type") == "actions" for e in b["elements"]
+    ]
     assert buttons == [("1. Принтер", "fl_choose_1"), ("2. VPN", "fl_choose_2"), ("Позвать человека", "fl_human")]
 
 
@@ -430,8 +520,9 @@ def test_long_agent_reply_is_split_and_rate_limits_are_retried(slack):
     deadline = time.time() + 10
     while True:
         with slack.runtime.sessions() as s:
-            item = s.scalars(select(OutboxItem).where(OutboxItem.message_id == r.json()["id"],
-                                                  OutboxItem.audience == "user")).one()
+            item = s.scalars(
+                select(OutboxItem).where(OutboxItem.message_id == r.json()["id"], OutboxItem.audience == "user")
+            ).one()
         if item.status != "sending" or time.time() > deadline:
             break
         time.sleep(0.05)
@@ -456,8 +547,9 @@ def test_an_answer_survives_a_slack_outage(slack):
 
 # -- units: pure functions and the sender against the fake ----------------------------------------
 def test_split_text_respects_limits_and_keeps_everything():
-    text = escape(" ".join(f"Paragraph {i} says A&B <c> and more." + ("\n\n" if i % 7 == 0 else "")
-                           for i in range(4000)))
+    text = escape(
+        " ".join(f"Paragraph {i} says A&B <c> and more." + ("\n\n" if i % 7 == 0 else "") for i in range(4000))
+    )
     pieces = split_text(text)
     assert all(0 < len(p) <= SECTION_LIMIT for p in pieces)
     assert all(not re.search(r"&[a-z]{0,3}$", p) for p in pieces)  # no entity cut in half
@@ -471,8 +563,15 @@ def test_split_text_respects_limits_and_keeps_everything():
 async def test_sender_maps_slack_errors_to_outbox_outcomes():
     with running_fake_slack() as fake:
         sender = SlackSender(AsyncWebClient(token="xoxb-t", base_url=f"{fake.url}/api/"), AGENTS)
-        d = Delivery(1, "user", "slack", "message", 0, message={"author": "system", "text": "hi", "payload": {}},
-                     conversation={"user_ref": "U1", "thread_ref": "DU1", "lang": "en"})
+        d = Delivery(
+            1,
+            "user",
+            "slack",
+            "message",
+            0,
+            message={"author": "system", "text": "hi", "payload": {}},
+            conversation={"user_ref": "U1", "thread_ref": "DU1", "lang": "en"},
+        )
         fake.fail_next("chat.postMessage", "ratelimited", retry_after=7)
         with pytest.raises(RetryAfter) as exc:
             await sender.deliver(d)
@@ -487,8 +586,9 @@ async def test_sender_maps_slack_errors_to_outbox_outcomes():
 async def test_socket_mode_handler_is_built_when_an_app_token_is_set():
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    channel = SlackChannel(bot_token="xoxb-t", signing_secret="s", api_base="http://127.0.0.1:9/api/",
-                           app_token="xapp-1-test")
+    channel = SlackChannel(
+        bot_token="xoxb-t", signing_secret="s", api_base="http://127.0.0.1:9/api/", app_token="xapp-1-test"
+    )
     work = channel.start(SimpleNamespace(state=SimpleNamespace()))
     try:
         assert isinstance(channel.socket_handler, AsyncSocketModeHandler)

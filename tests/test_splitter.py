@@ -1,9 +1,12 @@
 """Articles become retrievable units: the title, and each section/answer carrying the title."""
+
 from kb_ingest.splitter import MAX_UNIT_CHARS, split_article
 
 
 def test_sections_and_rules_become_units_that_carry_the_title():
-    body = "# VPN\n\nIntro text.\n\n## Steps\n1. Open the client.\n\n## If it fails\nCall 4357.\n\n---\n\nSecond answer."
+    body = (
+        "# VPN\n\nIntro text.\n\n## Steps\n1. Open the client.\n\n## If it fails\nCall 4357.\n\n---\n\nSecond answer."
+    )
     units = split_article("VPN", body)
     assert units[0].kind == "title" and units[0].text == "VPN"
     texts = [u.text for u in units[1:]]

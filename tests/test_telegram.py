@@ -1,6 +1,7 @@
 """The Telegram channel, end to end: the real aiogram Dispatcher inside the running app (long polling, or
 a webhook route), talking to a fake Bot API server on 127.0.0.1, with the real engine and model, on SQLite
 and PostgreSQL. Assertions are what users and agents would see in their Telegram clients."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,6 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from tests.fakes.telegram_api import FakeTelegram, TgUser, buttons, parse_html
@@ -26,15 +26,17 @@ PLAIN_AGENTS = -1009876543210  # a plain supergroup: agents reply to the bot's n
 class GroupMember:
     """Someone in the agents' group (a forum supergroup unless told otherwise)."""
 
-    def __init__(self, fake: FakeTelegram, user_id: int, first_name: str, chat_id: int = AGENTS,
-                 forum: bool = True) -> None:
+    def __init__(
+        self, fake: FakeTelegram, user_id: int, first_name: str, chat_id: int = AGENTS, forum: bool = True
+    ) -> None:
         self.fake = fake
         self.user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
         self.chat = {"id": chat_id, "type": "supergroup", "title": "IT agents", "is_forum": forum}
 
     def write(self, text: str, topic: int | None = None, reply_to: int | None = None) -> dict:
-        return self.fake.push(self.fake.user_message(self.chat, self.user, text=text, thread_id=topic,
-                                                     reply_to=reply_to))
+        return self.fake.push(
+            self.fake.user_message(self.chat, self.user, text=text, thread_id=topic, reply_to=reply_to)
+        )
 
     def press(self, record: dict) -> dict:
         [button] = buttons(record)
@@ -58,8 +60,13 @@ def tg(module_db_url, tmp_path_factory):
     fake.add_group(AGENTS, forum=True)
     data = tmp_path_factory.mktemp("data")
     with fake.running():
-        with running_app(module_db_url, data, telegram_bot_token=TOKEN, telegram_api_base=fake.base_url,
-                         telegram_agents_chat_id=AGENTS) as (base, runtime):
+        with running_app(
+            module_db_url,
+            data,
+            telegram_bot_token=TOKEN,
+            telegram_api_base=fake.base_url,
+            telegram_agents_chat_id=AGENTS,
+        ) as (base, runtime):
             fake.wait(lambda: any(c["method"] == "getUpdates" for c in fake.calls), what="long polling")
             http = httpx.Client(base_url=base, timeout=30)
             yield SimpleNamespace(fake=fake, base=base, runtime=runtime, data=data, http=http)
@@ -83,8 +90,14 @@ def test_whole_conversation_with_agent_takeover_in_the_group(tg):
     [second] = fake.wait_sent(bob.id, m)
     assert second["text"].startswith("Let me try another article")
     assert len(buttons(second)) == 3
-    fake.wait(lambda: [e for e in fake.edits if e["message_id"] == answer["message_id"] and e["chat_id"] == bob.id
-                       and not e["markup"]], what="the first answer's buttons removed")
+    fake.wait(
+        lambda: [
+            e
+            for e in fake.edits
+            if e["message_id"] == answer["message_id"] and e["chat_id"] == bob.id and not e["markup"]
+        ],
+        what="the first answer's buttons removed",
+    )
 
     m = fake.mark()
     bob.press(second, "Didn't help")
@@ -119,8 +132,14 @@ def test_whole_conversation_with_agent_takeover_in_the_group(tg):
     assert transcript["thread_id"] == topic["message_thread_id"]
     assert "I forgot my password, how can I reset it?" in transcript["text"]
     assert "offered “" in transcript["text"] and "[Didn't help]" in transcript["text"]
-    fake.wait(lambda: [e for e in fake.edits if e["message_id"] == notice["message_id"]
-                       and "Taken by alice." in e["text"] and not e["markup"]], what="notice marked taken")
+    fake.wait(
+        lambda: [
+            e
+            for e in fake.edits
+            if e["message_id"] == notice["message_id"] and "Taken by alice." in e["text"] and not e["markup"]
+        ],
+        what="notice marked taken",
+    )
     assert [a for a in fake.callback_answers if a["text"].startswith(f"Ticket #{number} is yours")]
     detail = http.get(f"/api/v1/tickets/{number}", headers=manager).json()
     assert detail["status"] == "open" and detail["assignee_id"] is not None
@@ -137,7 +156,9 @@ def test_whole_conversation_with_agent_takeover_in_the_group(tg):
     bob.say("Thanks, but the link expired. Can you send a new one?")
     [back] = fake.wait_sent(AGENTS, m)
     assert back["thread_id"] == topic["message_thread_id"]
-    assert back["text"] == f"👤 #{number} · Bob (@bob) · telegram: Thanks, but the link expired. Can you send a new one?"
+    assert (
+        back["text"] == f"👤 #{number} · Bob (@bob) · telegram: Thanks, but the link expired. Can you send a new one?"
+    )
     assert not bob.inbox(m)
 
     # /resolve in the topic: resolved, the user is told in their chat, the group sees it.
@@ -160,8 +181,9 @@ def test_whole_conversation_with_agent_takeover_in_the_group(tg):
 
 
 def _topic_of(fake: FakeTelegram, number: int) -> int:
-    [topic] = fake.wait(lambda: [tp for tp in fake.topics if tp["name"].startswith(f"#{number} ")],
-                        what=f"topic of #{number}")
+    [topic] = fake.wait(
+        lambda: [tp for tp in fake.topics if tp["name"].startswith(f"#{number} ")], what=f"topic of #{number}"
+    )
     return topic["message_thread_id"]
 
 
@@ -192,8 +214,18 @@ def test_commands_languages_stickers_and_unknown_input(tg):
     assert fake.wait_sent(olga.id, m)[0]["text"] == "Я не знаю команду /frobnicate. Попробуйте /help."
 
     m = fake.mark()
-    olga.send(sticker={"file_id": "st1", "file_unique_id": "stu1", "type": "regular", "width": 512,
-                       "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"})
+    olga.send(
+        sticker={
+            "file_id": "st1",
+            "file_unique_id": "stu1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+    )
     assert fake.wait_sent(olga.id, m)[0]["text"].startswith("Отличный стикер!")
 
     m = fake.mark()
@@ -210,10 +242,16 @@ def test_commands_languages_stickers_and_unknown_input(tg):
     # "Did you mean" choices: one article title a row, then a person.
     from bot.telegram.render import feedback_keyboard
 
-    kb = feedback_keyboard("ru", ["choose_1", "choose_2", "human"], [
-        {"action": "choose_1", "title": "Принтер не печатает"}, {"action": "choose_2", "title": "Сетевой диск"}])
+    kb = feedback_keyboard(
+        "ru",
+        ["choose_1", "choose_2", "human"],
+        [{"action": "choose_1", "title": "Принтер не печатает"}, {"action": "choose_2", "title": "Сетевой диск"}],
+    )
     assert [[b.text for b in row] for row in kb.inline_keyboard] == [
-        ["1. Принтер не печатает"], ["2. Сетевой диск"], ["Позвать человека"]]
+        ["1. Принтер не печатает"],
+        ["2. Сетевой диск"],
+        ["Позвать человека"],
+    ]
     assert [b.callback_data for row in kb.inline_keyboard for b in row] == ["fb:choose_1", "fb:choose_2", "fb:human"]
 
     # An English speaker gets English.
@@ -278,9 +316,14 @@ def test_long_messages_are_split_at_telegrams_limit(tg):
     m = fake.mark()
     http.post(f"/api/v1/tickets/{number}/resolve", json={"resolution": resolution}, headers=sam).raise_for_status()
     expected = f"Ticket #{number} is resolved: {resolution}\nIf you need anything else, just write: I'm back to answer."
-    parts = fake.wait(lambda: (lambda got: got if " ".join(" ".join(x["text"] for x in got).split())
-                               == " ".join(expected.split()) else None)(carol.inbox(m)),
-                      what="the whole resolution, in parts")
+    parts = fake.wait(
+        lambda: (
+            lambda got: (
+                got if " ".join(" ".join(x["text"] for x in got).split()) == " ".join(expected.split()) else None
+            )
+        )(carol.inbox(m)),
+        what="the whole resolution, in parts",
+    )
     assert len(parts) >= 2
     assert all(len(parse_html(p["html"]).encode("utf-16-le")) // 2 <= 4096 for p in parts)
 
@@ -305,8 +348,9 @@ def test_duplicate_updates_are_processed_once(tg):
     assert len(texts) == 3, texts
     assert texts[1] == "Glad I could help! Ask me anything else any time." and "/human" in texts[2]
     with tg.runtime.sessions() as s:
-        stored = s.scalars(select(Message).where(Message.channel == "telegram",
-                                                 Message.platform_msg_id.like(f"tg:{dan.id}:%"))).all()
+        stored = s.scalars(
+            select(Message).where(Message.channel == "telegram", Message.platform_msg_id.like(f"tg:{dan.id}:%"))
+        ).all()
         assert len(stored) == 1
 
 
@@ -324,8 +368,9 @@ def test_blocked_user_does_not_stop_service_and_flood_control_is_honoured(tg):
 
     # Erin blocks the bot: the agent's reply fails for good (recorded), nothing crashes.
     fake.block(erin.id)
-    http.post(f"/api/v1/tickets/{tickets[erin.id]}/reply", json={"text": "Are you there, Erin?"},
-              headers=nat).raise_for_status()
+    http.post(
+        f"/api/v1/tickets/{tickets[erin.id]}/reply", json={"text": "Are you there, Erin?"}, headers=nat
+    ).raise_for_status()
 
     def failed():
         with runtime.sessions() as s:
@@ -337,8 +382,9 @@ def test_blocked_user_does_not_stop_service_and_flood_control_is_honoured(tg):
     # Frank is still served, and flood control's retry_after is waited out before the retry.
     fake.flood_once(frank.id, 2)
     m = fake.mark()
-    http.post(f"/api/v1/tickets/{tickets[frank.id]}/reply", json={"text": "Hi Frank, try again now."},
-              headers=nat).raise_for_status()
+    http.post(
+        f"/api/v1/tickets/{tickets[frank.id]}/reply", json={"text": "Hi Frank, try again now."}, headers=nat
+    ).raise_for_status()
     [got] = fake.wait_sent(frank.id, m)
     assert got["text"] == "🧑‍💼 nat:\nHi Frank, try again now."
     [flooded] = [r for r in fake.rejected if r["error_code"] == 429 and r["params"].get("chat_id") == frank.id]
@@ -373,9 +419,18 @@ def test_an_answer_survives_a_bot_api_outage(tg):
 def test_a_reply_that_cannot_be_delivered_is_shown_as_failed(db_url, tmp_path):
     fake = FakeTelegram(TOKEN)
     fake.add_group(AGENTS, forum=True)
-    with fake.running(), running_app(db_url, tmp_path, telegram_bot_token=TOKEN, telegram_api_base=fake.base_url,
-                                     telegram_agents_chat_id=AGENTS, outbox_max_attempts=2) as (base, runtime), \
-            httpx.Client(base_url=base, timeout=30) as http:
+    with (
+        fake.running(),
+        running_app(
+            db_url,
+            tmp_path,
+            telegram_bot_token=TOKEN,
+            telegram_api_base=fake.base_url,
+            telegram_agents_chat_id=AGENTS,
+            outbox_max_attempts=2,
+        ) as (base, runtime),
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
         fake.wait(lambda: any(c["method"] == "getUpdates" for c in fake.calls), what="long polling")
         jo, kai = TgUser(fake, 1801, "Jo"), make_agent(runtime, "kai")
         m = fake.mark()
@@ -385,8 +440,9 @@ def test_a_reply_that_cannot_be_delivered_is_shown_as_failed(db_url, tmp_path):
         fake.wait_sent(jo.id, m, count=2)
 
         fake.fail_sends(jo.id, 100)  # Telegram is down for this chat for longer than the outbox tries
-        reply = http.post(f"/api/v1/tickets/{number}/reply", json={"text": "Please restart the laptop."},
-                          headers=kai).json()
+        reply = http.post(
+            f"/api/v1/tickets/{number}/reply", json={"text": "Please restart the laptop."}, headers=kai
+        ).json()
 
         def failed_in_transcript():
             detail = http.get(f"/api/v1/tickets/{number}", headers=kai).json()
@@ -396,11 +452,13 @@ def test_a_reply_that_cannot_be_delivered_is_shown_as_failed(db_url, tmp_path):
         detail = fake.wait(failed_in_transcript, timeout=40, what="the reply marked undelivered")
         [msg] = [x for x in detail["transcript"] if x["id"] == reply["id"]]
         assert "Bad Gateway" in msg["delivery_error"]
-        assert any(e["action"] == "delivery_failed" and e["detail"]["message_id"] == reply["id"]
-                   for e in detail["events"])
+        assert any(
+            e["action"] == "delivery_failed" and e["detail"]["message_id"] == reply["id"] for e in detail["events"]
+        )
         boss = make_agent(runtime, "kai-boss", "manager")
-        [item] = [d for d in http.get("/api/v1/admin/deliveries", headers=boss).json()
-                  if d["message_id"] == reply["id"]]
+        [item] = [
+            d for d in http.get("/api/v1/admin/deliveries", headers=boss).json() if d["message_id"] == reply["id"]
+        ]
         assert item["attempts"] == 2 and item["status"] == "failed"
 
         # Telegram is back: a manager sends it again and Jo gets it.
@@ -410,8 +468,14 @@ def test_a_reply_that_cannot_be_delivered_is_shown_as_failed(db_url, tmp_path):
         assert r.status_code == 200 and r.json()["status"] == "pending"
         [got] = fake.wait_sent(jo.id, m)
         assert got["text"] == "🧑‍💼 kai:\nPlease restart the laptop."
-        fake.wait(lambda: [x for x in http.get(f"/api/v1/tickets/{number}", headers=kai).json()["transcript"]
-                           if x["id"] == reply["id"] and x["delivery"] == "sent"], what="the reply marked sent")
+        fake.wait(
+            lambda: [
+                x
+                for x in http.get(f"/api/v1/tickets/{number}", headers=kai).json()["transcript"]
+                if x["id"] == reply["id"] and x["delivery"] == "sent"
+            ],
+            what="the reply marked sent",
+        )
 
 
 def test_photos_and_documents_are_attached_to_the_ticket(tg):
@@ -423,11 +487,16 @@ def test_photos_and_documents_are_attached_to_the_ticket(tg):
     topic = _topic_of(fake, number)
 
     small, big = b"\x89PNG small" + bytes(50), b"\x89PNG big" + bytes(range(256)) * 40
-    photo = [{**fake.add_file(small, "photos/file_1.jpg"), "width": 90, "height": 60},
-             {**fake.add_file(big, "photos/file_2.jpg"), "width": 1280, "height": 800}]
+    photo = [
+        {**fake.add_file(small, "photos/file_1.jpg"), "width": 90, "height": 60},
+        {**fake.add_file(big, "photos/file_2.jpg"), "width": 1280, "height": 800},
+    ]
     log_bytes = b"vpn: error 809 <timeout> & retry_count=3\n"
-    doc = {**fake.add_file(log_bytes, "documents/file_3.txt"), "file_name": "vpn <log> & more.txt",
-           "mime_type": "text/plain"}
+    doc = {
+        **fake.add_file(log_bytes, "documents/file_3.txt"),
+        "file_name": "vpn <log> & more.txt",
+        "mime_type": "text/plain",
+    }
     m = fake.mark()
     hank.send(photo=photo, caption="This is the error I get")
     hank.send(document=doc)
@@ -443,8 +512,11 @@ def test_photos_and_documents_are_attached_to_the_ticket(tg):
     # Stored under the data dir and attached to the ticket's conversation.
     with runtime.sessions() as s:
         ticket = service.get_ticket(s, number)
-        files = [a for msg in conversations.transcript(s, ticket.conversation_id)
-                 for a in (msg.payload or {}).get("attachments", [])]
+        files = [
+            a
+            for msg in conversations.transcript(s, ticket.conversation_id)
+            for a in (msg.payload or {}).get("attachments", [])
+        ]
     assert [(a["kind"], a["size"]) for a in files] == [("photo", len(big)), ("document", len(log_bytes))]
     assert files[1]["name"] == "vpn <log> & more.txt"
     for a, content in zip(files, (big, log_bytes)):
@@ -493,8 +565,7 @@ def test_ticket_status_cancel_handback_and_who_may_write(tg):
     assert fake.wait_sent(AGENTS, m)[0]["text"].startswith("In a ticket's thread: whatever you write goes to")
     m = fake.mark()
     pic = fake.add_file(b"jpeg", "photos/agent.jpg")
-    fake.push(fake.user_message(omar.chat, omar.user, thread_id=topic,
-                                photo=[{**pic, "width": 10, "height": 10}]))
+    fake.push(fake.user_message(omar.chat, omar.user, thread_id=topic, photo=[{**pic, "width": 10, "height": 10}]))
     assert fake.wait_sent(AGENTS, m)[0]["text"] == "Not sent to the user: only text is relayed to the user"
     assert not ivy.inbox(m)
 
@@ -518,7 +589,8 @@ def test_ticket_status_cancel_handback_and_who_may_write(tg):
     m = fake.mark()
     ivy.say("/cancel")
     assert fake.wait_sent(ivy.id, m)[0]["text"] == (
-        f"I've told the service desk that you no longer need help with ticket #{second}.")
+        f"I've told the service desk that you no longer need help with ticket #{second}."
+    )
     fake.wait_sent(AGENTS, m, match=lambda r: r["thread_id"] == second_topic and "no longer need help" in r["text"])
 
     # /resolve outside a ticket's thread is explained.
@@ -540,15 +612,21 @@ def test_webhook_mode_checks_the_secret_and_survives_a_restart(db_url, tmp_path)
     fake = FakeTelegram(TOKEN)
     fake.add_group(PLAIN_AGENTS, forum=False)
     secret = "s3cret-Token_for-tests"
-    settings = dict(telegram_bot_token=TOKEN, telegram_agents_chat_id=PLAIN_AGENTS, telegram_webhook_url="https://desk.example.com/hooks/telegram",
-                    telegram_webhook_secret=secret)
+    settings = dict(
+        telegram_bot_token=TOKEN,
+        telegram_agents_chat_id=PLAIN_AGENTS,
+        telegram_webhook_url="https://desk.example.com/hooks/telegram",
+        telegram_webhook_secret=secret,
+    )
     with fake.running():
         settings["telegram_api_base"] = fake.base_url  # known once the fake listens
         kim = TgUser(fake, 2001, "Kim")
         question = kim.update(text="How do I connect to the VPN from home?")
         right = {"X-Telegram-Bot-Api-Secret-Token": secret}
-        with running_app(db_url, tmp_path, **settings) as (base, runtime), \
-                httpx.Client(base_url=base, timeout=30) as http:
+        with (
+            running_app(db_url, tmp_path, **settings) as (base, runtime),
+            httpx.Client(base_url=base, timeout=30) as http,
+        ):
             hook = fake.wait(lambda: fake.webhook, what="setWebhook")
             assert hook["url"] == "https://desk.example.com/hooks/telegram" and hook["secret_token"] == secret
             assert set(hook["allowed_updates"]) == {"message", "callback_query"}
@@ -582,28 +660,34 @@ def test_webhook_mode_checks_the_secret_and_survives_a_restart(db_url, tmp_path)
             m = fake.mark()
             take = fake.callback(lee.user, notice, buttons(notice)[0]["callback_data"])
             http.post("/hooks/telegram", json=take, headers=right).raise_for_status()
-            fake.wait_sent(PLAIN_AGENTS, m, match=lambda r: "taken by lee" in r["text"]
-                           and r["reply_to"] == notice["message_id"])
+            fake.wait_sent(
+                PLAIN_AGENTS, m, match=lambda r: "taken by lee" in r["text"] and r["reply_to"] == notice["message_id"]
+            )
             m = fake.mark()
-            reply = fake.user_message(lee.chat, lee.user, text="Try the other VPN profile.",
-                                      reply_to=notice["message_id"])
+            reply = fake.user_message(
+                lee.chat, lee.user, text="Try the other VPN profile.", reply_to=notice["message_id"]
+            )
             http.post("/hooks/telegram", json=reply, headers=right).raise_for_status()
             assert fake.wait_sent(kim.id, m)[0]["text"] == "🧑‍💼 lee:\nTry the other VPN profile."
             m = fake.mark()
-            http.post("/hooks/telegram", json=kim.update(text="Still failing with error 809"),
-                      headers=right).raise_for_status()
+            http.post(
+                "/hooks/telegram", json=kim.update(text="Still failing with error 809"), headers=right
+            ).raise_for_status()
             [relay] = fake.wait_sent(PLAIN_AGENTS, m)
             assert "Still failing with error 809" in relay["text"] and relay["reply_to"] == notice["message_id"]
             # Replying to the relayed message (not the notice) reaches the user too.
             m = fake.mark()
-            reply = fake.user_message(lee.chat, lee.user, text="Error 809 means a blocked port; resetting it.",
-                                      reply_to=relay["message_id"])
+            reply = fake.user_message(
+                lee.chat, lee.user, text="Error 809 means a blocked port; resetting it.", reply_to=relay["message_id"]
+            )
             http.post("/hooks/telegram", json=reply, headers=right).raise_for_status()
             assert fake.wait_sent(kim.id, m)[0]["text"].endswith("Error 809 means a blocked port; resetting it.")
 
         # After a restart, Telegram re-sends an update that was already answered: not answered again.
-        with running_app(db_url, tmp_path, **settings) as (base, runtime), \
-                httpx.Client(base_url=base, timeout=30) as http:
+        with (
+            running_app(db_url, tmp_path, **settings) as (base, runtime),
+            httpx.Client(base_url=base, timeout=30) as http,
+        ):
             m = fake.mark()
             assert http.post("/hooks/telegram", json=question, headers=right).status_code == 200
             http.post("/hooks/telegram", json=kim.update(text="/help"), headers=right).raise_for_status()

@@ -1,12 +1,14 @@
 """Work time: manual entries, one running timer per agent and ticket, entries keep the ticket's line and
 category of the moment, totals per agent/line/category/ticket over a date range. Domain on `sessions` with
 an explicit clock; the HTTP API on one running app; both databases."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import pytest
+
 from tests.live import ChatUser, make_agent, running_app
 from tests.ops_helpers import agent, ticket
 from tickets import escalation, routing, service, timetracking
@@ -27,8 +29,13 @@ def test_manual_entries_timers_and_totals(sessions):
     with sessions.begin() as s:
         a = s.get(Agent, anna.id)
         e = timetracking.add_manual(s, printer, a, 30, "replaced the toner", now=T0)
-        assert (e.source, e.minutes, e.line, e.category, e.note) == ("manual", 30, "L1", "printing",
-                                                                     "replaced the toner")
+        assert (e.source, e.minutes, e.line, e.category, e.note) == (
+            "manual",
+            30,
+            "L1",
+            "printing",
+            "replaced the toner",
+        )
         for bad in (0, 1441, -5):
             with pytest.raises(service.Invalid, match="1 to 1440"):
                 timetracking.add_manual(s, printer, a, bad, now=T0)
@@ -53,8 +60,9 @@ def test_manual_entries_timers_and_totals(sessions):
         escalation.escalate(s, printer, s.get(Agent, anna.id), to_line="L2")
         service.claim_ticket(s, printer, s.get(Agent, boris.id))
         timetracking.add_manual(s, printer, s.get(Agent, boris.id), 45, now=T0 + timedelta(days=1))
-        timetracking.add_manual(s, printer, s.get(Agent, anna.id), 5, "follow-up as participant",
-                                now=T0 + timedelta(days=1))
+        timetracking.add_manual(
+            s, printer, s.get(Agent, anna.id), 5, "follow-up as participant", now=T0 + timedelta(days=1)
+        )
         assert timetracking.ticket_total(s, printer) == 30 + 12 + 1 + 45 + 5
 
     with sessions() as s:
@@ -105,11 +113,16 @@ def test_time_over_http(app):
 
         t = http.get(f"/api/v1/tickets/{number}/time", headers=l2).json()
         assert [(e["agent"], e["source"], e["minutes"], e["note"]) for e in t["entries"]] == [
-            ("t-anna", "manual", 25, "remote session"), ("t-anna", "timer", 1, "")]
+            ("t-anna", "manual", 25, "remote session"),
+            ("t-anna", "timer", 1, ""),
+        ]
 
         today = datetime.now(timezone.utc).date()
-        r = http.get("/api/v1/time", params={"group_by": "agent", "start": str(today - timedelta(days=1)),
-                                             "end": str(today)}, headers=l1)
+        r = http.get(
+            "/api/v1/time",
+            params={"group_by": "agent", "start": str(today - timedelta(days=1)), "end": str(today)},
+            headers=l1,
+        )
         assert {"key": "t-anna", "minutes": 26} in r.json()
         r = http.get("/api/v1/time", params={"group_by": "ticket"}, headers=l1)
         assert {"key": str(number), "minutes": 26} in r.json()

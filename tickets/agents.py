@@ -5,6 +5,7 @@ Access ends the moment it should: a disabled agent's token and every console ses
 are checked against the database on each request), rotating a token also ends the sessions opened with the old one
 (a lost token may be in someone else's hands), and signing out revokes that session on the server.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tickets.db import utcnow
-from tickets.inputs import clean_text
+from core.db import utcnow
+from core.inputs import clean_text
 from tickets.models import Agent, ConsoleSession, Role
 
 SESSION_LIFETIME = timedelta(hours=12)  # one working day
@@ -61,8 +62,10 @@ def create_agent(session: Session, name: str, role: str, *, kb_editor: bool = Fa
         raise AgentError(f"unknown role {role!r}: use l1, l2, l3 or manager")
     existing = by_name(session, name)
     if existing is not None:
-        raise AgentError(f"an agent named {existing.name!r} already exists (names differing only in case, spaces "
-                         f"or invisible characters are the same name)")
+        raise AgentError(
+            f"an agent named {existing.name!r} already exists (names differing only in case, spaces "
+            f"or invisible characters are the same name)"
+        )
     token = _new_token()
     session.add(Agent(name=name, role=role, token_hash=hash_token(token), kb_editor=kb_editor))
     try:
@@ -90,8 +93,9 @@ def get(session: Session, name_or_id: str | int) -> Agent:
     return agent
 
 
-def link_accounts(session: Session, name: str, *, telegram_user_id: str | None = None,
-                  slack_user_id: str | None = None) -> Agent:
+def link_accounts(
+    session: Session, name: str, *, telegram_user_id: str | None = None, slack_user_id: str | None = None
+) -> Agent:
     agent = get(session, name)
     if telegram_user_id is not None:
         agent.telegram_user_id = str(telegram_user_id)
@@ -119,8 +123,11 @@ def can_edit_kb(agent: Agent) -> bool:
 # -- what a manager (or the CLI) does to an account ---------------------------------------------------------
 def _keep_a_manager(session: Session, agent: Agent) -> None:
     """Never leave the desk without an active manager: nobody could administer it any more."""
-    others = session.scalar(select(func.count()).select_from(Agent).where(
-        Agent.role == Role.manager.value, Agent.active.is_(True), Agent.id != agent.id))
+    others = session.scalar(
+        select(func.count())
+        .select_from(Agent)
+        .where(Agent.role == Role.manager.value, Agent.active.is_(True), Agent.id != agent.id)
+    )
     if agent.role == Role.manager.value and agent.active and not others:
         raise AgentError(f"{agent.name} is the only active manager: make someone else a manager first")
 
@@ -161,14 +168,22 @@ def set_kb_editor(session: Session, agent: Agent, allowed: bool) -> Agent:
 
 
 # -- console sessions ------------------------------------------------------------------------------------
-def start_session(session: Session, agent: Agent, *, client: str = "", user_agent: str = "",
-                  now: datetime | None = None) -> str:
+def start_session(
+    session: Session, agent: Agent, *, client: str = "", user_agent: str = "", now: datetime | None = None
+) -> str:
     """A new console session for `agent`; returns the cookie value (a random secret; only its hash is stored)."""
     secret = secrets.token_urlsafe(32)
     now = now or utcnow()
-    session.add(ConsoleSession(agent_id=agent.id, secret_hash=hash_token(secret), created_at=now,
-                               expires_at=now + SESSION_LIFETIME, client=client[:64],
-                               user_agent=clean_text(user_agent)[:200]))
+    session.add(
+        ConsoleSession(
+            agent_id=agent.id,
+            secret_hash=hash_token(secret),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            client=client[:64],
+            user_agent=clean_text(user_agent)[:200],
+        )
+    )
     session.flush()
     return secret
 
@@ -188,11 +203,18 @@ def end_session(session: Session, cookie: str | None) -> bool:
     """Sign out: the cookie stops working on the server (a copy of it is worthless)."""
     if not cookie:
         return False
-    return bool(session.execute(update(ConsoleSession).where(
-        ConsoleSession.secret_hash == hash_token(cookie), ConsoleSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())).rowcount)
+    return bool(
+        session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.secret_hash == hash_token(cookie), ConsoleSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ).rowcount
+    )
 
 
 def revoke_sessions(session: Session, agent_id: int) -> int:
-    return session.execute(update(ConsoleSession).where(
-        ConsoleSession.agent_id == agent_id, ConsoleSession.revoked_at.is_(None)).values(revoked_at=utcnow())).rowcount
+    return session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.agent_id == agent_id, ConsoleSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    ).rowcount

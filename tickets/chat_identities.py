@@ -1,6 +1,7 @@
 """Web-chat identities: a browser-made id is claimed by its first message and bound to signed tokens from then on
 (api/chat_auth.py). The row says since when tokens count, so one user's chat access can be revoked without rotating
 the secret key for everyone."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,15 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tickets.db import utcnow
+from core.db import utcnow
 from tickets.models import ChatIdentity
 
 NEVER_REVOKED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def get(session: Session, channel: str, user_ref: str) -> ChatIdentity | None:
-    return session.scalar(select(ChatIdentity).where(ChatIdentity.channel == channel,
-                                                     ChatIdentity.user_ref == user_ref))
+    return session.scalar(
+        select(ChatIdentity).where(ChatIdentity.channel == channel, ChatIdentity.user_ref == user_ref)
+    )
 
 
 def claim(session: Session, channel: str, user_ref: str, created_from: str = "") -> ChatIdentity:
@@ -25,8 +27,9 @@ def claim(session: Session, channel: str, user_ref: str, created_from: str = "")
     found = get(session, channel, user_ref)
     if found is not None:
         return found
-    row = ChatIdentity(channel=channel, user_ref=user_ref, created_from=created_from[:64],
-                       tokens_valid_after=NEVER_REVOKED)
+    row = ChatIdentity(
+        channel=channel, user_ref=user_ref, created_from=created_from[:64], tokens_valid_after=NEVER_REVOKED
+    )
     try:
         with session.begin_nested():
             session.add(row)

@@ -2,6 +2,7 @@
 from, the platform ids that make redeliveries count once per sender, and the agents'-side threads of a ticket.
 A message the bot, an agent or the system adds for a pushed channel is queued in the outbox in the same transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tickets.db import utcnow
-from tickets.models import Conversation, ConversationState, Message, Outcome, OutboxItem, Ticket, TicketThread
+from core.db import utcnow
+from tickets.models import Conversation, ConversationState, Message, OutboxItem, Outcome, Ticket, TicketThread
 
 # The web chat reads its transcript (poll/SSE); every other channel's messages are pushed by its sender
 # through the outbox.
@@ -39,8 +40,14 @@ def close_conversation(session: Session, conv: Conversation, outcome: Outcome | 
 
 
 def get_or_start_conversation(
-    session: Session, channel: str, user_ref: str, thread_ref: str = "", *, lang: str = "en",
-    user_name: str | None = None, idle_after: timedelta | None = None,
+    session: Session,
+    channel: str,
+    user_ref: str,
+    thread_ref: str = "",
+    *,
+    lang: str = "en",
+    user_name: str | None = None,
+    idle_after: timedelta | None = None,
 ) -> Conversation:
     """The user's active conversation in this thread, or a new one.
 
@@ -55,8 +62,15 @@ def get_or_start_conversation(
             conv = None
     if conv is not None:
         return conv
-    conv = Conversation(channel=channel, user_ref=user_ref, thread_ref=thread_ref, lang=lang, user_name=user_name,
-                        state=ConversationState.bot.value, offered=[])
+    conv = Conversation(
+        channel=channel,
+        user_ref=user_ref,
+        thread_ref=thread_ref,
+        lang=lang,
+        user_name=user_name,
+        state=ConversationState.bot.value,
+        offered=[],
+    )
     try:
         with session.begin_nested():  # two first messages at once: the loser re-reads the winner's row
             session.add(conv)
@@ -78,23 +92,42 @@ def sender_of(author: str, conv: Conversation, agent_id: int | None = None) -> s
 def find_platform_message(session: Session, channel: str, sender_ref: str, platform_msg_id: str) -> Message | None:
     """This sender's message already stored under this platform id (a redelivery), if any. Scoped to the sender:
     an id someone else used is theirs and says nothing about this message."""
-    return session.scalar(select(Message).where(Message.channel == channel, Message.sender_ref == sender_ref,
-                                                Message.platform_msg_id == platform_msg_id))
+    return session.scalar(
+        select(Message).where(
+            Message.channel == channel, Message.sender_ref == sender_ref, Message.platform_msg_id == platform_msg_id
+        )
+    )
 
 
 def message_by_platform_id(session: Session, platform_msg_id: str, sender_ref: str) -> Message | None:
     """A message this sender already stored under this platform id, whichever conversation it went to."""
-    return session.scalar(select(Message).where(Message.sender_ref == sender_ref,
-                                                Message.platform_msg_id == platform_msg_id))
+    return session.scalar(
+        select(Message).where(Message.sender_ref == sender_ref, Message.platform_msg_id == platform_msg_id)
+    )
 
 
 def add_message(
-    session: Session, conv: Conversation, author: str, text: str, *, payload: dict | None = None,
-    platform_msg_id: str | None = None, reply_to_id: int | None = None, agent_id: int | None = None,
+    session: Session,
+    conv: Conversation,
+    author: str,
+    text: str,
+    *,
+    payload: dict | None = None,
+    platform_msg_id: str | None = None,
+    reply_to_id: int | None = None,
+    agent_id: int | None = None,
 ) -> Message:
-    msg = Message(conversation_id=conv.id, channel=conv.channel, author=author, text=text, payload=payload or {},
-                  platform_msg_id=platform_msg_id, sender_ref=sender_of(author, conv, agent_id),
-                  reply_to_id=reply_to_id, agent_id=agent_id)
+    msg = Message(
+        conversation_id=conv.id,
+        channel=conv.channel,
+        author=author,
+        text=text,
+        payload=payload or {},
+        platform_msg_id=platform_msg_id,
+        sender_ref=sender_of(author, conv, agent_id),
+        reply_to_id=reply_to_id,
+        agent_id=agent_id,
+    )
     session.add(msg)
     conv.updated_at = utcnow()
     session.flush()
@@ -106,12 +139,14 @@ def add_message(
 
 
 def ticket_thread(session: Session, ticket_id: int, channel: str) -> TicketThread | None:
-    return session.scalar(select(TicketThread).where(TicketThread.ticket_id == ticket_id,
-                                                     TicketThread.channel == channel))
+    return session.scalar(
+        select(TicketThread).where(TicketThread.ticket_id == ticket_id, TicketThread.channel == channel)
+    )
 
 
-def ticket_by_thread(session: Session, channel: str, chat_ref: str, thread_ref: str = "",
-                     root_ref: str = "") -> Ticket | None:
+def ticket_by_thread(
+    session: Session, channel: str, chat_ref: str, thread_ref: str = "", root_ref: str = ""
+) -> Ticket | None:
     """The ticket an agents'-side message belongs to: by its topic/thread, or by the notice it replies to."""
     q = select(TicketThread).where(TicketThread.channel == channel, TicketThread.chat_ref == chat_ref)
     if thread_ref:
@@ -125,8 +160,9 @@ def ticket_by_thread(session: Session, channel: str, chat_ref: str, thread_ref: 
     return None
 
 
-def save_ticket_thread(session: Session, ticket_id: int, channel: str, chat_ref: str, thread_ref: str = "",
-                       root_ref: str = "") -> TicketThread:
+def save_ticket_thread(
+    session: Session, ticket_id: int, channel: str, chat_ref: str, thread_ref: str = "", root_ref: str = ""
+) -> TicketThread:
     row = ticket_thread(session, ticket_id, channel)
     if row is None:
         row = TicketThread(ticket_id=ticket_id, channel=channel)
@@ -143,10 +179,14 @@ def replies_to(session: Session, message_id: int) -> list[Message]:
 def messages_after(session: Session, conversation_ids: list[int], after_id: int = 0, limit: int = 200) -> list[Message]:
     if not conversation_ids:
         return []
-    return list(session.scalars(
-        select(Message).where(Message.conversation_id.in_(conversation_ids), Message.id > after_id)
-        .order_by(Message.id).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id.in_(conversation_ids), Message.id > after_id)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
 
 
 def transcript(session: Session, conversation_id: int) -> list[Message]:

@@ -1,5 +1,6 @@
 """Email threading: every mail in or out of the support mailbox, by Message-ID, tied to its conversation,
 so a reply (In-Reply-To / References) lands in the same conversation and ticket."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickets.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class EmailRecord(Base):

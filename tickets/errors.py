@@ -1,4 +1,5 @@
 """Domain errors of the tickets package; the api maps each to its HTTP status with the message as is."""
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ someone of the new line/group takes it. The escalated line answers with `return_
 back to the line, group and agent it came from. Escalations form a stack per ticket (L1 → L2 → L3 returns
 to L2, then to L1); every step stays in the history.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from tickets import notifications, routing, service
-from tickets.db import utcnow
 from tickets.errors import Conflict, Forbidden, Invalid
 from tickets.models import Agent, Conversation, ConversationState, Role, Ticket, TicketStatus
 from tickets.ops_models import LINES, Escalation, SkillGroup
@@ -29,16 +30,21 @@ def history(session: Session, number: int) -> list[Escalation]:
 
 def open_escalation(session: Session, number: int) -> Escalation | None:
     """The latest escalation not yet answered: the one a return goes back through."""
-    return session.scalar(select(Escalation).where(Escalation.ticket_id == number, Escalation.returned_at.is_(None))
-                          .order_by(Escalation.id.desc()).limit(1))
+    return session.scalar(
+        select(Escalation)
+        .where(Escalation.ticket_id == number, Escalation.returned_at.is_(None))
+        .order_by(Escalation.id.desc())
+        .limit(1)
+    )
 
 
 def _locked_ticket(session: Session, number: int) -> Ticket:
     # Row lock (PostgreSQL; SQLite writers are serialised): a claim racing this move waits for it and then
     # sees the new line, instead of the move overwriting a fresh assignment.
     service.lock_ticket(session, number)  # conversation first, like a user's message: no deadlock with it
-    ticket = session.scalar(select(Ticket).where(Ticket.id == number).with_for_update()
-                            .execution_options(populate_existing=True))
+    ticket = session.scalar(
+        select(Ticket).where(Ticket.id == number).with_for_update().execution_options(populate_existing=True)
+    )
     return ticket if ticket is not None else service.get_ticket(session, number)  # NotFound
 
 
@@ -49,17 +55,29 @@ def _next_line(ticket: Ticket) -> str:
     return LINES[rank + 1]
 
 
-def escalate(session: Session, number: int, actor: Agent | None, *, to_line: str | None = None,
-             group: str | None = None, note: str = "", kind: str | None = None,
-             now: datetime | None = None) -> Escalation:
+def escalate(
+    session: Session,
+    number: int,
+    actor: Agent | None,
+    *,
+    to_line: str | None = None,
+    group: str | None = None,
+    note: str = "",
+    kind: str | None = None,
+    now: datetime | None = None,
+) -> Escalation:
     """Move the ticket up a line and/or to a group. `actor` None is the system (SLA auto-escalation)."""
     now = now or utcnow()
     ticket = _locked_ticket(session, number)
     service.require_open(ticket)
-    if actor is not None and not service.is_handler(session, ticket, actor) and not (
-            ticket.assignee_id is None and routing.claim_refusal(session, ticket, actor) is None):
-        raise Forbidden(f"ticket #{number} is held by another agent; only they, its participants or a manager "
-                        f"can escalate it")
+    if (
+        actor is not None
+        and not service.is_handler(session, ticket, actor)
+        and not (ticket.assignee_id is None and routing.claim_refusal(session, ticket, actor) is None)
+    ):
+        raise Forbidden(
+            f"ticket #{number} is held by another agent; only they, its participants or a manager can escalate it"
+        )
     kind = kind or ("automatic" if actor is None else "functional" if group else "hierarchical")
     if kind not in KINDS:
         raise Invalid(f"unknown escalation kind {kind!r}: use {', '.join(KINDS)}")
@@ -71,8 +89,10 @@ def escalate(session: Session, number: int, actor: Agent | None, *, to_line: str
             raise Invalid("a functional escalation needs a group (the skill group to pass the ticket to)")
         to_line = to_line or ticket.line
         if routing.line_rank(to_line) < routing.line_rank(ticket.line):
-            raise Invalid(f"ticket #{number} is on {ticket.line}: a functional escalation goes to the same line "
-                          f"or a higher one, not {to_line}")
+            raise Invalid(
+                f"ticket #{number} is on {ticket.line}: a functional escalation goes to the same line "
+                f"or a higher one, not {to_line}"
+            )
         if to_line == ticket.line and to_group.id == ticket.group_id:
             raise Conflict(f"ticket #{number} is already with the group {to_group.slug!r} on {ticket.line}")
     else:
@@ -85,9 +105,18 @@ def escalate(session: Session, number: int, actor: Agent | None, *, to_line: str
     note = (note or "").strip()
     by = SYSTEM_ACTOR if actor is None else f"agent:{actor.id}"
     previous = ticket.assignee_id
-    esc = Escalation(ticket_id=ticket.id, kind=kind, from_line=ticket.line, to_line=to_line,
-                     from_group_id=ticket.group_id, to_group_id=to_group.id if to_group else None,
-                     from_agent_id=previous, by=by, note=note, created_at=now)
+    esc = Escalation(
+        ticket_id=ticket.id,
+        kind=kind,
+        from_line=ticket.line,
+        to_line=to_line,
+        from_group_id=ticket.group_id,
+        to_group_id=to_group.id if to_group else None,
+        from_agent_id=previous,
+        by=by,
+        note=note,
+        created_at=now,
+    )
     session.add(esc)
     ticket.line, ticket.group_id = to_line, esc.to_group_id
     if previous is not None and session.get(Agent, previous).active:
@@ -98,8 +127,18 @@ def escalate(session: Session, number: int, actor: Agent | None, *, to_line: str
     if conv is not None and conv.state == ConversationState.with_agent.value:
         conv.state = ConversationState.waiting_for_agent.value
     session.flush()
-    service.record(session, ticket, by, "escalated", escalation_id=esc.id, kind=kind, from_line=esc.from_line,
-                   to_line=to_line, group=to_group.slug if to_group else None, note=note)
+    service.record(
+        session,
+        ticket,
+        by,
+        "escalated",
+        escalation_id=esc.id,
+        kind=kind,
+        from_line=esc.from_line,
+        to_line=to_line,
+        group=to_group.slug if to_group else None,
+        note=note,
+    )
     service.set_status(session, ticket, TicketStatus.escalated.value, by)
     notifications.escalated(session, ticket, esc)
     return esc
@@ -112,8 +151,9 @@ def may_answer(session: Session, ticket: Ticket, agent: Agent) -> bool:
     return ticket.assignee_id is None and routing.claim_refusal(session, ticket, agent) is None
 
 
-def return_to_sender(session: Session, number: int, actor: Agent, answer: str,
-                     now: datetime | None = None) -> Escalation:
+def return_to_sender(
+    session: Session, number: int, actor: Agent, answer: str, now: datetime | None = None
+) -> Escalation:
     """Answer the latest escalation: back to the line, group and agent (if still active) it came from."""
     now = now or utcnow()
     answer = (answer or "").strip()
@@ -125,8 +165,9 @@ def return_to_sender(session: Session, number: int, actor: Agent, answer: str,
     if esc is None:
         raise Conflict(f"ticket #{number} has no escalation to answer")
     if not may_answer(session, ticket, actor):
-        raise Forbidden(f"ticket #{number} is on {ticket.line}; only whoever holds it there or a manager can "
-                        f"answer the escalation")
+        raise Forbidden(
+            f"ticket #{number} is on {ticket.line}; only whoever holds it there or a manager can answer the escalation"
+        )
     by = f"agent:{actor.id}"
     esc.returned_at, esc.returned_by, esc.answer = now, by, answer
     back_to = session.get(Agent, esc.from_agent_id) if esc.from_agent_id is not None else None
@@ -146,12 +187,22 @@ def return_to_sender(session: Session, number: int, actor: Agent, answer: str,
         if session.get(Agent, helper).active:
             service.add_participant(session, ticket, helper, by)
     conv = session.get(Conversation, ticket.conversation_id)
-    if conv is not None and conv.state in (ConversationState.with_agent.value,
-                                           ConversationState.waiting_for_agent.value):
+    if conv is not None and conv.state in (
+        ConversationState.with_agent.value,
+        ConversationState.waiting_for_agent.value,
+    ):
         conv.state = (ConversationState.with_agent if back_to else ConversationState.waiting_for_agent).value
     session.flush()
-    service.record(session, ticket, by, "returned", escalation_id=esc.id, to_line=esc.from_line,
-                   assignee_id=ticket.assignee_id, answer=answer)
+    service.record(
+        session,
+        ticket,
+        by,
+        "returned",
+        escalation_id=esc.id,
+        to_line=esc.from_line,
+        assignee_id=ticket.assignee_id,
+        answer=answer,
+    )
     service.set_status(session, ticket, TicketStatus.open.value, by)
     # A return often changes no status (the next line had taken it: open → open): tell the user and the
     # agent it goes back to explicitly (notifications dedupes against the status notice).

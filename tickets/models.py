@@ -1,4 +1,5 @@
 """Typed SQLAlchemy 2.0 models for conversations, messages, tickets, agents, audit events and the outbox."""
+
 from __future__ import annotations
 
 import enum
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tickets.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class ConversationState(str, enum.Enum):
@@ -36,8 +37,13 @@ class TicketStatus(str, enum.Enum):
 
 
 # A ticket someone still works on (counts towards queues, SLA and "my open tickets").
-OPEN_STATUSES: tuple[str, ...] = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
-                                  TicketStatus.escalated.value)
+OPEN_STATUSES: tuple[str, ...] = (
+    TicketStatus.new.value,
+    TicketStatus.open.value,
+    TicketStatus.pending_user.value,
+    TicketStatus.escalated.value,
+)
+
 
 class HandoffReason(str, enum.Enum):
     low_confidence = "low_confidence"
@@ -282,5 +288,6 @@ class TicketThread(Base):
     root_ref: Mapped[str] = mapped_column(String(200), default="")  # the handoff notice's message id / ts
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-from tickets import ops_models as _ops_models  # noqa: E402,F401  (SLA/routing tables the Ticket columns refer to)
+
 from tickets import email_models as _email_models  # noqa: E402,F401
+from tickets import ops_models as _ops_models  # noqa: E402,F401  (SLA/routing tables the Ticket columns refer to)

@@ -14,6 +14,7 @@ Everything is queued in the caller's transaction and delivered later with retrie
 never blocks the ticket change. A new staff channel (email) plugs in by adding its address column to
 `STAFF_ACCOUNTS` and a sender for that channel name.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,15 +28,14 @@ from sqlalchemy.orm import Session
 
 from tickets import conversations
 from tickets.errors import Invalid
-from tickets.models import (Agent, Conversation, Message, OutboxItem, Role, Ticket, TicketEvent, TicketStatus)
+from tickets.models import Agent, Conversation, Message, OutboxItem, Role, Ticket, TicketEvent, TicketStatus
 from tickets.notification_texts import staff_text, user_text
 from tickets.ops_models import AgentGroup, Escalation, NotificationPreference, SkillGroup, TicketParticipant
 
 # Staff channel → the Agent attribute holding that account's address. Email plugs in here.
 STAFF_ACCOUNTS: dict[str, str] = {"telegram": "telegram_user_id", "slack": "slack_user_id"}
 STAFF_LANG = "en"  # agents have no language setting yet; agents' group posts are English too
-OPEN = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
-        TicketStatus.escalated.value)
+OPEN = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value, TicketStatus.escalated.value)
 DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 SLA_KINDS = ("first_response_risk", "first_response_breach", "resolution_risk", "resolution_breach")
 DEFLECTED = ("helped", "answered")
@@ -55,8 +55,9 @@ def preferences(session: Session, agent_id: int) -> NotificationPreference:
     """The agent's preferences; the defaults (not stored) when they never saved any."""
     pref = session.get(NotificationPreference, agent_id)
     if pref is None:
-        pref = NotificationPreference(agent_id=agent_id, escalations=True, breaches=True, status_changes=False,
-                                      daily_digest=True, channels=[])
+        pref = NotificationPreference(
+            agent_id=agent_id, escalations=True, breaches=True, status_changes=False, daily_digest=True, channels=[]
+        )
     return pref
 
 
@@ -100,12 +101,14 @@ def _conversation(session: Session, ticket: Ticket) -> Conversation | None:
 
 
 def _last_message(session: Session, conv: Conversation) -> Message | None:
-    return session.scalar(select(Message).where(Message.conversation_id == conv.id).order_by(Message.id.desc())
-                          .limit(1))
+    return session.scalar(
+        select(Message).where(Message.conversation_id == conv.id).order_by(Message.id.desc()).limit(1)
+    )
 
 
-def _post_user(session: Session, ticket: Ticket, kind: str, text_for: Callable[[str], str],
-               **payload: object) -> Message | None:
+def _post_user(
+    session: Session, ticket: Ticket, kind: str, text_for: Callable[[str], str], **payload: object
+) -> Message | None:
     conv = _conversation(session, ticket)
     if conv is None:
         return None
@@ -157,13 +160,14 @@ def _escalation_target(session: Session, lang: str, line: str, group_id: int | N
     return user_text(lang, f"to_{line}" if line in ("L1", "L2", "L3") else "to_L1")
 
 
-def _tell_user_escalated(session: Session, ticket: Ticket, line: str, group_id: int | None,
-                         escalation_id: int | None = None) -> None:
+def _tell_user_escalated(
+    session: Session, ticket: Ticket, line: str, group_id: int | None, escalation_id: int | None = None
+) -> None:
     """One escalation notice per escalation: when status_changed already posted one in this transaction,
     escalated() only completes it with the escalation's details (it is not delivered before commit)."""
+
     def text_for(lang: str) -> str:
-        return user_text(lang, "escalated", number=ticket.id,
-                         target=_escalation_target(session, lang, line, group_id))
+        return user_text(lang, "escalated", number=ticket.id, target=_escalation_target(session, lang, line, group_id))
 
     payload = {"line": line, "group_id": group_id, "escalation_id": escalation_id}
     posted = _posted(session, ticket, "escalated")
@@ -180,13 +184,19 @@ def _tell_user(session: Session, ticket: Ticket, kind: str) -> None:
         _tell_user_escalated(session, ticket, ticket.line, ticket.group_id)
         return
     if kind == "resolved":
+
         def text_for(lang: str) -> str:
-            head = (user_text(lang, "resolved", number=ticket.id, resolution=ticket.resolution)
-                    if ticket.resolution else user_text(lang, "resolved_plain", number=ticket.id))
+            head = (
+                user_text(lang, "resolved", number=ticket.id, resolution=ticket.resolution)
+                if ticket.resolution
+                else user_text(lang, "resolved_plain", number=ticket.id)
+            )
             return f"{head}\n{user_text(lang, 'resolved_footer')}"
     else:
+
         def text_for(lang: str) -> str:
             return user_text(lang, kind, number=ticket.id)
+
     _post_user(session, ticket, kind, text_for)
 
 
@@ -211,8 +221,11 @@ def _actor_label(session: Session, actor: str | None, lang: str) -> str:
 
 
 def _managers(session: Session) -> list[Agent]:
-    return list(session.scalars(select(Agent).where(Agent.role == Role.manager.value, Agent.active.is_(True))
-                                .order_by(Agent.id)))
+    return list(
+        session.scalars(
+            select(Agent).where(Agent.role == Role.manager.value, Agent.active.is_(True)).order_by(Agent.id)
+        )
+    )
 
 
 def _line_agents(session: Session, line: str, group_id: int | None = None) -> list[Agent]:
@@ -231,9 +244,17 @@ def _ticket_staff(session: Session, ticket: Ticket) -> list[Agent]:
     return [a for a in (session.get(Agent, i) for i in dict.fromkeys(ids)) if a is not None and a.active]
 
 
-def _queue_staff(session: Session, recipients: Iterable[Agent], wants: str | None, event: str,
-                 ticket: Ticket | None, text_for: Callable[[str], str], *, skip_actor: str | None = None,
-                 extra: dict | None = None) -> int:
+def _queue_staff(
+    session: Session,
+    recipients: Iterable[Agent],
+    wants: str | None,
+    event: str,
+    ticket: Ticket | None,
+    text_for: Callable[[str], str],
+    *,
+    skip_actor: str | None = None,
+    extra: dict | None = None,
+) -> int:
     """Queue one notice per linked account of each recipient whose preference `wants` is on (None: no
     preference gates it). Returns how many were queued; the ticket's history records who was told."""
     skip = _agent_id(skip_actor)
@@ -251,14 +272,22 @@ def _queue_staff(session: Session, recipients: Iterable[Agent], wants: str | Non
             continue
         text = text_for(STAFF_LANG)
         for channel in channels:
-            session.add(OutboxItem(audience="staff", channel=channel, event=event, agent_id=agent.id,
-                                   ticket_id=ticket.id if ticket is not None else None,
-                                   payload={"text": text, "lang": STAFF_LANG, **(extra or {})}))
+            session.add(
+                OutboxItem(
+                    audience="staff",
+                    channel=channel,
+                    event=event,
+                    agent_id=agent.id,
+                    ticket_id=ticket.id if ticket is not None else None,
+                    payload={"text": text, "lang": STAFF_LANG, **(extra or {})},
+                )
+            )
             queued += 1
         told.append(agent.name)
     if told and ticket is not None:
-        session.add(TicketEvent(ticket_id=ticket.id, actor="system", action="notified",
-                                detail={"event": event, "to": told}))
+        session.add(
+            TicketEvent(ticket_id=ticket.id, actor="system", action="notified", detail={"event": event, "to": told})
+        )
     return queued
 
 
@@ -298,17 +327,33 @@ def status_changed(session: Session, ticket: Ticket, old: str, new: str, actor: 
         if esc is not None and esc.returned_by == actor:
             told_back = _tell_returned_staff(session, ticket, esc)
     recipients = [a for a in [*_managers(session), *_ticket_staff(session, ticket)] if a.id != told_back]
-    _queue_staff(session, recipients, "status_changes", "status_changed", ticket,
-                 lambda lang: staff_text(lang, "status_changed", number=ticket.id, subject=_subject(ticket),
-                                         old=_status_label(lang, old), new=_status_label(lang, new),
-                                         by=_actor_label(session, actor, lang)),
-                 skip_actor=actor, extra={"old": old, "new": new})
+    _queue_staff(
+        session,
+        recipients,
+        "status_changes",
+        "status_changed",
+        ticket,
+        lambda lang: staff_text(
+            lang,
+            "status_changed",
+            number=ticket.id,
+            subject=_subject(ticket),
+            old=_status_label(lang, old),
+            new=_status_label(lang, new),
+            by=_actor_label(session, actor, lang),
+        ),
+        skip_actor=actor,
+        extra={"old": old, "new": new},
+    )
 
 
 def _last_return(session: Session, ticket: Ticket) -> Escalation | None:
-    return session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id,
-                                                   Escalation.returned_at.is_not(None))
-                          .order_by(Escalation.returned_at.desc(), Escalation.id.desc()).limit(1))
+    return session.scalar(
+        select(Escalation)
+        .where(Escalation.ticket_id == ticket.id, Escalation.returned_at.is_not(None))
+        .order_by(Escalation.returned_at.desc(), Escalation.id.desc())
+        .limit(1)
+    )
 
 
 def _tell_returned_staff(session: Session, ticket: Ticket, esc: Escalation) -> int | None:
@@ -324,11 +369,26 @@ def _tell_returned_staff(session: Session, ticket: Ticket, esc: Escalation) -> i
         return None
 
     def text_for(lang: str) -> str:
-        return staff_text(lang, "returned", number=ticket.id, subject=_subject(ticket), line=esc.to_line,
-                          by=_actor_label(session, esc.returned_by, lang), answer=(esc.answer or "").strip())
+        return staff_text(
+            lang,
+            "returned",
+            number=ticket.id,
+            subject=_subject(ticket),
+            line=esc.to_line,
+            by=_actor_label(session, esc.returned_by, lang),
+            answer=(esc.answer or "").strip(),
+        )
 
-    queued = _queue_staff(session, [holder], "escalations", "escalation_returned", ticket, text_for,
-                          skip_actor=esc.returned_by, extra={"escalation_id": esc.id})
+    queued = _queue_staff(
+        session,
+        [holder],
+        "escalations",
+        "escalation_returned",
+        ticket,
+        text_for,
+        skip_actor=esc.returned_by,
+        extra={"escalation_id": esc.id},
+    )
     notes[key] = holder.id if queued else None
     return notes[key]
 
@@ -350,18 +410,41 @@ def escalated(session: Session, ticket: Ticket, escalation: Escalation) -> None:
     group = session.get(SkillGroup, escalation.to_group_id) if escalation.to_group_id else None
 
     def text_for(lang: str) -> str:
-        route = (staff_text(lang, "route_group", from_line=escalation.from_line, to_line=escalation.to_line,
-                            group=group.name) if group is not None else
-                 staff_text(lang, "route_line", from_line=escalation.from_line, to_line=escalation.to_line))
-        by = (_actor_label(session, escalation.by, lang) if _agent_id(escalation.by) is not None
-              else staff_text(lang, "by_system"))
+        route = (
+            staff_text(
+                lang, "route_group", from_line=escalation.from_line, to_line=escalation.to_line, group=group.name
+            )
+            if group is not None
+            else staff_text(lang, "route_line", from_line=escalation.from_line, to_line=escalation.to_line)
+        )
+        by = (
+            _actor_label(session, escalation.by, lang)
+            if _agent_id(escalation.by) is not None
+            else staff_text(lang, "by_system")
+        )
         note = staff_text(lang, "escalated_note", note=escalation.note.strip()) if escalation.note.strip() else ""
-        return staff_text(lang, "escalated", number=ticket.id, subject=_subject(ticket), route=route, by=by,
-                          priority=_priority_label(lang, ticket.priority), note=note)
+        return staff_text(
+            lang,
+            "escalated",
+            number=ticket.id,
+            subject=_subject(ticket),
+            route=route,
+            by=by,
+            priority=_priority_label(lang, ticket.priority),
+            note=note,
+        )
 
     recipients = [*_managers(session), *_line_agents(session, escalation.to_line, escalation.to_group_id)]
-    _queue_staff(session, recipients, "escalations", "escalated", ticket, text_for, skip_actor=escalation.by,
-                 extra={"escalation_id": escalation.id})
+    _queue_staff(
+        session,
+        recipients,
+        "escalations",
+        "escalated",
+        ticket,
+        text_for,
+        skip_actor=escalation.by,
+        extra={"escalation_id": escalation.id},
+    )
 
 
 def sla_event(session: Session, ticket: Ticket, kind: str) -> int:
@@ -374,14 +457,26 @@ def sla_event(session: Session, ticket: Ticket, kind: str) -> int:
     handlers = [assignee] if assignee is not None else _line_agents(session, ticket.line, ticket.group_id)
 
     def text_for(lang: str) -> str:
-        who = (staff_text(lang, "assigned", agent=assignee.name) if assignee is not None
-               else staff_text(lang, "unassigned"))
+        who = (
+            staff_text(lang, "assigned", agent=assignee.name)
+            if assignee is not None
+            else staff_text(lang, "unassigned")
+        )
         when = due.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if due else "?"
-        return staff_text(lang, kind, number=ticket.id, subject=_subject(ticket), due=when,
-                          priority=_priority_label(lang, ticket.priority), line=ticket.line, who=who)
+        return staff_text(
+            lang,
+            kind,
+            number=ticket.id,
+            subject=_subject(ticket),
+            due=when,
+            priority=_priority_label(lang, ticket.priority),
+            line=ticket.line,
+            who=who,
+        )
 
-    return _queue_staff(session, [*handlers, *_managers(session)], "breaches", f"sla_{kind}", ticket,
-                        text_for, extra={"kind": kind})
+    return _queue_staff(
+        session, [*handlers, *_managers(session)], "breaches", f"sla_{kind}", ticket, text_for, extra={"kind": kind}
+    )
 
 
 def priority_changed(session: Session, ticket: Ticket, old: str, actor: str) -> None:
@@ -391,16 +486,32 @@ def priority_changed(session: Session, ticket: Ticket, old: str, actor: str) -> 
         return
 
     def text_for(lang: str) -> str:
-        return staff_text(lang, "priority_changed", number=ticket.id, subject=_subject(ticket),
-                          old=_priority_label(lang, old), new=_priority_label(lang, ticket.priority),
-                          by=_actor_label(session, actor, lang))
+        return staff_text(
+            lang,
+            "priority_changed",
+            number=ticket.id,
+            subject=_subject(ticket),
+            old=_priority_label(lang, old),
+            new=_priority_label(lang, ticket.priority),
+            by=_actor_label(session, actor, lang),
+        )
 
-    followers = [a for a in [*_managers(session), *_ticket_staff(session, ticket)]
-                 if preferences(session, a.id).status_changes
-                 or (ticket.priority == "critical" and a.role == Role.manager.value
-                     and preferences(session, a.id).escalations)]
-    _queue_staff(session, followers, None, "priority_changed", ticket, text_for, skip_actor=actor,
-                 extra={"old": old, "new": ticket.priority})
+    followers = [
+        a
+        for a in [*_managers(session), *_ticket_staff(session, ticket)]
+        if preferences(session, a.id).status_changes
+        or (ticket.priority == "critical" and a.role == Role.manager.value and preferences(session, a.id).escalations)
+    ]
+    _queue_staff(
+        session,
+        followers,
+        None,
+        "priority_changed",
+        ticket,
+        text_for,
+        skip_actor=actor,
+        extra={"old": old, "new": ticket.priority},
+    )
 
 
 # -- the daily digest -------------------------------------------------------------------------------
@@ -414,21 +525,42 @@ def _day_window(day: date, tz: str) -> tuple[datetime, datetime]:
 def digest_numbers(session: Session, day: date, tz: str = "UTC") -> dict:
     """The day's numbers: tickets opened and resolved, SLA breaches, bot deflection, open backlog by line."""
     start, end = _day_window(day, tz)
-    opened = session.scalar(select(func.count()).select_from(Ticket)
-                            .where(Ticket.created_at >= start, Ticket.created_at < end)) or 0
-    resolved = session.scalar(select(func.count()).select_from(Ticket)
-                              .where(Ticket.resolved_at >= start, Ticket.resolved_at < end)) or 0
-    breaches = sum(session.scalar(select(func.count()).select_from(Ticket).where(col >= start, col < end)) or 0
-                   for col in (Ticket.first_response_breached_at, Ticket.resolution_breached_at))
-    outcomes = Counter(session.scalars(select(Conversation.outcome).where(
-        Conversation.created_at >= start, Conversation.created_at < end, Conversation.outcome.is_not(None))))
+    opened = (
+        session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
+        )
+        or 0
+    )
+    resolved = (
+        session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.resolved_at >= start, Ticket.resolved_at < end)
+        )
+        or 0
+    )
+    breaches = sum(
+        session.scalar(select(func.count()).select_from(Ticket).where(col >= start, col < end)) or 0
+        for col in (Ticket.first_response_breached_at, Ticket.resolution_breached_at)
+    )
+    outcomes = Counter(
+        session.scalars(
+            select(Conversation.outcome).where(
+                Conversation.created_at >= start, Conversation.created_at < end, Conversation.outcome.is_not(None)
+            )
+        )
+    )
     finished = sum(outcomes.values())
-    backlog = {"L1": 0, "L2": 0, "L3": 0} | dict(session.execute(
-        select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN)).group_by(Ticket.line)).all())
-    return {"day": day.isoformat(), "opened": opened, "resolved": resolved, "breaches": breaches,
-            "conversations": finished,
-            "deflection": round(sum(outcomes[o] for o in DEFLECTED) / finished, 4) if finished else None,
-            "backlog": backlog}
+    backlog = {"L1": 0, "L2": 0, "L3": 0} | dict(
+        session.execute(select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN)).group_by(Ticket.line)).all()
+    )
+    return {
+        "day": day.isoformat(),
+        "opened": opened,
+        "resolved": resolved,
+        "breaches": breaches,
+        "conversations": finished,
+        "deflection": round(sum(outcomes[o] for o in DEFLECTED) / finished, 4) if finished else None,
+        "backlog": backlog,
+    }
 
 
 def daily_digest(session: Session, day: date, tz: str = "UTC") -> int:
@@ -436,22 +568,51 @@ def daily_digest(session: Session, day: date, tz: str = "UTC") -> int:
     Calling it again for the same day queues nothing new. Returns the notices queued."""
     numbers = digest_numbers(session, day, tz)
     # Digest notices are few (one per manager a day): a second run for the same day is recognised by them.
-    sent_for_day = {i.agent_id for i in session.scalars(select(OutboxItem).where(
-        OutboxItem.audience == "staff", OutboxItem.event == "daily_digest"))
-        if (i.payload or {}).get("day") == numbers["day"]}
+    sent_for_day = {
+        i.agent_id
+        for i in session.scalars(
+            select(OutboxItem).where(OutboxItem.audience == "staff", OutboxItem.event == "daily_digest")
+        )
+        if (i.payload or {}).get("day") == numbers["day"]
+    }
 
     def text_for(lang: str) -> str:
         rate = numbers["deflection"]
         backlog = " · ".join(f"{line} {n}" for line, n in sorted(numbers["backlog"].items()))
-        return staff_text(lang, "digest", day=numbers["day"], opened=numbers["opened"],
-                          resolved=numbers["resolved"], breaches=numbers["breaches"],
-                          deflection=f"{rate:.0%}" if rate is not None else staff_text(lang, "digest_none"),
-                          conversations=numbers["conversations"], backlog=backlog)
+        return staff_text(
+            lang,
+            "digest",
+            day=numbers["day"],
+            opened=numbers["opened"],
+            resolved=numbers["resolved"],
+            breaches=numbers["breaches"],
+            deflection=f"{rate:.0%}" if rate is not None else staff_text(lang, "digest_none"),
+            conversations=numbers["conversations"],
+            backlog=backlog,
+        )
 
     managers = [m for m in _managers(session) if m.id not in sent_for_day]
-    return _queue_staff(session, managers, "daily_digest", "daily_digest", None, text_for,
-                        extra={"day": numbers["day"], "numbers": numbers})
+    return _queue_staff(
+        session,
+        managers,
+        "daily_digest",
+        "daily_digest",
+        None,
+        text_for,
+        extra={"day": numbers["day"], "numbers": numbers},
+    )
 
 
-__all__ = ["status_changed", "escalated", "returned", "sla_event", "priority_changed", "daily_digest",
-           "digest_numbers", "preferences", "save_preferences", "linked_channels", "user_told"]
+__all__ = [
+    "status_changed",
+    "escalated",
+    "returned",
+    "sla_event",
+    "priority_changed",
+    "daily_digest",
+    "digest_numbers",
+    "preferences",
+    "save_preferences",
+    "linked_channels",
+    "user_told",
+]

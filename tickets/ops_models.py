@@ -5,6 +5,7 @@ calendar, and staff notification preferences.
 Ticket-level SLA state (due times, pause, warnings, breaches) lives on `tickets.models.Ticket` itself so
 the queue can sort and filter on it without joins.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickets.db import Base, utcnow
+from core.db import Base, utcnow
 
 LINES = ("L1", "L2", "L3")
 PRIORITIES = ("low", "normal", "high", "critical")

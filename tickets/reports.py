@@ -33,6 +33,7 @@ Metric definitions (docs/operations.md "Reports" repeats them for managers):
   184 days, else a month. A ticket that is resolved or closed now counts as done from its resolved_at
   (or closed_at, the earlier); the current bucket shows the backlog now, future buckets none.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -45,7 +46,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from tickets.inputs import supported_day
+from core.inputs import supported_day
 from tickets.models import OPEN_STATUSES, Agent, Conversation, Outcome, Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import LINES, Escalation, TimeEntry
 
@@ -76,8 +77,11 @@ class Period:
     def bucket_days(self) -> list[date]:
         days, d = [self.first_day], self.first_day + timedelta(days=1)
         while d <= self.last_day:
-            if (self.bucket == "day" or (self.bucket == "week" and d.weekday() == 0)
-                    or (self.bucket == "month" and d.day == 1)):
+            if (
+                self.bucket == "day"
+                or (self.bucket == "week" and d.weekday() == 0)
+                or (self.bucket == "month" and d.day == 1)
+            ):
                 days.append(d)
             d += timedelta(days=1)
         return days
@@ -111,8 +115,14 @@ def local_today(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(_zone(tz)).date()
 
 
-def resolve_period(period: str | None, start: str | date | None = None, end: str | date | None = None, *,
-                   tz: str = "UTC", now: datetime | None = None) -> Period:
+def resolve_period(
+    period: str | None,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    *,
+    tz: str = "UTC",
+    now: datetime | None = None,
+) -> Period:
     """The period a manager asked for, in the desk's timezone.
 
     period=week|month|year: the calendar week (Monday first), month or year that contains `start`
@@ -148,11 +158,19 @@ def resolve_period(period: str | None, start: str | date | None = None, end: str
         else:
             first, last = anchor.replace(month=1, day=1), anchor.replace(month=12, day=31)
         bucket, kind = ("month" if period == "year" else "day"), period
-    return Period(kind=kind, first_day=first, last_day=last, timezone=tz, bucket=bucket,
-                  start=_local_midnight(first, tz), end=_local_midnight(last + timedelta(days=1), tz))
+    return Period(
+        kind=kind,
+        first_day=first,
+        last_day=last,
+        timezone=tz,
+        bucket=bucket,
+        start=_local_midnight(first, tz),
+        end=_local_midnight(last + timedelta(days=1), tz),
+    )
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
+
 
 def percentile(values: list[float], q: float) -> float | None:
     """Linear interpolation between order statistics at position q·(n−1) (numpy's default method)."""
@@ -180,8 +198,9 @@ def _in(ts: datetime | None, p: Period) -> bool:
     return ts is not None and p.start <= ts < p.end
 
 
-def _done_at(status: str, resolved_at: datetime | None, closed_at: datetime | None,
-             updated_at: datetime) -> datetime | None:
+def _done_at(
+    status: str, resolved_at: datetime | None, closed_at: datetime | None, updated_at: datetime
+) -> datetime | None:
     """When a ticket stopped being open (None while it is open)."""
     if status not in DONE_STATUSES:
         return None
@@ -189,8 +208,9 @@ def _done_at(status: str, resolved_at: datetime | None, closed_at: datetime | No
     return min(stamps) if stamps else updated_at
 
 
-def _settled(done_at: datetime | None, due_at: datetime | None, p: Period, now: datetime,
-             paused_at: datetime | None = None) -> bool | None:
+def _settled(
+    done_at: datetime | None, due_at: datetime | None, p: Period, now: datetime, paused_at: datetime | None = None
+) -> bool | None:
     """SLA target outcome if it settled in the period: True met, False missed, None not settled here."""
     if due_at is None:
         return None
@@ -203,23 +223,43 @@ def _settled(done_at: datetime | None, due_at: datetime | None, p: Period, now: 
 
 # ---- the report -----------------------------------------------------------------------------------------
 
+
 def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     """Every metric of the module docstring for period `p`, as plain JSON-ready data."""
     now = now or datetime.now(timezone.utc)
     T = Ticket
     rows = session.execute(
-        select(T.id, T.channel, T.category, T.line, T.handoff_reason, T.status, T.created_at,
-               T.first_response_at, T.resolved_at, T.closed_at, T.updated_at, T.first_response_due_at,
-               T.resolution_due_at, T.sla_paused_at)
+        select(
+            T.id,
+            T.channel,
+            T.category,
+            T.line,
+            T.handoff_reason,
+            T.status,
+            T.created_at,
+            T.first_response_at,
+            T.resolved_at,
+            T.closed_at,
+            T.updated_at,
+            T.first_response_due_at,
+            T.resolution_due_at,
+            T.sla_paused_at,
+        )
         # Opened before the end (responses and resolutions come after opening), and not finished before
         # the start: opened, responded, resolved, SLA-settled in the period, or part of its backlog.
         .where(T.created_at < p.end)
-        .where(or_(
-            T.created_at >= p.start, T.status.in_(OPEN_STATUSES),
-            T.first_response_at >= p.start, T.resolved_at >= p.start, T.closed_at >= p.start,
-            T.first_response_due_at >= p.start, T.resolution_due_at >= p.start,
-            and_(T.resolved_at.is_(None), T.closed_at.is_(None)),
-        ))
+        .where(
+            or_(
+                T.created_at >= p.start,
+                T.status.in_(OPEN_STATUSES),
+                T.first_response_at >= p.start,
+                T.resolved_at >= p.start,
+                T.closed_at >= p.start,
+                T.first_response_due_at >= p.start,
+                T.resolution_due_at >= p.start,
+                and_(T.resolved_at.is_(None), T.closed_at.is_(None)),
+            )
+        )
     ).all()
     opened = [r for r in rows if _in(r.created_at, p)]
     resolved = [r for r in rows if _in(r.resolved_at, p)]
@@ -232,25 +272,43 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
 
     # Escalations: which of the period's tickets ever had one (FCR, escalation rate), and those made in it.
     # Subqueries rather than id lists: a year can hold more tickets than SQLite takes bound parameters.
-    opened_or_resolved = or_(and_(T.created_at >= p.start, T.created_at < p.end),
-                             and_(T.resolved_at >= p.start, T.resolved_at < p.end))
-    escalated_ids = set(session.scalars(
-        select(Escalation.ticket_id).join(T, T.id == Escalation.ticket_id).where(opened_or_resolved).distinct()))
-    esc_in_period = session.execute(select(Escalation.kind, Escalation.to_line)
-                                    .where(Escalation.created_at >= p.start, Escalation.created_at < p.end)).all()
+    opened_or_resolved = or_(
+        and_(T.created_at >= p.start, T.created_at < p.end), and_(T.resolved_at >= p.start, T.resolved_at < p.end)
+    )
+    escalated_ids = set(
+        session.scalars(
+            select(Escalation.ticket_id).join(T, T.id == Escalation.ticket_id).where(opened_or_resolved).distinct()
+        )
+    )
+    esc_in_period = session.execute(
+        select(Escalation.kind, Escalation.to_line).where(
+            Escalation.created_at >= p.start, Escalation.created_at < p.end
+        )
+    ).all()
     # Reopens: a status change from resolved/closed back to an open status, on a ticket resolved in the period.
-    reopened_ids = {tid for tid, detail in session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.detail).join(T, T.id == TicketEvent.ticket_id)
-        .where(TicketEvent.action == "status", T.resolved_at >= p.start, T.resolved_at < p.end))
-        if (detail or {}).get("old") in DONE_STATUSES and (detail or {}).get("new") in OPEN_STATUSES}
+    reopened_ids = {
+        tid
+        for tid, detail in session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.detail)
+            .join(T, T.id == TicketEvent.ticket_id)
+            .where(TicketEvent.action == "status", T.resolved_at >= p.start, T.resolved_at < p.end)
+        )
+        if (detail or {}).get("old") in DONE_STATUSES and (detail or {}).get("new") in OPEN_STATUSES
+    }
     first_contact = [r for r in resolved if r.id not in escalated_ids and r.id not in reopened_ids]
     escalated = sum(1 for r in opened if r.id in escalated_ids)
 
     # Bot: conversations started in the period.
-    convs = session.execute(select(Conversation.outcome, Conversation.last_question)
-                            .where(Conversation.created_at >= p.start, Conversation.created_at < p.end)).all()
-    with_question = [c for c in convs if c.last_question is not None
-                     or (c.outcome is not None and c.outcome != Outcome.abandoned.value)]
+    convs = session.execute(
+        select(Conversation.outcome, Conversation.last_question).where(
+            Conversation.created_at >= p.start, Conversation.created_at < p.end
+        )
+    ).all()
+    with_question = [
+        c
+        for c in convs
+        if c.last_question is not None or (c.outcome is not None and c.outcome != Outcome.abandoned.value)
+    ]
     deflected = sum(1 for c in with_question if c.outcome in DEFLECTED)
     outcomes = Counter(c.outcome for c in convs if c.outcome)
 
@@ -259,8 +317,11 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     res_times = [_minutes(r.created_at, r.resolved_at) for r in resolved]
 
     def times(values: list[float]) -> dict:
-        return {"count": len(values), "median_minutes": _round(percentile(values, 0.5)),
-                "p90_minutes": _round(percentile(values, 0.9))}
+        return {
+            "count": len(values),
+            "median_minutes": _round(percentile(values, 0.5)),
+            "p90_minutes": _round(percentile(values, 0.9)),
+        }
 
     # SLA.
     fr = [_settled(r.first_response_at, r.first_response_due_at, p, now) for r in rows]
@@ -272,35 +333,61 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
 
     # Time logged.
     logged = session.execute(
-        select(Agent.id, Agent.name, TimeEntry.minutes).join(Agent, Agent.id == TimeEntry.agent_id)
-        .where(TimeEntry.started_at >= p.start, TimeEntry.started_at < p.end,
-               or_(TimeEntry.source == "manual", TimeEntry.ended_at.is_not(None)))).all()
+        select(Agent.id, Agent.name, TimeEntry.minutes)
+        .join(Agent, Agent.id == TimeEntry.agent_id)
+        .where(
+            TimeEntry.started_at >= p.start,
+            TimeEntry.started_at < p.end,
+            or_(TimeEntry.source == "manual", TimeEntry.ended_at.is_not(None)),
+        )
+    ).all()
     per_agent: dict[tuple[int, str], int] = defaultdict(int)
     for agent_id, name, minutes in logged:
         per_agent[(agent_id, name)] += minutes or 0
-    time_by_agent = [{"agent_id": a, "agent": n, "minutes": m}
-                     for (a, n), m in sorted(per_agent.items(), key=lambda kv: (-kv[1], kv[0][1]))]
+    time_by_agent = [
+        {"agent_id": a, "agent": n, "minutes": m}
+        for (a, n), m in sorted(per_agent.items(), key=lambda kv: (-kv[1], kv[0][1]))
+    ]
 
     return {
-        "period": p.kind, "start": p.first_day.isoformat(), "end": p.last_day.isoformat(),
-        "timezone": p.timezone, "bucket": p.bucket,
+        "period": p.kind,
+        "start": p.first_day.isoformat(),
+        "end": p.last_day.isoformat(),
+        "timezone": p.timezone,
+        "bucket": p.bucket,
         "range_utc": {"start": p.start.isoformat(), "end": p.end.isoformat()},
         "generated_at": now.isoformat(),
-        "tickets": {"opened": len(opened), "resolved": len(resolved),
-                    "by_channel": by("channel"), "by_category": by("category"), "by_line": by("line", LINES)},
-        "bot": {"conversations": len(with_question), "deflected": deflected,
-                "deflection_rate": _rate(deflected, len(with_question)),
-                "outcomes": {o.value: outcomes.get(o.value, 0) for o in Outcome},
-                "handoff_reasons": dict(sorted(Counter(r.handoff_reason for r in opened).items(),
-                                               key=lambda kv: (-kv[1], kv[0])))},
+        "tickets": {
+            "opened": len(opened),
+            "resolved": len(resolved),
+            "by_channel": by("channel"),
+            "by_category": by("category"),
+            "by_line": by("line", LINES),
+        },
+        "bot": {
+            "conversations": len(with_question),
+            "deflected": deflected,
+            "deflection_rate": _rate(deflected, len(with_question)),
+            "outcomes": {o.value: outcomes.get(o.value, 0) for o in Outcome},
+            "handoff_reasons": dict(
+                sorted(Counter(r.handoff_reason for r in opened).items(), key=lambda kv: (-kv[1], kv[0]))
+            ),
+        },
         "first_response": times(fr_times),
         "resolution": times(res_times),
         "sla": {"first_response": sla(fr), "resolution": sla(rs)},
-        "fcr": {"resolved": len(resolved), "first_contact": len(first_contact),
-                "rate": _rate(len(first_contact), len(resolved))},
-        "escalation": {"opened": len(opened), "escalated": escalated, "rate": _rate(escalated, len(opened)),
-                       "in_period": len(esc_in_period),
-                       "to_line": dict(sorted(Counter(line for _, line in esc_in_period).items()))},
+        "fcr": {
+            "resolved": len(resolved),
+            "first_contact": len(first_contact),
+            "rate": _rate(len(first_contact), len(resolved)),
+        },
+        "escalation": {
+            "opened": len(opened),
+            "escalated": escalated,
+            "rate": _rate(escalated, len(opened)),
+            "in_period": len(esc_in_period),
+            "to_line": dict(sorted(Counter(line for _, line in esc_in_period).items())),
+        },
         "time_logged": {"total_minutes": sum(per_agent.values()), "by_agent": time_by_agent},
         "trend": _trend(rows, p, now),
     }
@@ -324,12 +411,20 @@ def _trend(rows, p: Period, now: datetime) -> list[dict]:
         else:
             at = min(bounds[i + 1], now)
             backlog = sum(1 for created, done in spans if created < at and (done is None or done >= at))
-        out.append({"bucket": day.isoformat(), "last_day": last.isoformat(), "opened": opened[i],
-                    "resolved": resolved[i], "backlog": backlog})
+        out.append(
+            {
+                "bucket": day.isoformat(),
+                "last_day": last.isoformat(),
+                "opened": opened[i],
+                "resolved": resolved[i],
+                "backlog": backlog,
+            }
+        )
     return out
 
 
 # ---- export tables --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Table:
@@ -347,9 +442,14 @@ def tables(report: dict) -> list[Table]:
     t, b, sla, esc = report["tickets"], report["bot"], report["sla"], report["escalation"]
     backlog_now = next((x["backlog"] for x in reversed(report["trend"]) if x["backlog"] is not None), None)
     summary_rows = [
-        ["period", report["period"]], ["start", report["start"]], ["end", report["end"]],
-        ["timezone", report["timezone"]], ["tickets_opened", t["opened"]], ["tickets_resolved", t["resolved"]],
-        ["conversations_with_question", b["conversations"]], ["deflected", b["deflected"]],
+        ["period", report["period"]],
+        ["start", report["start"]],
+        ["end", report["end"]],
+        ["timezone", report["timezone"]],
+        ["tickets_opened", t["opened"]],
+        ["tickets_resolved", t["resolved"]],
+        ["conversations_with_question", b["conversations"]],
+        ["deflected", b["deflected"]],
         ["deflection_rate", b["deflection_rate"]],
         ["first_response_median_minutes", report["first_response"]["median_minutes"]],
         ["first_response_p90_minutes", report["first_response"]["p90_minutes"]],
@@ -357,27 +457,48 @@ def tables(report: dict) -> list[Table]:
         ["resolution_p90_minutes", report["resolution"]["p90_minutes"]],
         ["sla_first_response_compliance", sla["first_response"]["compliance"]],
         ["sla_resolution_compliance", sla["resolution"]["compliance"]],
-        ["fcr_rate", report["fcr"]["rate"]], ["escalation_rate", esc["rate"]],
-        ["time_logged_minutes", report["time_logged"]["total_minutes"]], ["backlog_at_end", backlog_now],
+        ["fcr_rate", report["fcr"]["rate"]],
+        ["escalation_rate", esc["rate"]],
+        ["time_logged_minutes", report["time_logged"]["total_minutes"]],
+        ["backlog_at_end", backlog_now],
     ]
 
     def dim(rows: list[dict], name: str) -> Table:
-        return Table(name, [name.removeprefix("by_"), "opened", "resolved"],
-                     [[_label(r["key"]), r["opened"], r["resolved"]] for r in rows])
+        return Table(
+            name,
+            [name.removeprefix("by_"), "opened", "resolved"],
+            [[_label(r["key"]), r["opened"], r["resolved"]] for r in rows],
+        )
 
     return [
         Table("summary", ["metric", "value"], summary_rows),
-        dim(t["by_channel"], "by_channel"), dim(t["by_category"], "by_category"), dim(t["by_line"], "by_line"),
+        dim(t["by_channel"], "by_channel"),
+        dim(t["by_category"], "by_category"),
+        dim(t["by_line"], "by_line"),
         Table("handoff_reasons", ["reason", "tickets"], [[k, v] for k, v in b["handoff_reasons"].items()]),
         Table("conversation_outcomes", ["outcome", "conversations"], [[k, v] for k, v in b["outcomes"].items()]),
-        Table("response_times", ["measure", "count", "median_minutes", "p90_minutes"],
-              [[m, report[m]["count"], report[m]["median_minutes"], report[m]["p90_minutes"]]
-               for m in ("first_response", "resolution")]),
-        Table("sla", ["target", "met", "missed", "total", "compliance"],
-              [[k, v["met"], v["missed"], v["total"], v["compliance"]] for k, v in sla.items()]),
+        Table(
+            "response_times",
+            ["measure", "count", "median_minutes", "p90_minutes"],
+            [
+                [m, report[m]["count"], report[m]["median_minutes"], report[m]["p90_minutes"]]
+                for m in ("first_response", "resolution")
+            ],
+        ),
+        Table(
+            "sla",
+            ["target", "met", "missed", "total", "compliance"],
+            [[k, v["met"], v["missed"], v["total"], v["compliance"]] for k, v in sla.items()],
+        ),
         Table("escalations", ["to_line", "escalations"], [[k, v] for k, v in esc["to_line"].items()]),
-        Table("time_by_agent", ["agent", "minutes"],
-              [[a["agent"], a["minutes"]] for a in report["time_logged"]["by_agent"]]),
-        Table("trend", ["bucket", "last_day", "opened", "resolved", "backlog"],
-              [[x["bucket"], x["last_day"], x["opened"], x["resolved"], x["backlog"]] for x in report["trend"]]),
+        Table(
+            "time_by_agent",
+            ["agent", "minutes"],
+            [[a["agent"], a["minutes"]] for a in report["time_logged"]["by_agent"]],
+        ),
+        Table(
+            "trend",
+            ["bucket", "last_day", "opened", "resolved", "backlog"],
+            [[x["bucket"], x["last_day"], x["opened"], x["resolved"], x["backlog"]] for x in report["trend"]],
+        ),
     ]

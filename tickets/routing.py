@@ -6,6 +6,7 @@ manager). Categories route a ticket to a line and group; they are set by an agen
 of the KB articles the bot tried (the api layer knows the knowledge base and registers the tag lookup, so
 this package never depends on kb_ingest).
 """
+
 from __future__ import annotations
 
 import re
@@ -87,8 +88,11 @@ def create_group(session: Session, slug: str, name: str) -> SkillGroup:
 
 
 def member_ids(session: Session, group_id: int) -> list[int]:
-    return list(session.scalars(select(AgentGroup.agent_id).where(AgentGroup.group_id == group_id)
-                                .order_by(AgentGroup.agent_id)))
+    return list(
+        session.scalars(
+            select(AgentGroup.agent_id).where(AgentGroup.group_id == group_id).order_by(AgentGroup.agent_id)
+        )
+    )
 
 
 def agent_group_ids(session: Session, agent_id: int) -> list[int]:
@@ -115,8 +119,10 @@ def remove_member(session: Session, slug: str, agent_id: int) -> SkillGroup:
 
 
 def in_group(session: Session, agent: Agent, group_id: int) -> bool:
-    return session.scalar(select(AgentGroup.id).where(AgentGroup.agent_id == agent.id,
-                                                      AgentGroup.group_id == group_id)) is not None
+    return (
+        session.scalar(select(AgentGroup.id).where(AgentGroup.agent_id == agent.id, AgentGroup.group_id == group_id))
+        is not None
+    )
 
 
 def claim_refusal(session: Session, ticket: Ticket, agent: Agent) -> str | None:
@@ -124,12 +130,16 @@ def claim_refusal(session: Session, ticket: Ticket, agent: Agent) -> str | None:
     if agent.role == Role.manager.value:
         return None
     if ticket.line not in lines_for(agent):
-        return (f"ticket #{ticket.id} is on {ticket.line}; as an {agent_line(agent)} agent you can take "
-                f"tickets of {', '.join(lines_for(agent))} only")
+        return (
+            f"ticket #{ticket.id} is on {ticket.line}; as an {agent_line(agent)} agent you can take "
+            f"tickets of {', '.join(lines_for(agent))} only"
+        )
     if ticket.group_id is not None and not in_group(session, agent, ticket.group_id):
         group = session.get(SkillGroup, ticket.group_id)
-        return (f"ticket #{ticket.id} is routed to the group {group.slug!r} ({group.name}); only its members "
-                f"or a manager can take it")
+        return (
+            f"ticket #{ticket.id} is routed to the group {group.slug!r} ({group.name}); only its members "
+            f"or a manager can take it"
+        )
     return None
 
 
@@ -149,8 +159,16 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return sorted({t.strip().lower() for t in tags if t and t.strip()})
 
 
-def save_category(session: Session, slug: str, name: str, line: str, group: str | None = None,
-                  tags: Iterable[str] = (), *, create: bool = True) -> Category:
+def save_category(
+    session: Session,
+    slug: str,
+    name: str,
+    line: str,
+    group: str | None = None,
+    tags: Iterable[str] = (),
+    *,
+    create: bool = True,
+) -> Category:
     """Create a category (create=True; an existing slug is a conflict) or update one (create=False)."""
     slug = slug.strip().lower()
     if not SLUG.match(slug):

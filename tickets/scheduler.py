@@ -5,6 +5,7 @@ Restart- and multi-process-safe without a lock service: every notice is claimed 
 `job_runs.last_key`) in the same transaction that queues it, so exactly one process sends it, once, and
 a crash before the commit leaves it for the next run. The job functions take `now`, so tests drive time.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import transaction, utcnow
 from tickets import notifications, sla
-from tickets.db import transaction, utcnow
 from tickets.models import Ticket, TicketEvent
 from tickets.ops_models import JobRun
 from tickets.sla_clock import as_utc, zone
@@ -45,12 +46,23 @@ def check_sla(session_factory: sessionmaker[Session], now: datetime | None = Non
     """Warn about open tickets at risk and mark breaches; each notice once. Returns the notices sent."""
     now = as_utc(now or utcnow())
     with session_factory() as s:
-        candidates = list(s.scalars(select(Ticket.id).where(
-            Ticket.status.in_(sla.OPEN),
-            or_(and_(Ticket.first_response_due_at.is_not(None), Ticket.first_response_at.is_(None),
-                     Ticket.first_response_breached_at.is_(None)),
-                and_(Ticket.resolution_due_at.is_not(None), Ticket.resolution_breached_at.is_(None))),
-        ).order_by(Ticket.id)))
+        candidates = list(
+            s.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.status.in_(sla.OPEN),
+                    or_(
+                        and_(
+                            Ticket.first_response_due_at.is_not(None),
+                            Ticket.first_response_at.is_(None),
+                            Ticket.first_response_breached_at.is_(None),
+                        ),
+                        and_(Ticket.resolution_due_at.is_not(None), Ticket.resolution_breached_at.is_(None)),
+                    ),
+                )
+                .order_by(Ticket.id)
+            )
+        )
     sent: list[Notice] = []
     for ticket_id in candidates:
         try:  # one ticket per transaction: a failing notice is retried next run and blocks no other
@@ -69,16 +81,24 @@ def _check_ticket(s: Session, ticket_id: int, now: datetime) -> list[Notice]:
     for kind in sla.notices_due(s, ticket, now):
         column, action = NOTICES[kind]
         won = s.execute(
-            update(Ticket).where(Ticket.id == ticket_id, getattr(Ticket, column).is_(None))
-            .values({column: now}).execution_options(synchronize_session=False)
+            update(Ticket)
+            .where(Ticket.id == ticket_id, getattr(Ticket, column).is_(None))
+            .values({column: now})
+            .execution_options(synchronize_session=False)
         ).rowcount
         if not won:
             continue  # another process (or an earlier run) already announced it
         s.refresh(ticket)
         clock = kind.rsplit("_", 1)[0]
         due = getattr(ticket, f"{clock}_due_at")
-        s.add(TicketEvent(ticket_id=ticket_id, actor=sla.ACTOR, action=action,
-                          detail={"clock": clock, "kind": kind, "due": as_utc(due).isoformat()}))
+        s.add(
+            TicketEvent(
+                ticket_id=ticket_id,
+                actor=sla.ACTOR,
+                action=action,
+                detail={"clock": clock, "kind": kind, "due": as_utc(due).isoformat()},
+            )
+        )
         notifications.sla_event(s, ticket, kind)
         if kind == "resolution_breach":
             _auto_escalate(s, ticket, now)
@@ -94,20 +114,33 @@ def _auto_escalate(s: Session, ticket: Ticket, now: datetime) -> None:
     from tickets import escalation  # imported here: tickets.escalation imports much of the domain
 
     due = as_utc(ticket.resolution_due_at).strftime("%Y-%m-%d %H:%M UTC")
-    note = (f"Automatic escalation: the resolution target ({policy.name}) was missed, due {due}. / "
-            f"Автоматическая эскалация: нарушен срок решения ({policy.name}), срок был {due}.")
+    note = (
+        f"Automatic escalation: the resolution target ({policy.name}) was missed, due {due}. / "
+        f"Автоматическая эскалация: нарушен срок решения ({policy.name}), срок был {due}."
+    )
     try:
         with s.begin_nested():
             escalation.escalate(s, ticket.id, None, to_line=to_line, note=note, kind="automatic", now=now)
     except Exception as exc:  # the breach itself is recorded and announced either way
         log.warning("automatic escalation of ticket #%s to %s failed: %s", ticket.id, to_line, exc)
-        s.add(TicketEvent(ticket_id=ticket.id, actor=sla.ACTOR, action="sla_escalation_failed",
-                          detail={"to_line": to_line, "error": str(exc)[:500]}))
+        s.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor=sla.ACTOR,
+                action="sla_escalation_failed",
+                detail={"to_line": to_line, "error": str(exc)[:500]},
+            )
+        )
 
 
 # -- daily digest ---------------------------------------------------------------------------------
-def daily_digest(session_factory: sessionmaker[Session], now: datetime | None = None, *,
-                 digest_hour: int = 9, timezone: str | None = None) -> date | None:
+def daily_digest(
+    session_factory: sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    digest_hour: int = 9,
+    timezone: str | None = None,
+) -> date | None:
     """Once per local day, at or after `digest_hour`: the managers' digest of the day before. Returns the
     day reported on, or None (too early, already sent today by this or another process, or the desk was
     set up after that day)."""
@@ -126,14 +159,19 @@ def daily_digest(session_factory: sessionmaker[Session], now: datetime | None = 
             except IntegrityError:
                 pass  # another process created the row first
         won = s.execute(
-            update(JobRun).where(JobRun.name == DIGEST_JOB, or_(JobRun.last_key.is_(None), JobRun.last_key < key))
-            .values(last_key=key, last_run_at=now).execution_options(synchronize_session=False)
+            update(JobRun)
+            .where(JobRun.name == DIGEST_JOB, or_(JobRun.last_key.is_(None), JobRun.last_key < key))
+            .values(last_key=key, last_run_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if not won:
             return None
         setup = s.get(JobRun, sla.SETUP_MARKER)
-        if setup is not None and setup.last_run_at is not None \
-                and as_utc(setup.last_run_at).astimezone(zone(tz)).date() > day:
+        if (
+            setup is not None
+            and setup.last_run_at is not None
+            and as_utc(setup.last_run_at).astimezone(zone(tz)).date() > day
+        ):
             return None  # the desk did not exist yet on the day to report (its first day): nothing to tell
         queued = notifications.daily_digest(s, day, tz)
         log.info("daily digest of %s: %s notices queued", day, queued)
@@ -145,8 +183,13 @@ class Scheduler:
     """Runs the jobs every `sla_check_seconds` in a worker thread (DB work never blocks the event loop).
     sla_check_seconds <= 0 turns the scheduler off."""
 
-    def __init__(self, sessions: sessionmaker[Session], sla_check_seconds: float = 30.0, digest_hour: int = 9,
-                 timezone: str = "UTC") -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        sla_check_seconds: float = 30.0,
+        digest_hour: int = 9,
+        timezone: str = "UTC",
+    ) -> None:
         self.sessions, self.interval = sessions, sla_check_seconds
         self.digest_hour, self.timezone = digest_hour, timezone
         self._zone = zone(timezone)  # a bad time zone fails at start, not on every tick

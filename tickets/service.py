@@ -4,6 +4,7 @@ the caller commits. Conversations and their messages are `tickets.conversations`
 Every ticket change writes an audit event. State changes that can race (two agents claiming one
 ticket) are single conditional UPDATEs, so exactly one transaction wins on any database.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,33 +13,36 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from tickets import notifications, routing, sla
 from tickets.conversations import add_message, close_conversation, message_by_platform_id
-from tickets.db import utcnow
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
 from tickets.models import (
+    OPEN_STATUSES,
     Agent,
     Conversation,
     ConversationState,
     Message,
-    Outcome,
     OutboxItem,
+    Outcome,
     Role,
     Ticket,
     TicketEvent,
-    OPEN_STATUSES,
     TicketStatus,
 )
 from tickets.ops_models import PRIORITIES, TicketParticipant
 
 __all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "TicketError"]  # re-exported: callers catch these here
 
-def notify_agents(session: Session, channels: list[str] | tuple[str, ...], ticket: Ticket, event: str,
-                  message_id: int | None = None) -> None:
+
+def notify_agents(
+    session: Session, channels: list[str] | tuple[str, ...], ticket: Ticket, event: str, message_id: int | None = None
+) -> None:
     """Queue a ticket event for each configured agents' channel (Telegram group, Slack channel)."""
     for channel in channels:
-        session.add(OutboxItem(audience="agents", channel=channel, event=event, ticket_id=ticket.id,
-                               message_id=message_id))
+        session.add(
+            OutboxItem(audience="agents", channel=channel, event=event, ticket_id=ticket.id, message_id=message_id)
+        )
 
 
 # -- tickets ----------------------------------------------------------------------------------
@@ -63,14 +67,30 @@ def status_changed(session: Session, ticket: Ticket, old: str, new: str, actor: 
     record(session, ticket, actor, "status", old=old, new=new)
 
 
-def open_ticket(session: Session, conv: Conversation, *, reason: str, question: str, bot_tried: list[dict],
-                article_tags: Iterable[str] | None = None) -> Ticket:
+def open_ticket(
+    session: Session,
+    conv: Conversation,
+    *,
+    reason: str,
+    question: str,
+    bot_tried: list[dict],
+    article_tags: Iterable[str] | None = None,
+) -> Ticket:
     """A new ticket on L1, routed by category when the tags of the articles the bot tried (`article_tags`,
     looked up by the caller: tickets does not read the knowledge base) match exactly one category."""
     subject = " ".join(question.split())[:120] or "(no text)"
-    ticket = Ticket(conversation_id=conv.id, requester=conv.user_ref, channel=conv.channel, subject=subject,
-                    question=question, status=TicketStatus.new.value, handoff_reason=reason, bot_tried=bot_tried,
-                    line="L1", priority="normal")
+    ticket = Ticket(
+        conversation_id=conv.id,
+        requester=conv.user_ref,
+        channel=conv.channel,
+        subject=subject,
+        question=question,
+        status=TicketStatus.new.value,
+        handoff_reason=reason,
+        bot_tried=bot_tried,
+        line="L1",
+        priority="normal",
+    )
     session.add(ticket)
     session.flush()
     record(session, ticket, "bot", "opened", reason=reason, bot_tried=bot_tried)
@@ -97,14 +117,19 @@ def ticket_for_conversation(session: Session, conversation_id: int) -> Ticket | 
 
 # -- who works on a ticket ------------------------------------------------------------------
 def is_participant(session: Session, ticket: Ticket, agent: Agent) -> bool:
-    return session.scalar(select(TicketParticipant.id).where(TicketParticipant.ticket_id == ticket.id,
-                                                             TicketParticipant.agent_id == agent.id)) is not None
+    return (
+        session.scalar(
+            select(TicketParticipant.id).where(
+                TicketParticipant.ticket_id == ticket.id, TicketParticipant.agent_id == agent.id
+            )
+        )
+        is not None
+    )
 
 
 def is_handler(session: Session, ticket: Ticket, agent: Agent) -> bool:
     """The assignee, a participant (a team on one ticket) or a manager."""
-    return (agent.role == Role.manager.value or ticket.assignee_id == agent.id
-            or is_participant(session, ticket, agent))
+    return agent.role == Role.manager.value or ticket.assignee_id == agent.id or is_participant(session, ticket, agent)
 
 
 def require_open(ticket: Ticket) -> None:
@@ -130,8 +155,14 @@ def _require_handler(session: Session, ticket: Ticket, agent: Agent) -> None:
 
 
 def participants(session: Session, number: int) -> list[Agent]:
-    return list(session.scalars(select(Agent).join(TicketParticipant, TicketParticipant.agent_id == Agent.id)
-                                .where(TicketParticipant.ticket_id == number).order_by(TicketParticipant.id)))
+    return list(
+        session.scalars(
+            select(Agent)
+            .join(TicketParticipant, TicketParticipant.agent_id == Agent.id)
+            .where(TicketParticipant.ticket_id == number)
+            .order_by(TicketParticipant.id)
+        )
+    )
 
 
 def add_participant(session: Session, ticket: Ticket, agent_id: int, by: str) -> bool:
@@ -148,8 +179,11 @@ def add_participant(session: Session, ticket: Ticket, agent_id: int, by: str) ->
 
 
 def remove_participant(session: Session, ticket: Ticket, agent_id: int, by: str) -> bool:
-    row = session.scalar(select(TicketParticipant).where(TicketParticipant.ticket_id == ticket.id,
-                                                         TicketParticipant.agent_id == agent_id))
+    row = session.scalar(
+        select(TicketParticipant).where(
+            TicketParticipant.ticket_id == ticket.id, TicketParticipant.agent_id == agent_id
+        )
+    )
     if row is None:
         return False
     session.delete(row)
@@ -186,8 +220,10 @@ def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
     old_status = session.scalar(select(Ticket.status).where(Ticket.id == number))
     eligible = []
     if agent.role != Role.manager.value:
-        eligible = [Ticket.line.in_(routing.lines_for(agent)),
-                    or_(Ticket.group_id.is_(None), Ticket.group_id.in_(routing.agent_group_ids(session, agent.id)))]
+        eligible = [
+            Ticket.line.in_(routing.lines_for(agent)),
+            or_(Ticket.group_id.is_(None), Ticket.group_id.in_(routing.agent_group_ids(session, agent.id))),
+        ]
     won = session.execute(
         update(Ticket)
         .where(Ticket.id == number, Ticket.assignee_id.is_(None), Ticket.status.in_(OPEN_STATUSES), *eligible)
@@ -213,8 +249,9 @@ def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
     return ticket
 
 
-def agent_message(session: Session, number: int, agent: Agent, text: str, *, source: str = "api",
-                  platform_msg_id: str | None = None) -> tuple[Ticket, Message]:
+def agent_message(
+    session: Session, number: int, agent: Agent, text: str, *, source: str = "api", platform_msg_id: str | None = None
+) -> tuple[Ticket, Message]:
     """An agent's reply to the user. `source` says where the agent wrote it (api, telegram, slack), so
     that channel is not sent its own message back; `platform_msg_id` makes a redelivery a no-op."""
     lock_ticket(session, number)
@@ -225,8 +262,15 @@ def agent_message(session: Session, number: int, agent: Agent, text: str, *, sou
             return ticket, seen
     _require_handler(session, ticket, agent)
     conv = session.get(Conversation, ticket.conversation_id)
-    msg = add_message(session, conv, "agent", text, agent_id=agent.id, platform_msg_id=platform_msg_id,
-                      payload={"agent": agent.name, "source": source})
+    msg = add_message(
+        session,
+        conv,
+        "agent",
+        text,
+        agent_id=agent.id,
+        platform_msg_id=platform_msg_id,
+        payload={"agent": agent.name, "source": source},
+    )
     if ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
     record(session, ticket, f"agent:{agent.id}", "replied", message_id=msg.id)
@@ -246,8 +290,9 @@ def user_message_on_ticket(session: Session, conv: Conversation, msg: Message) -
     return ticket
 
 
-def resolve_ticket(session: Session, number: int, agent: Agent, resolution: str,
-                   articles: list[str] | None = None) -> tuple[Ticket, Conversation]:
+def resolve_ticket(
+    session: Session, number: int, agent: Agent, resolution: str, articles: list[str] | None = None
+) -> tuple[Ticket, Conversation]:
     lock_ticket(session, number)
     ticket = get_ticket(session, number)
     _require_handler(session, ticket, agent)
@@ -280,15 +325,23 @@ def hand_back(session: Session, number: int, agent: Agent, note: str = "") -> tu
 UNSET: object = object()  # "not in the request" (None means "clear it")
 
 
-def update_ticket(session: Session, number: int, agent: Agent, *, priority: str | object = UNSET,
-                  category: str | None | object = UNSET, group: str | None | object = UNSET) -> Ticket:
+def update_ticket(
+    session: Session,
+    number: int,
+    agent: Agent,
+    *,
+    priority: str | object = UNSET,
+    category: str | None | object = UNSET,
+    group: str | None | object = UNSET,
+) -> Ticket:
     """Change priority, category or group. A new category re-routes the ticket (line and group) while it
     still waits on L1 for someone to take it; later it is only recorded (the ticket stays where it is)."""
     ticket = get_ticket(session, number)
     actor = f"agent:{agent.id}"
     # Triage: anyone who could take the waiting ticket may set these; else its holders and managers.
     if not is_handler(session, ticket, agent) and not (
-            ticket.assignee_id is None and routing.claim_refusal(session, ticket, agent) is None):
+        ticket.assignee_id is None and routing.claim_refusal(session, ticket, agent) is None
+    ):
         raise Forbidden(f"ticket #{number} is held by another agent; only they or a manager can change it")
     if priority is not UNSET or group is not UNSET:
         require_open(ticket)
@@ -312,8 +365,17 @@ def update_ticket(session: Session, number: int, agent: Agent, *, priority: str 
                 routing.route_to_category(ticket, cat)
             else:
                 ticket.category = cat.slug
-            record(session, ticket, actor, "category", old=old_cat, new=cat.slug, rerouted=reroute,
-                   line=ticket.line, group_id=ticket.group_id)
+            record(
+                session,
+                ticket,
+                actor,
+                "category",
+                old=old_cat,
+                new=cat.slug,
+                rerouted=reroute,
+                line=ticket.line,
+                group_id=ticket.group_id,
+            )
         if ticket.status in OPEN_STATUSES:
             sla.priority_changed(session, ticket, ticket.priority)  # a category may have its own SLA policy
     if group is not UNSET:
@@ -332,11 +394,22 @@ SORTS = ("newest", "sla")
 
 
 def list_tickets(
-    session: Session, *, status: list[str] | None = None, line: str | None = None,
-    assignee_id: int | None = None, unassigned: bool = False, requester: tuple[str, str] | None = None,
-    text: str | None = None, limit: int = 100, channel: str | None = None, group: str | None = None,
-    priority: str | None = None, category: str | None = None, sla_state: str | None = None,
-    sort: str = "newest", now: datetime | None = None,
+    session: Session,
+    *,
+    status: list[str] | None = None,
+    line: str | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool = False,
+    requester: tuple[str, str] | None = None,
+    text: str | None = None,
+    limit: int = 100,
+    channel: str | None = None,
+    group: str | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    sla_state: str | None = None,
+    sort: str = "newest",
+    now: datetime | None = None,
 ) -> list[Ticket]:
     """The queue. `group`/`category` are slugs; `sla_state` keeps tickets whose SLA state
     (tickets.sla.sla_state) is at_risk or breached; sort "sla" puts the soonest resolution due first."""

@@ -6,6 +6,7 @@ holidays: tickets.sla_clock), or wall-clock minutes for 24x7 policies. While a t
 resolution clock is paused: on resume its due time moves by the paused business time. The scheduler
 (tickets.scheduler) warns before and marks breaches; resolving or closing late marks the breach too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from tickets.db import utcnow
+from core.db import utcnow
 from tickets.models import Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import Holiday, JobRun, SLAPolicy
 from tickets.sla_clock import BusinessCalendar, WeekHours, as_utc, parse_hours, zone
@@ -25,8 +26,7 @@ log = logging.getLogger(__name__)
 
 PENDING = TicketStatus.pending_user.value
 DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
-OPEN = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value,
-        TicketStatus.escalated.value)
+OPEN = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending_user.value, TicketStatus.escalated.value)
 ACTOR = "system:sla"
 NEXT_LINE = {"L1": "L2", "L2": "L3"}
 SETUP_MARKER = "sla_defaults"  # job_runs row: when this desk first started (its default policies were seeded)
@@ -34,8 +34,14 @@ SETUP_MARKER = "sla_defaults"  # job_runs row: when this desk first started (its
 # Seeded once into an empty desk. Business-day targets assume the default 9-hour day (09:00-18:00):
 # 3 business days = 27 h, 5 business days = 45 h. Critical runs 24x7 and moves up a line when it breaches.
 DEFAULT_POLICIES = (
-    dict(name="Critical (24x7)", priority="critical", first_response_minutes=30, resolution_minutes=4 * 60,
-         business_hours=False, auto_escalate=True),
+    dict(
+        name="Critical (24x7)",
+        priority="critical",
+        first_response_minutes=30,
+        resolution_minutes=4 * 60,
+        business_hours=False,
+        auto_escalate=True,
+    ),
     dict(name="High", priority="high", first_response_minutes=60, resolution_minutes=8 * 60),
     dict(name="Normal", priority="normal", first_response_minutes=4 * 60, resolution_minutes=27 * 60),
     dict(name="Low", priority="low", first_response_minutes=8 * 60, resolution_minutes=45 * 60),
@@ -99,8 +105,11 @@ def ensure_default_policies(session: Session) -> bool:
     if session.scalar(select(exists().where(SLAPolicy.id.is_not(None)))):
         return False  # policies were made by hand before the seed ran
     for spec in DEFAULT_POLICIES:
-        session.add(SLAPolicy(category=None, warn_ratio=0.2, active=True, **{"business_hours": True,
-                                                                              "auto_escalate": False, **spec}))
+        session.add(
+            SLAPolicy(
+                category=None, warn_ratio=0.2, active=True, **{"business_hours": True, "auto_escalate": False, **spec}
+            )
+        )
     session.flush()
     return True
 
@@ -162,12 +171,20 @@ def status_changed(session: Session, ticket: Ticket, old: str, new: str, now: da
     if new == PENDING and ticket.sla_paused_at is None:
         ticket.sla_paused_at = now
     fr_at, fr_due = ticket.first_response_at, ticket.first_response_due_at
-    if fr_at is not None and fr_due is not None and as_utc(fr_at) > as_utc(fr_due) \
-            and ticket.first_response_breached_at is None:
+    if (
+        fr_at is not None
+        and fr_due is not None
+        and as_utc(fr_at) > as_utc(fr_due)
+        and ticket.first_response_breached_at is None
+    ):
         ticket.first_response_breached_at = now
         _event(session, ticket, "sla_breach", clock="first_response", due=fr_due, late=True)
-    if new in DONE and ticket.resolution_due_at is not None and now > as_utc(ticket.resolution_due_at) \
-            and ticket.resolution_breached_at is None:
+    if (
+        new in DONE
+        and ticket.resolution_due_at is not None
+        and now > as_utc(ticket.resolution_due_at)
+        and ticket.resolution_breached_at is None
+    ):
         ticket.resolution_breached_at = now
         _event(session, ticket, "sla_breach", clock="resolution", due=ticket.resolution_due_at, late=True)
 
@@ -221,8 +238,11 @@ def notices_due(session: Session, ticket: Ticket, now: datetime) -> list[str]:
             continue
         if ref >= due:
             kinds.append(f"{clock}_breach")
-        elif policy is not None and getattr(ticket, f"{clock}_warned_at") is None \
-                and cal.minutes_between(ref, due) <= policy.warn_ratio * _target(policy, clock):
+        elif (
+            policy is not None
+            and getattr(ticket, f"{clock}_warned_at") is None
+            and cal.minutes_between(ref, due) <= policy.warn_ratio * _target(policy, clock)
+        ):
             kinds.append(f"{clock}_risk")
     return kinds
 
@@ -237,16 +257,20 @@ def sla_state(ticket: Ticket, now: datetime | None = None) -> str:
     if ticket.status in DONE:
         end = as_utc(ticket.resolved_at or ticket.closed_at or now)
         late = ticket.resolution_due_at is not None and end > as_utc(ticket.resolution_due_at)
-        fr_late = (ticket.first_response_at is not None and ticket.first_response_due_at is not None
-                   and as_utc(ticket.first_response_at) > as_utc(ticket.first_response_due_at))
+        fr_late = (
+            ticket.first_response_at is not None
+            and ticket.first_response_due_at is not None
+            and as_utc(ticket.first_response_at) > as_utc(ticket.first_response_due_at)
+        )
         return "breached" if late or fr_late else "met"
     clocks = _clocks(ticket, now)
     if any(ref >= due for _, due, ref in clocks):
         return "breached"
     if ticket.sla_paused_at is not None:
         return "paused"
-    if (ticket.first_response_warned_at is not None and ticket.first_response_at is None) \
-            or ticket.resolution_warned_at is not None:
+    if (
+        ticket.first_response_warned_at is not None and ticket.first_response_at is None
+    ) or ticket.resolution_warned_at is not None:
         return "at_risk"
     session = object_session(ticket)
     policy = ticket_policy(session, ticket) if session is not None else None
@@ -269,4 +293,3 @@ def recompute_open(session: Session, now: datetime | None = None) -> int:
         after = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
         moved += before != after
     return moved
-

@@ -10,6 +10,7 @@ several ranges per part ("Mon-Fri 09:00-13:00,14:00-18:00"), day lists ("Mon,Wed
 an end, "24x7" for always. A later part replaces the hours of the days it names. Day names in English or
 Russian (Пн Вт Ср Чт Пт Сб Вс).
 """
+
 from __future__ import annotations
 
 import re
@@ -152,8 +153,9 @@ class BusinessCalendar:
     # -- the working intervals, in UTC ------------------------------------------------------
     def _at(self, day: date, minute: int) -> datetime:
         # Local wall time → UTC. zoneinfo resolves DST gaps/overlaps (fold=0: the earlier offset).
-        local = datetime.combine(day + timedelta(days=minute // 1440), time(minute % 1440 // 60, minute % 60),
-                                 tzinfo=self.tz)
+        local = datetime.combine(
+            day + timedelta(days=minute // 1440), time(minute % 1440 // 60, minute % 60), tzinfo=self.tz
+        )
         return local.astimezone(timezone.utc)
 
     def _intervals(self, first: date, last: date | None = None):

@@ -3,6 +3,7 @@
 Each entry keeps the ticket's line and category at the time of the work, so totals by line or category do
 not shift when the ticket is escalated or re-categorised later.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -11,8 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from tickets import service, sla
-from tickets.db import utcnow
 from tickets.errors import Conflict, Forbidden, Invalid
 from tickets.models import Agent, Ticket
 from tickets.ops_models import TimeEntry
@@ -27,16 +28,26 @@ def _require_involved(session: Session, ticket: Ticket, agent: Agent) -> None:
         raise Forbidden(f"only the agent holding ticket #{ticket.id}, its participants or a manager can log time on it")
 
 
-def add_manual(session: Session, number: int, agent: Agent, minutes: int, note: str = "",
-               now: datetime | None = None) -> TimeEntry:
+def add_manual(
+    session: Session, number: int, agent: Agent, minutes: int, note: str = "", now: datetime | None = None
+) -> TimeEntry:
     if not isinstance(minutes, int) or not 1 <= minutes <= MAX_MINUTES:
         raise Invalid(f"minutes must be a whole number from 1 to {MAX_MINUTES}, not {minutes!r}")
     ticket = service.get_ticket(session, number)
     _require_involved(session, ticket, agent)
     now = now or utcnow()
-    entry = TimeEntry(ticket_id=ticket.id, agent_id=agent.id, source="manual", minutes=minutes, note=note.strip(),
-                      line=ticket.line, category=ticket.category, started_at=now - timedelta(minutes=minutes),
-                      ended_at=now, created_at=now)
+    entry = TimeEntry(
+        ticket_id=ticket.id,
+        agent_id=agent.id,
+        source="manual",
+        minutes=minutes,
+        note=note.strip(),
+        line=ticket.line,
+        category=ticket.category,
+        started_at=now - timedelta(minutes=minutes),
+        ended_at=now,
+        created_at=now,
+    )
     session.add(entry)
     session.flush()
     service.record(session, ticket, f"agent:{agent.id}", "time_logged", minutes=minutes, source="manual")
@@ -44,8 +55,14 @@ def add_manual(session: Session, number: int, agent: Agent, minutes: int, note: 
 
 
 def running_timer(session: Session, number: int, agent_id: int) -> TimeEntry | None:
-    return session.scalar(select(TimeEntry).where(TimeEntry.ticket_id == number, TimeEntry.agent_id == agent_id,
-                                                  TimeEntry.source == "timer", TimeEntry.ended_at.is_(None)))
+    return session.scalar(
+        select(TimeEntry).where(
+            TimeEntry.ticket_id == number,
+            TimeEntry.agent_id == agent_id,
+            TimeEntry.source == "timer",
+            TimeEntry.ended_at.is_(None),
+        )
+    )
 
 
 def start_timer(session: Session, number: int, agent: Agent, note: str = "", now: datetime | None = None) -> TimeEntry:
@@ -59,8 +76,17 @@ def start_timer(session: Session, number: int, agent: Agent, note: str = "", now
     if running_timer(session, number, agent.id) is not None:
         raise Conflict(f"your timer on ticket #{number} is already running; stop it first")
     now = now or utcnow()
-    entry = TimeEntry(ticket_id=ticket.id, agent_id=agent.id, source="timer", minutes=0, note=note.strip(),
-                      line=ticket.line, category=ticket.category, started_at=now, created_at=now)
+    entry = TimeEntry(
+        ticket_id=ticket.id,
+        agent_id=agent.id,
+        source="timer",
+        minutes=0,
+        note=note.strip(),
+        line=ticket.line,
+        category=ticket.category,
+        started_at=now,
+        created_at=now,
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -80,14 +106,22 @@ def stop_timer(session: Session, number: int, agent: Agent, now: datetime | None
 
 
 def entries(session: Session, number: int) -> list[TimeEntry]:
-    return list(session.scalars(select(TimeEntry).where(TimeEntry.ticket_id == number)
-                                .order_by(TimeEntry.started_at, TimeEntry.id)))
+    return list(
+        session.scalars(
+            select(TimeEntry).where(TimeEntry.ticket_id == number).order_by(TimeEntry.started_at, TimeEntry.id)
+        )
+    )
 
 
 def ticket_total(session: Session, number: int) -> int:
     """Minutes of finished entries (a running timer counts once stopped)."""
-    return int(session.scalar(select(func.coalesce(func.sum(TimeEntry.minutes), 0))
-                              .where(TimeEntry.ticket_id == number, TimeEntry.ended_at.is_not(None))))
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(TimeEntry.minutes), 0)).where(
+                TimeEntry.ticket_id == number, TimeEntry.ended_at.is_not(None)
+            )
+        )
+    )
 
 
 def _day_start(day: date) -> datetime:
@@ -95,16 +129,21 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(sla.timezone_name()))
 
 
-def totals(session: Session, group_by: str, start: date | None = None, end: date | None = None,
-           ) -> list[tuple[str | None, int]]:
+def totals(
+    session: Session,
+    group_by: str,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[tuple[str | None, int]]:
     """Finished minutes per agent (name), line, category (slug, None = uncategorised) or ticket (number),
     for work started from `start` through `end` (the desk's local days, both inclusive), most minutes first."""
     if group_by not in GROUPINGS:
         raise Invalid(f"unknown grouping {group_by!r}: use {', '.join(GROUPINGS)}")
     if start and end and end < start:
         raise Invalid(f"the range ends ({end}) before it starts ({start})")
-    key = {"agent": Agent.name, "line": TimeEntry.line, "category": TimeEntry.category,
-           "ticket": TimeEntry.ticket_id}[group_by]
+    key = {"agent": Agent.name, "line": TimeEntry.line, "category": TimeEntry.category, "ticket": TimeEntry.ticket_id}[
+        group_by
+    ]
     minutes = func.sum(TimeEntry.minutes)
     q = select(key, minutes).where(TimeEntry.ended_at.is_not(None)).group_by(key)
     if group_by == "agent":

@@ -8,6 +8,7 @@ queued in the outbox and mailed back in the same thread. The SMTP transaction is
 after the mail is stored, so a crash before that makes the sending server retry; a redelivered Message-ID is
 recognised and processed once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,9 +36,9 @@ CHANNEL = "email"
 _HELPED = re.compile(r"^(helped|it helped|thanks?|thank you|solved|fixed|помогло|спасибо|решено)\W*$", re.I)
 _NOT_HELPED = re.compile(r"^(didn'?t help|did not help|not helped|no|не помогло|нет)\W*$", re.I)
 _FOOTER = {
-    "en": "Did this solve it? Reply \"helped\", or \"didn't help\" for another answer, or \"human\" to reach an agent.",
+    "en": 'Did this solve it? Reply "helped", or "didn\'t help" for another answer, or "human" to reach an agent.',
     "ru": "Это решило проблему? Ответьте «помогло», «не помогло» (будет другой ответ) или «человек», "
-          "чтобы связаться с сотрудником поддержки.",
+    "чтобы связаться с сотрудником поддержки.",
 }
 
 
@@ -105,8 +106,13 @@ class EmailChannel:
         from aiosmtpd.controller import Controller
 
         host, port = self.config.listen
-        self._controller = Controller(_SMTPHandler(self), hostname=host, port=port,
-                                      data_size_limit=self.config.max_bytes, server_hostname=self.config.domain)
+        self._controller = Controller(
+            _SMTPHandler(self),
+            hostname=host,
+            port=port,
+            data_size_limit=self.config.max_bytes,
+            server_hostname=self.config.domain,
+        )
         self._controller.start()
         log.info("email: SMTP listener on %s:%s for %s", host, port, ", ".join(self.config.addresses) or "any")
         return None
@@ -133,8 +139,9 @@ class EmailChannel:
         except MalformedEmail as exc:
             return Received(f"550 5.6.0 {exc}")
         with self.sessions() as s:
-            seen = s.scalar(select(EmailRecord).where(EmailRecord.peer == mail.from_addr,
-                                                      EmailRecord.message_id == mail.message_id))
+            seen = s.scalar(
+                select(EmailRecord).where(EmailRecord.peer == mail.from_addr, EmailRecord.message_id == mail.message_id)
+            )
             if seen is not None and seen.direction in ("ignored", "out"):
                 return Received("250 2.0.0 already received", seen.conversation_id, seen.reason)
             thread = self._thread(s, mail)
@@ -201,10 +208,17 @@ class EmailChannel:
             action = "human"  # this address opens a ticket straight away
         if note and action not in ("helped", "not_helped"):
             text = f"{text}\n\n{note}".strip()
-        return Incoming(channel=CHANNEL, user_ref=mail.from_addr, thread_ref=thread_ref,
-                        text="" if action in ("helped", "not_helped") else text, action=action,
-                        platform_msg_id=mail.message_id, user_name=mail.from_name or None, attachments=attachments,
-                        refused_attachments=[r.as_dict() for r in refused])
+        return Incoming(
+            channel=CHANNEL,
+            user_ref=mail.from_addr,
+            thread_ref=thread_ref,
+            text="" if action in ("helped", "not_helped") else text,
+            action=action,
+            platform_msg_id=mail.message_id,
+            user_name=mail.from_name or None,
+            attachments=attachments,
+            refused_attachments=[r.as_dict() for r in refused],
+        )
 
     def _save(self, mail: InboundEmail, a) -> dict:
         return self._save_bytes(mail, a.filename, a.content_type, a.data)
@@ -214,21 +228,44 @@ class EmailChannel:
         f = store(self.config.data_dir, CHANNEL, data)
         return {"kind": "document", "path": f.path, "name": name, "size": f.size, "type": ctype, "sha256": f.sha256}
 
-    def _record(self, mail: InboundEmail, mailbox: str, direction: str, conversation_id: int | None,
-                chat_message_id: int | None, reason: str | None) -> None:
+    def _record(
+        self,
+        mail: InboundEmail,
+        mailbox: str,
+        direction: str,
+        conversation_id: int | None,
+        chat_message_id: int | None,
+        reason: str | None,
+    ) -> None:
         with self.sessions.begin() as s:
-            if s.scalar(select(EmailRecord.id).where(EmailRecord.peer == mail.from_addr,
-                                                     EmailRecord.message_id == mail.message_id)) is not None:
+            if (
+                s.scalar(
+                    select(EmailRecord.id).where(
+                        EmailRecord.peer == mail.from_addr, EmailRecord.message_id == mail.message_id
+                    )
+                )
+                is not None
+            ):
                 return
-            s.add(EmailRecord(message_id=mail.message_id, direction=direction, conversation_id=conversation_id,
-                              chat_message_id=chat_message_id, mailbox=mailbox, peer=mail.from_addr,
-                              subject=mail.subject[:998], refs=" ".join(mail.references + [mail.message_id])[-8000:],
-                              reason=reason))
+            s.add(
+                EmailRecord(
+                    message_id=mail.message_id,
+                    direction=direction,
+                    conversation_id=conversation_id,
+                    chat_message_id=chat_message_id,
+                    mailbox=mailbox,
+                    peer=mail.from_addr,
+                    subject=mail.subject[:998],
+                    refs=" ".join(mail.references + [mail.message_id])[-8000:],
+                    reason=reason,
+                )
+            )
 
     def _link(self, mail: InboundEmail, conversation_id: int, chat_message_id: int | None) -> None:
         with self.sessions.begin() as s:
-            rec = s.scalar(select(EmailRecord).where(EmailRecord.peer == mail.from_addr,
-                                                     EmailRecord.message_id == mail.message_id))
+            rec = s.scalar(
+                select(EmailRecord).where(EmailRecord.peer == mail.from_addr, EmailRecord.message_id == mail.message_id)
+            )
             if rec is not None and rec.conversation_id is None:
                 rec.conversation_id, rec.chat_message_id = conversation_id, chat_message_id
 
@@ -236,17 +273,32 @@ class EmailChannel:
     def thread_for_reply(self, s: Session, conversation_id: int) -> tuple[str, str, str | None, list[str]]:
         """(our mailbox, subject, In-Reply-To, References) for a reply in this conversation's mail thread."""
         conv = s.get(Conversation, conversation_id)
-        convs = select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.user_ref == conv.user_ref,
-                                              Conversation.thread_ref == conv.thread_ref)
+        convs = select(Conversation.id).where(
+            Conversation.channel == CHANNEL,
+            Conversation.user_ref == conv.user_ref,
+            Conversation.thread_ref == conv.thread_ref,
+        )
         # The user's latest mail in the thread, found by its Message-ID (its record may not be linked to the
         # conversation yet when the reply goes out).
-        last_mail = s.scalar(select(Message.platform_msg_id).where(
-            Message.conversation_id.in_(convs), Message.author == "user", Message.platform_msg_id.is_not(None))
-            .order_by(Message.id.desc()))
-        last_in = s.scalar(select(EmailRecord).where(EmailRecord.peer == conv.user_ref, EmailRecord.direction == "in",
-                                                     EmailRecord.message_id == last_mail)) if last_mail else None
-        root = s.scalar(select(EmailRecord).where(EmailRecord.peer == conv.user_ref,
-                                                  EmailRecord.message_id == conv.thread_ref))
+        last_mail = s.scalar(
+            select(Message.platform_msg_id)
+            .where(Message.conversation_id.in_(convs), Message.author == "user", Message.platform_msg_id.is_not(None))
+            .order_by(Message.id.desc())
+        )
+        last_in = (
+            s.scalar(
+                select(EmailRecord).where(
+                    EmailRecord.peer == conv.user_ref,
+                    EmailRecord.direction == "in",
+                    EmailRecord.message_id == last_mail,
+                )
+            )
+            if last_mail
+            else None
+        )
+        root = s.scalar(
+            select(EmailRecord).where(EmailRecord.peer == conv.user_ref, EmailRecord.message_id == conv.thread_ref)
+        )
         mailbox = (last_in or root).mailbox if (last_in or root) else self.config.default_address
         subject = (root or last_in).subject if (root or last_in) else ""
         refs = last_in.refs.split() if last_in else ([conv.thread_ref] if conv.thread_ref else [])
@@ -265,8 +317,9 @@ class _SMTPHandler:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         try:
-            result = await asyncio.to_thread(self.channel.receive, envelope.original_content or envelope.content,
-                                             list(envelope.rcpt_tos))
+            result = await asyncio.to_thread(
+                self.channel.receive, envelope.original_content or envelope.content, list(envelope.rcpt_tos)
+            )
         except Exception:
             log.exception("email: storing an inbound mail failed")
             return "451 4.3.0 temporary failure, please retry"  # the sending server keeps it and retries
@@ -297,14 +350,30 @@ class EmailSender:
             text = f"{text}\n\n{_FOOTER.get(d.conversation.get('lang') or 'en', _FOOTER['en'])}"
         if d.message["author"] == "agent" and d.message.get("agent"):
             text = f"{text}\n\n— {d.message['agent']}, {cfg.from_name}"
-        mail = compose_reply(message_id=message_id, from_addr=mailbox, from_name=cfg.from_name,
-                             to_addr=d.conversation["user_ref"], subject=subject, text=text, in_reply_to=in_reply_to,
-                             references=refs, ticket_number=(d.ticket or {}).get("number"), automatic=automatic)
+        mail = compose_reply(
+            message_id=message_id,
+            from_addr=mailbox,
+            from_name=cfg.from_name,
+            to_addr=d.conversation["user_ref"],
+            subject=subject,
+            text=text,
+            in_reply_to=in_reply_to,
+            references=refs,
+            ticket_number=(d.ticket or {}).get("number"),
+            automatic=automatic,
+        )
         host, port = cfg.relay
         try:
-            await aiosmtplib.send(mail, hostname=host, port=port, username=cfg.username, password=cfg.password,
-                                  use_tls=cfg.tls == "ssl", start_tls=True if cfg.tls == "starttls" else False,
-                                  timeout=cfg.timeout)
+            await aiosmtplib.send(
+                mail,
+                hostname=host,
+                port=port,
+                username=cfg.username,
+                password=cfg.password,
+                use_tls=cfg.tls == "ssl",
+                start_tls=True if cfg.tls == "starttls" else False,
+                timeout=cfg.timeout,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(f"the relay refused {d.conversation['user_ref']}: {exc}") from exc
         await asyncio.to_thread(self._record_sent, d, mail, message_id, mailbox, refs)
@@ -316,8 +385,23 @@ class EmailSender:
 
     def _record_sent(self, d: Delivery, mail, message_id: str, mailbox: str, refs: list[str]) -> None:
         with self.channel.sessions.begin() as s:
-            if s.scalar(select(EmailRecord.id).where(EmailRecord.peer == d.conversation["user_ref"],
-                                                     EmailRecord.message_id == message_id)) is None:
-                s.add(EmailRecord(message_id=message_id, direction="out", conversation_id=d.conversation["id"],
-                                  chat_message_id=d.message["id"], mailbox=mailbox, peer=d.conversation["user_ref"],
-                                  subject=str(mail["Subject"])[:998], refs=" ".join(refs + [message_id])[-8000:]))
+            if (
+                s.scalar(
+                    select(EmailRecord.id).where(
+                        EmailRecord.peer == d.conversation["user_ref"], EmailRecord.message_id == message_id
+                    )
+                )
+                is None
+            ):
+                s.add(
+                    EmailRecord(
+                        message_id=message_id,
+                        direction="out",
+                        conversation_id=d.conversation["id"],
+                        chat_message_id=d.message["id"],
+                        mailbox=mailbox,
+                        peer=d.conversation["user_ref"],
+                        subject=str(mail["Subject"])[:998],
+                        refs=" ".join(refs + [message_id])[-8000:],
+                    )
+                )

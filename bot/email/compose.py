@@ -1,4 +1,5 @@
 """Outgoing mail: a reply in the employee's thread, tagged with the ticket so their answer threads back."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,19 @@ def reply_subject(subject: str, ticket_number: int | None) -> str:
     return f"Re: {base}{tag}"
 
 
-def compose_reply(*, message_id: str, from_addr: str, from_name: str, to_addr: str, subject: str, text: str,
-                  in_reply_to: str | None, references: list[str], ticket_number: int | None,
-                  automatic: bool) -> EmailMessage:
+def compose_reply(
+    *,
+    message_id: str,
+    from_addr: str,
+    from_name: str,
+    to_addr: str,
+    subject: str,
+    text: str,
+    in_reply_to: str | None,
+    references: list[str],
+    ticket_number: int | None,
+    automatic: bool,
+) -> EmailMessage:
     msg = EmailMessage()
     msg["Message-ID"] = message_id
     msg["From"] = formataddr((from_name, from_addr))

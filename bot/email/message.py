@@ -3,6 +3,7 @@ it is an automatic message that must never be answered (auto-replies, bounces, m
 
 Pure functions over the stdlib `email` package; nothing here touches the network or the database.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,14 +15,16 @@ from email.utils import getaddresses, make_msgid, parseaddr
 
 from bs4 import BeautifulSoup
 
-from tickets.inputs import normalize_ref
+from core.inputs import normalize_ref
 
 # "[FL-#123]" in a subject ties a mail to ticket 123 even when a mail client drops In-Reply-To/References.
 TICKET_TAG = re.compile(r"\[FL-#(\d{1,12})\]")
 # Markers of the quoted history under a reply, in the languages our users write (EN, RU) and Outlook's.
 _QUOTE_HEADER = re.compile(
     r"^(on .{3,200} wrote:|.{3,200} (wrote|пишет|написал\(а\)|написал):|-{2,}\s*original message\s*-{2,}|"
-    r"-{2,}\s*исходное сообщение\s*-{2,}|from: .+|от: .+)\s*$", re.IGNORECASE)
+    r"-{2,}\s*исходное сообщение\s*-{2,}|from: .+|от: .+)\s*$",
+    re.IGNORECASE,
+)
 _AUTO_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply|noreply|bounce[s]?)([+@.-]|$)", re.IGNORECASE)
 
 
@@ -118,8 +121,9 @@ def automatic_reason(msg: EmailMessage, own_addresses: set[str]) -> str | None:
     return None
 
 
-def parse_email(raw: bytes, own_addresses: set[str] | frozenset[str] = frozenset(),
-                max_attachment_bytes: int = 10 * 1024 * 1024) -> InboundEmail:
+def parse_email(
+    raw: bytes, own_addresses: set[str] | frozenset[str] = frozenset(), max_attachment_bytes: int = 10 * 1024 * 1024
+) -> InboundEmail:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
     except Exception as exc:  # the stdlib parser is lenient; this is truly broken input
@@ -139,14 +143,19 @@ def parse_email(raw: bytes, own_addresses: set[str] | frozenset[str] = frozenset
                 continue
             disposition = part.get_content_disposition()
             ctype = part.get_content_type()
-            if disposition == "attachment" or (disposition == "inline" and part.get_filename()) or \
-                    not ctype.startswith("text/"):
+            if (
+                disposition == "attachment"
+                or (disposition == "inline" and part.get_filename())
+                or not ctype.startswith("text/")
+            ):
                 data = part.get_payload(decode=True) or b""
                 if ctype == "message/delivery-status" or not data:
                     continue
                 if len(data) > max_attachment_bytes:
-                    raise MalformedEmail(f"attachment {part.get_filename() or ctype} is larger than "
-                                         f"{max_attachment_bytes // (1024 * 1024)} MB")
+                    raise MalformedEmail(
+                        f"attachment {part.get_filename() or ctype} is larger than "
+                        f"{max_attachment_bytes // (1024 * 1024)} MB"
+                    )
                 attachments.append(Attachment(part.get_filename() or "attachment", ctype, data))
             elif ctype == "text/plain" and text_part is None:
                 text_part = part
@@ -164,10 +173,18 @@ def parse_email(raw: bytes, own_addresses: set[str] | frozenset[str] = frozenset
     tag = TICKET_TAG.search(subject)
     message_id = (_ids(msg.get("Message-ID")) or [make_msgid(domain="firstline.invalid")])[0]
     return InboundEmail(
-        message_id=message_id, from_addr=normalize_ref("email", from_addr), from_name=from_name,
-        to_addrs=[a.lower() for _, a in getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])])
-                  if a],
-        subject=subject, text=strip_quoted(body), in_reply_to=(_ids(msg.get("In-Reply-To")) or [None])[0],
-        references=_ids(msg.get("References")), attachments=attachments,
-        auto_reason=automatic_reason(msg, own), ticket_tag=int(tag.group(1)) if tag else None, html_only=html_only,
+        message_id=message_id,
+        from_addr=normalize_ref("email", from_addr),
+        from_name=from_name,
+        to_addrs=[
+            a.lower() for _, a in getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a
+        ],
+        subject=subject,
+        text=strip_quoted(body),
+        in_reply_to=(_ids(msg.get("In-Reply-To")) or [None])[0],
+        references=_ids(msg.get("References")),
+        attachments=attachments,
+        auto_reason=automatic_reason(msg, own),
+        ticket_tag=int(tag.group(1)) if tag else None,
+        html_only=html_only,
     )

@@ -3,6 +3,7 @@ with feedback buttons, the agents' handoff notice, ticket lists and the App Home
 
 Pure functions (no I/O), so the listeners and the sender stay thin.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,17 +15,31 @@ SECTION_LIMIT = 3000  # a section block's text
 MESSAGE_TEXT_LIMIT = 40000  # a message's top-level text
 SECTIONS_PER_MESSAGE = 10  # Slack allows 50 blocks; 10 × 3000 chars keeps `text` under 40000 too
 
-FEEDBACK_ACTION_IDS = {"helped": "fl_helped", "not_helped": "fl_not_helped", "human": "fl_human",
-                       "choose_1": "fl_choose_1", "choose_2": "fl_choose_2", "choose_3": "fl_choose_3"}
+FEEDBACK_ACTION_IDS = {
+    "helped": "fl_helped",
+    "not_helped": "fl_not_helped",
+    "human": "fl_human",
+    "choose_1": "fl_choose_1",
+    "choose_2": "fl_choose_2",
+    "choose_3": "fl_choose_3",
+}
 TAKE_ACTION_ID = "fl_take"
 
 # The agents' channel speaks English (it is the service desk's own workspace channel). mrkdwn: escaped.
-REASONS = {"low_confidence": "the bot wasn't sure of an answer", "negative_feedback": "the bot's answers didn't help",
-           "user_request": "the user asked for a person", "bot_error": "the bot failed"}
-AGENT_HINT = ("Reply in this thread to write to the user (start a message with `//` to keep it internal). "
-              "`!resolve &lt;what was done&gt;` resolves the ticket, `!handback` returns the user to the bot.")
-NOT_LINKED = ("Your Slack account is not linked to a Firstline agent, so nothing was changed. "
-              "Ask an admin to run `firstline agents link &lt;your name&gt; --slack {user}`.")
+REASONS = {
+    "low_confidence": "the bot wasn't sure of an answer",
+    "negative_feedback": "the bot's answers didn't help",
+    "user_request": "the user asked for a person",
+    "bot_error": "the bot failed",
+}
+AGENT_HINT = (
+    "Reply in this thread to write to the user (start a message with `//` to keep it internal). "
+    "`!resolve &lt;what was done&gt;` resolves the ticket, `!handback` returns the user to the bot."
+)
+NOT_LINKED = (
+    "Your Slack account is not linked to a Firstline agent, so nothing was changed. "
+    "Ask an admin to run `firstline agents link &lt;your name&gt; --slack {user}`."
+)
 
 
 def escape(text: str) -> str:
@@ -101,14 +116,18 @@ def text_messages(mrkdwn: str) -> list[dict]:
     parts = split_text(mrkdwn or " ")
     messages = []
     for i in range(0, len(parts), SECTIONS_PER_MESSAGE):
-        group = parts[i:i + SECTIONS_PER_MESSAGE]
+        group = parts[i : i + SECTIONS_PER_MESSAGE]
         messages.append({"text": "\n\n".join(group)[:MESSAGE_TEXT_LIMIT], "blocks": [section(p) for p in group]})
     return messages
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
-    b = {"type": "button", "text": {"type": "plain_text", "text": label[:75], "emoji": True},
-         "action_id": action_id, "value": value}
+    b = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
     if style:
         b["style"] = style
     return b
@@ -118,8 +137,16 @@ def feedback_value(owner: str, thread_ref: str) -> str:
     return json.dumps({"u": owner, "t": thread_ref}, separators=(",", ":"))
 
 
-def answer_messages(text: str, lang: str, *, article: dict | None = None, actions: list[str] | None = None,
-                    owner: str = "", thread_ref: str = "", choices: list[dict] | None = None) -> list[dict]:
+def answer_messages(
+    text: str,
+    lang: str,
+    *,
+    article: dict | None = None,
+    actions: list[str] | None = None,
+    owner: str = "",
+    thread_ref: str = "",
+    choices: list[dict] | None = None,
+) -> list[dict]:
     """A bot reply: the passage (escaped), the article as a link, and the feedback buttons in the user's
     language on the last message."""
     body = escape(text)
@@ -131,9 +158,17 @@ def answer_messages(text: str, lang: str, *, article: dict | None = None, action
     if actions:
         value = feedback_value(owner, thread_ref)
         styles = {"helped": "primary"}
-        messages[-1]["blocks"].append({"type": "actions", "block_id": "fl_feedback", "elements": [
-            button(action_label(lang, a, choices), FEEDBACK_ACTION_IDS[a], value, styles.get(a))
-            for a in actions if a in FEEDBACK_ACTION_IDS]})
+        messages[-1]["blocks"].append(
+            {
+                "type": "actions",
+                "block_id": "fl_feedback",
+                "elements": [
+                    button(action_label(lang, a, choices), FEEDBACK_ACTION_IDS[a], value, styles.get(a))
+                    for a in actions
+                    if a in FEEDBACK_ACTION_IDS
+                ],
+            }
+        )
     return messages
 
 
@@ -156,8 +191,10 @@ def notice(ticket: dict, conversation: dict | None) -> dict:
     n = ticket["number"]
     head = f":ticket: *Ticket #{n}*: {escape(ticket.get('subject') or '')}"
     reason = ticket.get("handoff_reason")
-    fields = [{"type": "mrkdwn", "text": f"*From*\n{who(conversation, ticket)}"},
-              {"type": "mrkdwn", "text": f"*Why*\n{escape(REASONS.get(reason, str(reason)))}"}]
+    fields = [
+        {"type": "mrkdwn", "text": f"*From*\n{who(conversation, ticket)}"},
+        {"type": "mrkdwn", "text": f"*Why*\n{escape(REASONS.get(reason, str(reason)))}"},
+    ]
     tried = ticket.get("bot_tried") or []
     if tried:
         lines = "\n".join(f"• {escape(str(x.get('title')))} ({x.get('score')})" for x in tried[:3])
@@ -177,8 +214,13 @@ def notice(ticket: dict, conversation: dict | None) -> dict:
         state = ":hourglass_flowing_sand: Waiting for an agent"
     blocks.append(context(state[:SECTION_LIMIT]))
     if not assignee and status in ("new", "open", "pending_user", "escalated"):
-        blocks.append({"type": "actions", "block_id": "fl_ticket", "elements": [
-            button("Take", TAKE_ACTION_ID, str(n), "primary")]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "fl_ticket",
+                "elements": [button("Take", TAKE_ACTION_ID, str(n), "primary")],
+            }
+        )
     elif assignee and status in ("open", "pending_user", "escalated"):
         blocks.append(context(AGENT_HINT))
     return {"text": f"Ticket #{n}: {ticket.get('subject') or ''} ({state})"[:MESSAGE_TEXT_LIMIT], "blocks": blocks}
@@ -199,8 +241,11 @@ def ticket_lines(tickets: list[dict], lang: str) -> list[dict]:
         return [section(escape(t(lang, "slack_no_tickets")))]
     blocks = []
     for tk in tickets[:20]:
-        status = escape(t(lang, f"slack_status_{tk['status']}")) if tk["status"] in (
-            "new", "open", "pending_user", "escalated") else tk["status"]
+        status = (
+            escape(t(lang, f"slack_status_{tk['status']}"))
+            if tk["status"] in ("new", "open", "pending_user", "escalated")
+            else tk["status"]
+        )
         line = f"*#{tk['number']}* {escape(tk['subject'])}\n{status}"
         if tk.get("assignee"):
             line += f" · {escape(tk['assignee'])}"
@@ -214,9 +259,12 @@ def tickets_message(tickets: list[dict], lang: str) -> dict:
 
 
 def home_view(tickets: list[dict], lang: str) -> dict:
-    return {"type": "home", "blocks": [
-        {"type": "header", "text": {"type": "plain_text", "text": t(lang, "slack_tickets_title")}},
-        *ticket_lines(tickets, lang),
-        {"type": "divider"},
-        context(escape(t(lang, "slack_home_hint"))),
-    ]}
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": t(lang, "slack_tickets_title")}},
+            *ticket_lines(tickets, lang),
+            {"type": "divider"},
+            context(escape(t(lang, "slack_home_hint"))),
+        ],
+    }

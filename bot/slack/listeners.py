@@ -5,6 +5,7 @@ Kit. The engine and the database are synchronous, so they run in a worker thread
 Bolt acknowledges events before the listener runs (process_before_response=False) and buttons/commands
 call `ack()` first, so Slack always gets its answer within 3 seconds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,12 @@ def platform_msg_id(event: dict) -> str:
 
 
 def _ticket_dict(tk: Ticket, assignee: Agent | None) -> dict:
-    return {"number": tk.id, "subject": tk.subject, "status": tk.status,
-            "assignee": assignee.name if assignee else None}
+    return {
+        "number": tk.id,
+        "subject": tk.subject,
+        "status": tk.status,
+        "assignee": assignee.name if assignee else None,
+    }
 
 
 class _Seen:
@@ -95,8 +100,10 @@ class SlackBot:
         profile: dict = {}
         try:
             u = (await client.users_info(user=user, include_locale=True))["user"]
-            profile = {"name": u.get("real_name") or (u.get("profile") or {}).get("real_name") or u.get("name"),
-                       "locale": u.get("locale")}
+            profile = {
+                "name": u.get("real_name") or (u.get("profile") or {}).get("real_name") or u.get("name"),
+                "locale": u.get("locale"),
+            }
         except (SlackApiError, KeyError, TypeError) as exc:
             log.debug("users.info %s failed: %s", user, exc)
         self.profiles[user] = profile
@@ -106,11 +113,13 @@ class SlackBot:
 
     async def _post(self, client: AsyncWebClient, channel: str, messages: list[dict], thread_ts: str | None) -> None:
         for m in messages:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=m["text"], blocks=m["blocks"],
-                                          unfurl_links=False)
+            await client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=m["text"], blocks=m["blocks"], unfurl_links=False
+            )
 
-    async def _ephemeral(self, client: AsyncWebClient, channel: str, user: str, text: str,
-                         thread_ts: str | None = None) -> None:
+    async def _ephemeral(
+        self, client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> None:
         try:
             await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as exc:
@@ -118,9 +127,12 @@ class SlackBot:
 
     def _user_lang(self, user: str, fallback: str = "en") -> str:
         with self.read_sessions() as s:
-            lang = s.scalar(select(Conversation.lang).where(Conversation.channel == CHANNEL,
-                                                            Conversation.user_ref == user)
-                            .order_by(Conversation.id.desc()).limit(1))
+            lang = s.scalar(
+                select(Conversation.lang)
+                .where(Conversation.channel == CHANNEL, Conversation.user_ref == user)
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
         return lang or fallback
 
     def _open_tickets(self, user: str) -> list[dict]:
@@ -138,16 +150,34 @@ class SlackBot:
             return conversations.active_conversation(s, CHANNEL, user, thread_ref) is not None
 
     # -- the user's side --------------------------------------------------------------------
-    async def user_turn(self, client: AsyncWebClient, *, user: str, channel: str, thread_ts: str | None,
-                        text: str = "", action: str | None = None, msg_id: str | None = None,
-                        files: list[dict] | None = None) -> None:
+    async def user_turn(
+        self,
+        client: AsyncWebClient,
+        *,
+        user: str,
+        channel: str,
+        thread_ts: str | None,
+        text: str = "",
+        action: str | None = None,
+        msg_id: str | None = None,
+        files: list[dict] | None = None,
+    ) -> None:
         """One user message or button press through the engine; the replies posted where the user wrote."""
         thread_ref = f"{channel}:{thread_ts}" if thread_ts else channel
         profile = await self._profile(client, user)
-        incoming = Incoming(CHANNEL, user, text, thread_ref, action=action, platform_msg_id=msg_id,
-                            locale=profile.get("locale"), user_name=profile.get("name"),
-                            attachments=[{"name": f.get("name"), "mimetype": f.get("mimetype"),
-                                          "url": f.get("url_private")} for f in files or []])
+        incoming = Incoming(
+            CHANNEL,
+            user,
+            text,
+            thread_ref,
+            action=action,
+            platform_msg_id=msg_id,
+            locale=profile.get("locale"),
+            user_name=profile.get("name"),
+            attachments=[
+                {"name": f.get("name"), "mimetype": f.get("mimetype"), "url": f.get("url_private")} for f in files or []
+            ],
+        )
         try:
             await asyncio.to_thread(self.state.engine.handle, incoming)
         except InputError as exc:
@@ -171,23 +201,44 @@ class SlackBot:
             return
         text = bk.from_slack(event.get("text") or "", drop_user=bot_user)
         if event.get("channel_type") == "im":
-            await self.user_turn(client, user=user, channel=channel, thread_ts=None, text=text,
-                                 msg_id=platform_msg_id(event), files=event.get("files"))
+            await self.user_turn(
+                client,
+                user=user,
+                channel=channel,
+                thread_ts=None,
+                text=text,
+                msg_id=platform_msg_id(event),
+                files=event.get("files"),
+            )
             return
         thread_ts = event.get("thread_ts")
         if not thread_ts:
             return  # top-level channel chatter: only mentions are for the bot
         number = await asyncio.to_thread(self._ticket_for_thread, channel, thread_ts)
         if number is not None:
-            await self.agent_turn(client, number=number, user=user, channel=channel, thread_ts=thread_ts,
-                                  text=text, msg_id=platform_msg_id(event))
+            await self.agent_turn(
+                client,
+                number=number,
+                user=user,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
+                msg_id=platform_msg_id(event),
+            )
             return
         if bot_user and f"<@{bot_user}>" in (event.get("text") or ""):
             return  # the app_mention event answers it
         thread_ref = f"{channel}:{thread_ts}"
         if await asyncio.to_thread(self._has_conversation, user, thread_ref):
-            await self.user_turn(client, user=user, channel=channel, thread_ts=thread_ts, text=text,
-                                 msg_id=platform_msg_id(event), files=event.get("files"))
+            await self.user_turn(
+                client,
+                user=user,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
+                msg_id=platform_msg_id(event),
+                files=event.get("files"),
+            )
 
     async def on_mention(self, event: dict, body: dict, client: AsyncWebClient, context: dict) -> None:
         if not self.seen.first_time(body.get("event_id")):
@@ -199,8 +250,15 @@ class SlackBot:
         if event.get("thread_ts") and await asyncio.to_thread(self._ticket_for_thread, channel, event["thread_ts"]):
             return  # a mention inside an agents' ticket thread: the message listener relays it
         text = bk.from_slack(event.get("text") or "", drop_user=context.get("bot_user_id"))
-        await self.user_turn(client, user=user, channel=channel, thread_ts=root, text=text,
-                             msg_id=platform_msg_id(event), files=event.get("files"))
+        await self.user_turn(
+            client,
+            user=user,
+            channel=channel,
+            thread_ts=root,
+            text=text,
+            msg_id=platform_msg_id(event),
+            files=event.get("files"),
+        )
 
     async def on_feedback(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()
@@ -224,24 +282,38 @@ class SlackBot:
         lang = await asyncio.to_thread(self._user_lang, user)
         if message.get("ts"):  # the buttons are used: show the choice instead, so they can't be pressed twice
             # A "did you mean" button carries the article's title; the others name the feedback.
-            choice = (action.get("text") or {}).get("text") or kind if kind.startswith("choose_") \
+            choice = (
+                (action.get("text") or {}).get("text") or kind
+                if kind.startswith("choose_")
                 else t(lang, f"action_{kind}")
+            )
             note = bk.escape(t(lang, "slack_you_chose", choice=choice))
             try:
-                await client.chat_update(channel=channel, ts=message["ts"], text=message.get("text") or choice,
-                                         blocks=bk.without_actions(message.get("blocks") or [], note))
+                await client.chat_update(
+                    channel=channel,
+                    ts=message["ts"],
+                    text=message.get("text") or choice,
+                    blocks=bk.without_actions(message.get("blocks") or [], note),
+                )
             except SlackApiError as exc:
                 log.warning("could not update the answered message: %s", exc)
-        await self.user_turn(client, user=user, channel=target_channel, thread_ts=target_ts or None, action=kind,
-                             msg_id=f"sl:act:{channel}:{action.get('action_ts') or body.get('trigger_id')}")
+        await self.user_turn(
+            client,
+            user=user,
+            channel=target_channel,
+            thread_ts=target_ts or None,
+            action=kind,
+            msg_id=f"sl:act:{channel}:{action.get('action_ts') or body.get('trigger_id')}",
+        )
 
     async def on_command(self, ack, command: dict, respond, client: AsyncWebClient) -> None:
         text = (command.get("text") or "").strip()
         user = command["user_id"]
         if not text or text.lower() in {"help", "помощь", "?"}:
             try:  # a quick read; Slack needs the ack within 3 seconds whatever happens
-                lang = await asyncio.wait_for(asyncio.to_thread(
-                    self._user_lang, user, detect_language(text, "en") if text else "en"), 1.0)
+                lang = await asyncio.wait_for(
+                    asyncio.to_thread(self._user_lang, user, detect_language(text, "en") if text else "en"), 1.0
+                )
             except Exception:
                 lang = "en"
             await ack(text=bk.escape(t(lang, "slack_help")))
@@ -256,8 +328,14 @@ class SlackBot:
         lang = detect_language(text, "en")
         await ack(text=bk.escape(t(lang, "slack_answer_in_dm")))
         dm = (await client.conversations_open(users=user))["channel"]["id"]
-        await self.user_turn(client, user=user, channel=dm, thread_ts=None, text=text,
-                             msg_id=f"sl:cmd:{command.get('trigger_id') or command.get('command_ts', '')}")
+        await self.user_turn(
+            client,
+            user=user,
+            channel=dm,
+            thread_ts=None,
+            text=text,
+            msg_id=f"sl:cmd:{command.get('trigger_id') or command.get('command_ts', '')}",
+        )
 
     async def on_home(self, event: dict, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
@@ -287,7 +365,8 @@ class SlackBot:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         number = int(action["value"])
         outcome, detail = await asyncio.to_thread(
-            self._desk_call, user, lambda s, agent: self.state.desk.claim(s, number, agent))
+            self._desk_call, user, lambda s, agent: self.state.desk.claim(s, number, agent)
+        )
         self._wake()
         if outcome == "not_linked":
             await self._ephemeral(client, channel, user, bk.NOT_LINKED.format(user=user))
@@ -295,8 +374,9 @@ class SlackBot:
             await self._ephemeral(client, channel, user, bk.escape(detail or ""))
         # on success the outbox's ticket_claimed updates the notice ("Taken by …") and tells the user
 
-    async def agent_turn(self, client: AsyncWebClient, *, number: int, user: str, channel: str, thread_ts: str,
-                         text: str, msg_id: str) -> None:
+    async def agent_turn(
+        self, client: AsyncWebClient, *, number: int, user: str, channel: str, thread_ts: str, text: str, msg_id: str
+    ) -> None:
         """A message in a ticket's thread in the agents' channel: a command, an internal note, or a reply
         relayed to the user."""
         if not text or text.startswith("//"):
@@ -315,12 +395,19 @@ class SlackBot:
         elif word == "!take":
             call = lambda s, agent: desk.claim(s, number, agent)  # noqa: E731
         elif command:
-            await self._ephemeral(client, channel, user, f"Unknown command `{bk.escape(word)}`. {bk.AGENT_HINT}",
-                                  thread_ts)
+            await self._ephemeral(
+                client, channel, user, f"Unknown command `{bk.escape(word)}`. {bk.AGENT_HINT}", thread_ts
+            )
             return
         else:
-            call = lambda s, agent: desk.reply(s, number, agent, text, source=CHANNEL,  # noqa: E731
-                                               platform_msg_id=msg_id)
+            call = lambda s, agent: desk.reply(
+                s,
+                number,
+                agent,
+                text,
+                source=CHANNEL,  # noqa: E731
+                platform_msg_id=msg_id,
+            )
         outcome, detail = await asyncio.to_thread(self._desk_call, user, call)
         self._wake()
         if outcome == "not_linked":

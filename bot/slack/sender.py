@@ -1,6 +1,7 @@
 """Outbox deliveries to Slack: agent replies and notifications to users (DM or channel thread), ticket
 events to the agents' channel (handoff notice with a Take button, kept up to date with chat.update; the
 conversation relayed into the notice's thread), and staff notices as a DM to the agent's linked Slack user."""
+
 from __future__ import annotations
 
 import logging
@@ -15,10 +16,24 @@ from bot.texts import t
 log = logging.getLogger(__name__)
 
 # Errors that no retry will fix: record them and move on.
-PERMANENT_ERRORS = {"channel_not_found", "is_archived", "account_inactive", "not_in_channel", "user_not_found",
-                    "cannot_dm_bot", "user_disabled", "msg_too_long", "no_text", "invalid_blocks",
-                    "restricted_action", "message_not_found", "cant_update_message", "team_access_not_granted",
-                    "ekm_access_denied", "channel_is_archived"}
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "is_archived",
+    "account_inactive",
+    "not_in_channel",
+    "user_not_found",
+    "cannot_dm_bot",
+    "user_disabled",
+    "msg_too_long",
+    "no_text",
+    "invalid_blocks",
+    "restricted_action",
+    "message_not_found",
+    "cant_update_message",
+    "team_access_not_granted",
+    "ekm_access_denied",
+    "channel_is_archived",
+}
 
 
 def classify(exc: SlackApiError) -> Exception:
@@ -69,8 +84,11 @@ class SlackSender:
     async def post(self, channel: str, mrkdwn: str, thread_ts: str | None = None) -> dict:
         last: dict = {}
         for m in text_messages(mrkdwn):
-            last = (await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=m["text"],
-                                                       blocks=m["blocks"], unfurl_links=False)).data
+            last = (
+                await self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, text=m["text"], blocks=m["blocks"], unfurl_links=False
+                )
+            ).data
         return last
 
     # -- the user's side --------------------------------------------------------------------
@@ -85,12 +103,18 @@ class SlackSender:
         lang = conv.get("lang") or "en"
         if msg.get("author") == "bot":  # the bot's answer, with its buttons (only the asker may press them)
             payload = msg.get("payload") or {}
-            for m in answer_messages(msg.get("text") or "", lang, article=payload.get("article"),
-                                     actions=list(payload.get("actions") or []), owner=conv.get("user_ref"),
-                                     choices=payload.get("choices"),
-                                     thread_ref=thread_ref or channel):
-                await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=m["text"],
-                                                   blocks=m["blocks"], unfurl_links=False)
+            for m in answer_messages(
+                msg.get("text") or "",
+                lang,
+                article=payload.get("article"),
+                actions=list(payload.get("actions") or []),
+                owner=conv.get("user_ref"),
+                choices=payload.get("choices"),
+                thread_ref=thread_ref or channel,
+            ):
+                await self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, text=m["text"], blocks=m["blocks"], unfurl_links=False
+                )
             return
         body = escape(msg.get("text") or "")
         if msg.get("author") == "agent":
@@ -118,8 +142,11 @@ class SlackSender:
         thread = d.thread
         if d.event == "ticket_opened" or not thread:
             note = notice(d.ticket, d.conversation)
-            resp = (await self.client.chat_postMessage(channel=self.agents_channel, text=note["text"],
-                                                       blocks=note["blocks"], unfurl_links=False)).data
+            resp = (
+                await self.client.chat_postMessage(
+                    channel=self.agents_channel, text=note["text"], blocks=note["blocks"], unfurl_links=False
+                )
+            ).data
             thread = {"chat_ref": resp["channel"], "thread_ref": resp["ts"], "root_ref": resp["ts"]}
             created = Delivered(thread=thread)
             if d.transcript:

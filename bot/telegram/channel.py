@@ -4,6 +4,7 @@ or fed by a webhook route, plus the outbox sender for pushed messages.
 The engine and the database are synchronous: every call goes through `asyncio.to_thread`, so the event
 loop (polling, webhook requests, outbox delivery) never blocks on encoding or on a database lock.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,13 @@ from urllib.parse import urlparse
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError,
-                                TelegramRetryAfter, TelegramServerError)
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import OperationalError
@@ -31,8 +37,7 @@ from sqlalchemy.orm import Session
 from bot.attachments import AttachmentPolicy, inside_attachments, store
 from bot.engine import HandleResult, Incoming
 from bot.telegram import render
-from bot.telegram.common import (CHANNEL, MAX_INLINE_WAIT, AttachmentRefused, DownloadFailed, FileTooLarge,
-                                 lang_of)
+from bot.telegram.common import CHANNEL, MAX_INLINE_WAIT, AttachmentRefused, DownloadFailed, FileTooLarge, lang_of
 from bot.telegram.routers import agents_router, user_router
 from bot.telegram.sender import TelegramSender
 from bot.texts import t
@@ -67,10 +72,15 @@ class TelegramConfig:
         if settings.telegram_webhook_url and not secret:
             # We register the webhook ourselves, so a secret can be derived when none is configured.
             secret = hmac.new(settings.secret.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
-        return cls(token=settings.telegram_bot_token.get_secret_value(), api_base=settings.telegram_api_base,
-                   max_file_bytes=min(settings.max_attachment_bytes, cls.max_file_bytes),
-                   webhook_url=settings.telegram_webhook_url or None, webhook_secret=secret,
-                   agents_chat_id=settings.telegram_agents_chat_id, data_dir=Path(settings.data_dir))
+        return cls(
+            token=settings.telegram_bot_token.get_secret_value(),
+            api_base=settings.telegram_api_base,
+            max_file_bytes=min(settings.max_attachment_bytes, cls.max_file_bytes),
+            webhook_url=settings.telegram_webhook_url or None,
+            webhook_secret=secret,
+            agents_chat_id=settings.telegram_agents_chat_id,
+            data_dir=Path(settings.data_dir),
+        )
 
     @property
     def webhook_path(self) -> str:
@@ -158,9 +168,14 @@ class TelegramChannel:
         while True:
             try:
                 await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
-                polling = asyncio.create_task(self.dp.start_polling(
-                    self.bot, handle_signals=False, close_bot_session=False,
-                    polling_timeout=self.config.polling_timeout))
+                polling = asyncio.create_task(
+                    self.dp.start_polling(
+                        self.bot,
+                        handle_signals=False,
+                        close_bot_session=False,
+                        polling_timeout=self.config.polling_timeout,
+                    )
+                )
                 try:
                     await asyncio.shield(polling)
                 except asyncio.CancelledError:
@@ -172,8 +187,9 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Telegram unreachable or token refused: keep the app up, retry
-                log.error("telegram polling could not start (%s: %s); retrying in %.0fs", type(exc).__name__,
-                          exc, delay)
+                log.error(
+                    "telegram polling could not start (%s: %s); retrying in %.0fs", type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
 
@@ -181,16 +197,23 @@ class TelegramChannel:
         delay = 1.0
         while True:
             try:
-                await self.bot.set_webhook(url=self.config.webhook_url, secret_token=self.config.webhook_secret,
-                                           allowed_updates=self.dp.resolve_used_update_types(),
-                                           drop_pending_updates=False)
+                await self.bot.set_webhook(
+                    url=self.config.webhook_url,
+                    secret_token=self.config.webhook_secret,
+                    allowed_updates=self.dp.resolve_used_update_types(),
+                    drop_pending_updates=False,
+                )
                 log.info("telegram webhook set to %s", self.config.webhook_url)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.error("telegram setWebhook failed (%s: %s); retrying in %.0fs", type(exc).__name__,
-                          self.redact(str(exc)), delay)
+                log.error(
+                    "telegram setWebhook failed (%s: %s); retrying in %.0fs",
+                    type(exc).__name__,
+                    self.redact(str(exc)),
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300.0)
 
@@ -226,8 +249,7 @@ class TelegramChannel:
             # A database outage in webhook mode: answer 503 so Telegram redelivers the update, instead of a
             # "sorry" to the user. (Polling has moved past the update: there the user is told, below.)
             raise event.exception
-        log.error("telegram update %s failed: %s", event.update.update_id, event.exception,
-                  exc_info=event.exception)
+        log.error("telegram update %s failed: %s", event.update.update_id, event.exception, exc_info=event.exception)
         msg = event.update.message
         if msg is not None and msg.chat.type == "private":
             await self.say(msg.chat.id, t(lang_of(msg.from_user), "bot_error"))
@@ -278,38 +300,60 @@ class TelegramChannel:
                 await asyncio.sleep(exc.retry_after)
             except (TelegramNetworkError, TelegramServerError) as exc:
                 if attempt == attempts - 1:
-                    log.warning("telegram: a reply could not be sent after %d attempts (%s)", attempts,
-                                self.redact(str(exc)))
+                    log.warning(
+                        "telegram: a reply could not be sent after %d attempts (%s)", attempts, self.redact(str(exc))
+                    )
                     return None
-                await asyncio.sleep(0.5 * 2 ** attempt)
+                await asyncio.sleep(0.5 * 2**attempt)
             except TelegramForbiddenError as exc:
                 log.info("telegram: cannot message this chat (%s)", exc)
                 return None
         return None
 
-    async def send_html(self, chat_id: int, chunks: list[str], markup: InlineKeyboardMarkup | None = None,
-                        thread_id: int | None = None, reply_to: int | None = None) -> list[Message]:
+    async def send_html(
+        self,
+        chat_id: int,
+        chunks: list[str],
+        markup: InlineKeyboardMarkup | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> list[Message]:
         sent: list[Message] = []
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
-            m = await self.call(lambda: self.bot.send_message(
-                chat_id, chunk, parse_mode=render.PARSE_MODE, message_thread_id=thread_id,
-                reply_markup=markup if last else None,
-                reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                if reply_to else None))
+            m = await self.call(
+                lambda chunk=chunk, last=last: self.bot.send_message(
+                    chat_id,
+                    chunk,
+                    parse_mode=render.PARSE_MODE,
+                    message_thread_id=thread_id,
+                    reply_markup=markup if last else None,
+                    reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                    if reply_to
+                    else None,
+                )
+            )
             if m is None:
                 break
             sent.append(m)
         return sent
 
-    async def say(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None,
-                  header_html: str = "", markdown: bool = False, **where: Any) -> list[Message]:
+    async def say(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        header_html: str = "",
+        markdown: bool = False,
+        **where: Any,
+    ) -> list[Message]:
         return await self.send_html(chat_id, render.compose(header_html, text, markdown=markdown), markup, **where)
 
     async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
         try:
-            await self.call(lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
-                                                                       reply_markup=None))
+            await self.call(
+                lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+            )
         except TelegramBadRequest:  # too old, already edited: nothing to do
             pass
 

@@ -1,6 +1,7 @@
 """What the Telegram adapter's parts share — the channel name, limits, errors of a download and the user's
 language — so that `channel` (the adapter), `routers` (aiogram handlers) and `sender` (outbox delivery) import it
 from here instead of from each other."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Engine text → Telegram messages: HTML escaping, splitting at Telegram's 4,096-character limit,
 inline keyboards, and the agents' group notices. Pure functions, no network."""
+
 from __future__ import annotations
 
 import html
@@ -108,8 +109,9 @@ def feedback_keyboard(lang: str, actions: list[str], choices: list[dict] | None 
 
 
 def take_keyboard(lang: str, number: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=t(lang, "tg_take", number=number), callback_data=f"take:{number}")]])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t(lang, "tg_take", number=number), callback_data=f"take:{number}")]]
+    )
 
 
 # -- the agents' group ----------------------------------------------------------------------------
@@ -128,9 +130,10 @@ def notice(lang: str, ticket: dict, conversation: dict | None, taken_by: str | N
     reason = ticket.get("handoff_reason") or ""
     reason_text = t(lang, f"tg_reason_{reason}") if f"tg_reason_{reason}" in TEXTS["en"] else reason
     tried = [o.get("title") or o.get("article_id") for o in (ticket.get("bot_tried") or []) if o.get("offered", True)]
+    question = clip(ticket.get("question") or "", NOTICE_QUESTION_CHARS)
     parts = [
         f"🆕 <b>{esc(t(lang, 'tg_notice_title', number=n))}</b> · {esc(requester_label(conversation, ticket))}",
-        f"<b>{esc(t(lang, 'tg_notice_question'))}:</b> {esc(clip(ticket.get('question') or '', NOTICE_QUESTION_CHARS))}",
+        f"<b>{esc(t(lang, 'tg_notice_question'))}:</b> {esc(question)}",
         f"<b>{esc(t(lang, 'tg_notice_reason'))}:</b> {esc(reason_text)}",
     ]
     if tried:

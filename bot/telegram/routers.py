@@ -1,5 +1,6 @@
 """aiogram Routers: users in private chats, and agents in the agents' group. Thin: a Telegram event
 becomes an `Incoming` for the engine (or a Desk call), and the result becomes Telegram messages."""
+
 from __future__ import annotations
 
 import logging
@@ -43,13 +44,20 @@ def user_router(ch: "TelegramChannel") -> Router:
     r.message.filter(F.chat.type == ChatType.PRIVATE)
     r.callback_query.filter(F.data.startswith("fb:"))
 
-    async def converse(message: Message, text: str = "", action: str | None = None,
-                       attachments: list[dict] | None = None) -> None:
+    async def converse(
+        message: Message, text: str = "", action: str | None = None, attachments: list[dict] | None = None
+    ) -> None:
         user = message.from_user
-        incoming = Incoming(CHANNEL, str(user.id), text=text, action=action,
-                            platform_msg_id=msg_id(message.chat.id, message.message_id),
-                            locale=user.language_code, user_name=display_name(user),
-                            attachments=attachments or [])
+        incoming = Incoming(
+            CHANNEL,
+            str(user.id),
+            text=text,
+            action=action,
+            platform_msg_id=msg_id(message.chat.id, message.message_id),
+            locale=user.language_code,
+            user_name=display_name(user),
+            attachments=attachments or [],
+        )
         try:
             await ch.handle(incoming)  # the bot's replies go out through the outbox (retried, never lost)
         except InputError as exc:
@@ -74,8 +82,10 @@ def user_router(ch: "TelegramChannel") -> Router:
 
         def mine(s: Session) -> list[tuple[int, str, str, str | None]]:
             rows = service.open_tickets_of(s, CHANNEL, user_ref)
-            return [(tk.id, tk.subject, tk.status, s.get(Agent, tk.assignee_id).name if tk.assignee_id else None)
-                    for tk in rows]
+            return [
+                (tk.id, tk.subject, tk.status, s.get(Agent, tk.assignee_id).name if tk.assignee_id else None)
+                for tk in rows
+            ]
 
         rows = await ch.read(mine)
         if not rows:
@@ -100,9 +110,14 @@ def user_router(ch: "TelegramChannel") -> Router:
             await ch.say(message.chat.id, t(lang_of(message.from_user), "tg_cancel_nothing"))
             return
         # The request stays the agents' to close: they are told, in the ticket, that the user withdrew it.
-        incoming = Incoming(CHANNEL, user_ref, text=t(conv[1], "tg_cancel_note"),
-                            platform_msg_id=msg_id(message.chat.id, message.message_id),
-                            locale=message.from_user.language_code, user_name=display_name(message.from_user))
+        incoming = Incoming(
+            CHANNEL,
+            user_ref,
+            text=t(conv[1], "tg_cancel_note"),
+            platform_msg_id=msg_id(message.chat.id, message.message_id),
+            locale=message.from_user.language_code,
+            user_name=display_name(message.from_user),
+        )
         result = await ch.handle(incoming)
         if not result.duplicate and result.ticket_number is not None:
             await ch.say(message.chat.id, t(result.lang, "tg_cancel_ticket", number=result.ticket_number))
@@ -156,8 +171,14 @@ def user_router(ch: "TelegramChannel") -> Router:
         action = cb.data.split(":", 1)[1]
         chat_id = cb.message.chat.id if cb.message is not None else cb.from_user.id
         await ch.call(lambda: cb.answer())
-        incoming = Incoming(CHANNEL, str(cb.from_user.id), action=action, platform_msg_id=f"tgcb:{cb.id}",
-                            locale=cb.from_user.language_code, user_name=display_name(cb.from_user))
+        incoming = Incoming(
+            CHANNEL,
+            str(cb.from_user.id),
+            action=action,
+            platform_msg_id=f"tgcb:{cb.id}",
+            locale=cb.from_user.language_code,
+            user_name=display_name(cb.from_user),
+        )
         try:
             result = await ch.handle(incoming)
         except InputError as exc:
@@ -197,8 +218,12 @@ def agents_router(ch: "TelegramChannel") -> Router:
     lang = ch.config.agents_lang
 
     async def answer_in_thread(message: Message, text: str) -> None:
-        await ch.say(message.chat.id, text, thread_id=message.message_thread_id if message.is_topic_message else None,
-                     reply_to=message.message_id)
+        await ch.say(
+            message.chat.id,
+            text,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            reply_to=message.message_id,
+        )
 
     @r.callback_query()
     async def take(cb: CallbackQuery) -> None:
@@ -224,15 +249,16 @@ def agents_router(ch: "TelegramChannel") -> Router:
                 return "forbidden", str(exc)
 
         outcome, detail = await ch.write(claim)
-        text = {"not_linked": lambda: t(toast_lang, "tg_not_linked", user_id=user_id),
-                "done": lambda: t(toast_lang, "tg_take_done", number=number),
-                "conflict": lambda: t(toast_lang, "tg_take_conflict", number=number, agent=detail),
-                "closed": lambda: t(toast_lang, "tg_take_closed", number=number, status=detail),
-                "forbidden": lambda: detail}[outcome]()
+        text = {
+            "not_linked": lambda: t(toast_lang, "tg_not_linked", user_id=user_id),
+            "done": lambda: t(toast_lang, "tg_take_done", number=number),
+            "conflict": lambda: t(toast_lang, "tg_take_conflict", number=number, agent=detail),
+            "closed": lambda: t(toast_lang, "tg_take_closed", number=number, status=detail),
+            "forbidden": lambda: detail,
+        }[outcome]()
         await ch.call(lambda: cb.answer(text[:200], show_alert=outcome != "done"))
 
-    async def act(message: Message, action: Callable[[Session, Agent, Ticket], object], *,
-                  quiet_outside: bool) -> None:
+    async def act(message: Message, action: Callable[[Session, Agent, Ticket], object], *, quiet_outside: bool) -> None:
         user_id = message.from_user.id
         pid = msg_id(message.chat.id, message.message_id)
 
@@ -264,8 +290,7 @@ def agents_router(ch: "TelegramChannel") -> Router:
         if not resolution:
             await answer_in_thread(message, t(lang, "tg_resolve_usage"))
             return
-        await act(message, lambda s, agent, tk: ch.state.desk.resolve(s, tk.id, agent, resolution),
-                  quiet_outside=False)
+        await act(message, lambda s, agent, tk: ch.state.desk.resolve(s, tk.id, agent, resolution), quiet_outside=False)
 
     @r.message(Command("handback"))
     async def handback(message: Message, command: CommandObject) -> None:
@@ -286,9 +311,11 @@ def agents_router(ch: "TelegramChannel") -> Router:
     async def relay(message: Message) -> None:
         text = message.text or message.caption
         pid = msg_id(message.chat.id, message.message_id)
-        await act(message, lambda s, agent, tk: ch.state.desk.reply(s, tk.id, agent, text, source=CHANNEL,
-                                                                     platform_msg_id=pid),
-                  quiet_outside=True)
+        await act(
+            message,
+            lambda s, agent, tk: ch.state.desk.reply(s, tk.id, agent, text, source=CHANNEL, platform_msg_id=pid),
+            quiet_outside=True,
+        )
 
     @r.message(F.content_type.in_(FILE_KINDS))
     async def files(message: Message) -> None:

@@ -7,14 +7,20 @@ Failures map onto the outbox's contract: a user who blocked the bot (403) or a c
 with Telegram's `retry_after`. Once part of a delivery is out, a short flood wait is waited out in place
 so a retry does not post the first part twice.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
-from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat,
-                                TelegramNotFound, TelegramRetryAfter)
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
 from aiogram.types import FSInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
@@ -71,15 +77,32 @@ class TelegramSender:
             return None  # queued while an agents' group was configured; nowhere to post now
         return await self._to_agents(d, calls)
 
-    async def _send(self, calls: _Calls, chat_id: int, chunks: list[str], markup: InlineKeyboardMarkup | None = None,
-                    thread_id: int | None = None, reply_to: int | None = None) -> list:
+    async def _send(
+        self,
+        calls: _Calls,
+        chat_id: int,
+        chunks: list[str],
+        markup: InlineKeyboardMarkup | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> list:
         sent = []
         for i, chunk in enumerate(chunks):
             markup_here = markup if i == len(chunks) - 1 else None
-            sent.append(await calls(lambda: self.bot.send_message(
-                chat_id, chunk, parse_mode=render.PARSE_MODE, message_thread_id=thread_id, reply_markup=markup_here,
-                reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                if reply_to else None)))
+            sent.append(
+                await calls(
+                    lambda chunk=chunk, markup_here=markup_here: self.bot.send_message(
+                        chat_id,
+                        chunk,
+                        parse_mode=render.PARSE_MODE,
+                        message_thread_id=thread_id,
+                        reply_markup=markup_here,
+                        reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                        if reply_to
+                        else None,
+                    )
+                )
+            )
         return sent
 
     # -- to the user ------------------------------------------------------------------------------------
@@ -92,8 +115,9 @@ class TelegramSender:
         if d.message["author"] == "agent":
             header = f"🧑‍💼 <b>{render.esc(d.message.get('agent') or 'agent')}</b>:\n"
         elif d.message["author"] == "bot":  # the bot's answer to a user's message, with its feedback buttons
-            markup = render.feedback_keyboard(d.conversation.get("lang") or "en", list(payload.get("actions") or []),
-                                              payload.get("choices"))
+            markup = render.feedback_keyboard(
+                d.conversation.get("lang") or "en", list(payload.get("actions") or []), payload.get("choices")
+            )
             markdown = payload.get("kind") == "answer"
         await self._send(calls, chat_id, render.compose(header, d.message["text"], markdown=markdown), markup)
 
@@ -130,11 +154,20 @@ class TelegramSender:
             await self._relay_user(d, calls, where)
         elif d.event == "agent_message" and d.message:
             who = t(lang, "tg_to_user", agent=d.message.get("agent") or "agent")
-            await self._send(calls, self.chat, render.compose(f"🧑‍💼 #{number} · <b>{render.esc(who)}</b>: ",
-                                                              d.message["text"]), **where)
+            await self._send(
+                calls,
+                self.chat,
+                render.compose(f"🧑‍💼 #{number} · <b>{render.esc(who)}</b>: ", d.message["text"]),
+                **where,
+            )
         elif d.event == "ticket_resolved":
-            text = t(lang, "tg_resolved", number=number, agent=d.ticket.get("assignee") or "?",
-                     resolution=d.ticket.get("resolution") or "")
+            text = t(
+                lang,
+                "tg_resolved",
+                number=number,
+                agent=d.ticket.get("assignee") or "?",
+                resolution=d.ticket.get("resolution") or "",
+            )
             await self._send(calls, self.chat, render.compose("✅ ", text), **where)
         elif d.event == "ticket_handed_back":
             text = t(lang, "tg_handed_back", number=number, agent=d.ticket.get("assignee") or "?")
@@ -169,8 +202,9 @@ class TelegramSender:
         text = render.notice(lang, ticket, d.conversation, taken_by=ticket.get("assignee"))
         markup = None if ticket.get("assignee") else render.take_keyboard(lang, ticket["number"])
         sent = await self._send(calls, self.chat, [text], markup, thread_id=topic_id)
-        return Delivered(thread={"chat_ref": str(self.chat), "thread_ref": str(topic_id or ""),
-                                 "root_ref": str(sent[-1].message_id)})
+        return Delivered(
+            thread={"chat_ref": str(self.chat), "thread_ref": str(topic_id or ""), "root_ref": str(sent[-1].message_id)}
+        )
 
     async def _claimed(self, d: Delivery, calls: _Calls, thread: dict, where: dict) -> None:
         lang = self.ch.config.agents_lang
@@ -178,9 +212,15 @@ class TelegramSender:
         if thread.get("root_ref"):  # the notice loses its Take button and says who took it
             text = render.notice(lang, d.ticket, d.conversation, taken_by=agent)
             try:
-                await calls(lambda: self.bot.edit_message_text(text, chat_id=self.chat,
-                                                               message_id=int(thread["root_ref"]),
-                                                               parse_mode=render.PARSE_MODE, reply_markup=None))
+                await calls(
+                    lambda: self.bot.edit_message_text(
+                        text,
+                        chat_id=self.chat,
+                        message_id=int(thread["root_ref"]),
+                        parse_mode=render.PARSE_MODE,
+                        reply_markup=None,
+                    )
+                )
             except PermanentFailure as exc:  # deleted or too old to edit: the transcript still goes out
                 log.info("telegram: could not edit the notice of #%s: %s", d.ticket["number"], exc)
         user = render.requester_label(d.conversation, d.ticket)
@@ -197,10 +237,18 @@ class TelegramSender:
             path = self.ch.config.data_dir / a.get("path", "")
             if not a.get("path") or not path.is_file():
                 continue
-            caption = render.esc(render.clip(f"#{d.ticket['number']} · {a.get('name') or path.name}",
-                                             render.CAPTION_LIMIT))
-            await calls(lambda: self.bot.send_document(
-                self.chat, FSInputFile(path, filename=a.get("name") or path.name), caption=caption,
-                parse_mode=render.PARSE_MODE, message_thread_id=where.get("thread_id"),
-                reply_parameters=ReplyParameters(message_id=where["reply_to"], allow_sending_without_reply=True)
-                if where.get("reply_to") else None))
+            caption = render.esc(
+                render.clip(f"#{d.ticket['number']} · {a.get('name') or path.name}", render.CAPTION_LIMIT)
+            )
+            await calls(
+                lambda path=path, a=a, caption=caption: self.bot.send_document(
+                    self.chat,
+                    FSInputFile(path, filename=a.get("name") or path.name),
+                    caption=caption,
+                    parse_mode=render.PARSE_MODE,
+                    message_thread_id=where.get("thread_id"),
+                    reply_parameters=ReplyParameters(message_id=where["reply_to"], allow_sending_without_reply=True)
+                    if where.get("reply_to")
+                    else None,
+                )
+            )

@@ -2,6 +2,7 @@
 conversations.open, and records chat.postMessage / chat.update / chat.postEphemeral / views.publish /
 views.open and posts to response_url (/response/...). Form, JSON or query bodies, like slack_sdk sends them.
 It can be told to answer a method with an error once (e.g. `ratelimited` with HTTP 429 and Retry-After)."""
+
 from __future__ import annotations
 
 import itertools
@@ -64,12 +65,17 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self.url = ""
-        self.app = Starlette(routes=[Route("/api/{method}", self._api, methods=["GET", "POST"]),
-                                     Route("/response/{key:path}", self._response_url, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                Route("/response/{key:path}", self._response_url, methods=["POST"]),
+            ]
+        )
 
     # -- control ------------------------------------------------------------------------------
-    def fail_next(self, method: str, error: str = "ratelimited", *, retry_after: int | None = 1,
-                  status: int | None = None) -> None:
+    def fail_next(
+        self, method: str, error: str = "ratelimited", *, retry_after: int | None = 1, status: int | None = None
+    ) -> None:
         """The next call of `method` gets `error` (HTTP 429 + Retry-After for `ratelimited`)."""
         status = status or (429 if error == "ratelimited" else 200)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None and status == 429 else {}
@@ -82,11 +88,22 @@ class FakeSlack:
     def of(self, method: str, ok: bool | None = True, **match) -> list[Call]:
         with self._lock:
             calls = list(self.calls)
-        return [c for c in calls if c.method == method and (ok is None or c.ok == ok)
-                and all(c.args.get(k) == v for k, v in match.items())]
+        return [
+            c
+            for c in calls
+            if c.method == method and (ok is None or c.ok == ok) and all(c.args.get(k) == v for k, v in match.items())
+        ]
 
-    def wait_for(self, method: str, predicate=lambda c: True, *, count: int = 1, timeout: float = 10,
-                 ok: bool | None = True, **match) -> list[Call]:
+    def wait_for(
+        self,
+        method: str,
+        predicate=lambda c: True,
+        *,
+        count: int = 1,
+        timeout: float = 10,
+        ok: bool | None = True,
+        **match,
+    ) -> list[Call]:
         """Poll (bounded) until `count` calls of `method` match; returns them."""
         deadline = time.time() + timeout
         while True:
@@ -95,8 +112,9 @@ class FakeSlack:
                 return found
             if time.time() > deadline:
                 seen = [(c.args.get("channel"), c.text()[:80]) for c in self.of(method, None)]
-                raise AssertionError(f"expected {count} {method} call(s) matching {match}, got {len(found)}; "
-                                     f"all {method} calls: {seen}")
+                raise AssertionError(
+                    f"expected {count} {method} call(s) matching {match}, got {len(found)}; all {method} calls: {seen}"
+                )
             time.sleep(0.05)
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -140,14 +158,25 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict) -> dict:
         if method == "auth.test":
-            return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "firstline",
-                    "team_id": self.team, "user_id": self.bot_user, "bot_id": self.bot_id}
+            return {
+                "ok": True,
+                "url": "https://acme.slack.com/",
+                "team": "Acme",
+                "user": "firstline",
+                "team_id": self.team,
+                "user_id": self.bot_user,
+                "bot_id": self.bot_id,
+            }
         if method == "chat.postMessage":
             if not args.get("channel"):
                 return {"ok": False, "error": "channel_not_found"}
             ts = self.next_ts()
-            return {"ok": True, "channel": args["channel"], "ts": ts,
-                    "message": {"text": args.get("text"), "ts": ts, "bot_id": self.bot_id, "user": self.bot_user}}
+            return {
+                "ok": True,
+                "channel": args["channel"],
+                "ts": ts,
+                "message": {"text": args.get("text"), "ts": ts, "bot_id": self.bot_id, "user": self.bot_user},
+            }
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
         if method == "chat.postEphemeral":
@@ -158,8 +187,15 @@ class FakeSlack:
         if method == "users.info":
             user = args.get("user", "")
             profile = self.users.get(user, {})
-            return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": profile.get("real_name", user),
-                                         "locale": profile.get("locale", "en-US")}}
+            return {
+                "ok": True,
+                "user": {
+                    "id": user,
+                    "name": user.lower(),
+                    "real_name": profile.get("real_name", user),
+                    "locale": profile.get("locale", "en-US"),
+                },
+            }
         if method in ("views.publish", "views.open", "views.update"):
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         return {"ok": False, "error": "unknown_method"}

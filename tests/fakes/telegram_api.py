@@ -9,6 +9,7 @@ texts over 4,096 characters, callback data over 64 bytes; it can be told that a 
 
 Everything the bot does is recorded; the test thread reads the records through the locked helpers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,12 +25,36 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji",
-                "code", "pre", "blockquote"}
-_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>|&(#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot);"
-                         r"|[<>&]")
-JSON_FIELDS = {"reply_markup", "allowed_updates", "reply_parameters", "entities", "link_preview_options",
-               "caption_entities"}
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "tg-emoji",
+    "code",
+    "pre",
+    "blockquote",
+}
+_HTML_TOKEN = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>|&(#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot);"
+    r"|[<>&]"
+)
+JSON_FIELDS = {
+    "reply_markup",
+    "allowed_updates",
+    "reply_parameters",
+    "entities",
+    "link_preview_options",
+    "caption_entities",
+}
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout", "user_id"}
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 
@@ -50,30 +75,34 @@ def parse_html(text: str) -> str:
     stack: list[str] = []
     pos = 0
     for m in _HTML_TOKEN.finditer(text):
-        out.append(text[pos:m.start()])
+        out.append(text[pos : m.start()])
         pos = m.end()
-        offset = len(text[:m.start()].encode())
+        offset = len(text[: m.start()].encode())
         if m.group(2):
             name = m.group(2).lower()
             if name not in ALLOWED_TAGS:
-                raise ApiError(400, f"Bad Request: can't parse entities: Unsupported start tag \"{name}\" "
-                                    f"at byte offset {offset}")
+                raise ApiError(
+                    400, f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" at byte offset {offset}'
+                )
             if m.group(1):
                 if not stack or stack[-1] != name:
-                    raise ApiError(400, f"Bad Request: can't parse entities: Unmatched end tag at byte offset "
-                                        f"{offset}, expected \"</{stack[-1] if stack else ''}>\", found \"</{name}>\"")
+                    raise ApiError(
+                        400,
+                        f"Bad Request: can't parse entities: Unmatched end tag at byte offset "
+                        f'{offset}, expected "</{stack[-1] if stack else ""}>", found "</{name}>"',
+                    )
                 stack.pop()
             else:
                 stack.append(name)
         elif m.group(4):
             out.append(html.unescape(m.group(0)))
         else:
-            raise ApiError(400, f"Bad Request: can't parse entities: Unexpected {m.group(0)!r} at byte offset "
-                                f"{offset}")
+            raise ApiError(400, f"Bad Request: can't parse entities: Unexpected {m.group(0)!r} at byte offset {offset}")
     out.append(text[pos:])
     if stack:
-        raise ApiError(400, f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag "
-                            f"\"{stack[-1]}\"")
+        raise ApiError(
+            400, f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\""
+        )
     return "".join(out)
 
 
@@ -161,6 +190,7 @@ class FakeTelegram:
         try:
             yield self
         finally:
+
             async def shutdown() -> None:
                 self._closing = True
                 async with self._cond:
@@ -208,8 +238,11 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await self._params(request)
-        record = {"method": method, "params": {k: v for k, v in params.items() if not isinstance(v, dict)
-                                                or "content" not in v}, "time": time.monotonic()}
+        record = {
+            "method": method,
+            "params": {k: v for k, v in params.items() if not isinstance(v, dict) or "content" not in v},
+            "time": time.monotonic(),
+        }
         with self._lock:
             self.calls.append(record)  # recorded on arrival: a long poll is visible while it waits
         handler = getattr(self, f"_m_{method.lower()}", None)
@@ -270,8 +303,13 @@ class FakeTelegram:
         return visible
 
     def _new_message(self, chat_id: int, p: dict, **content: Any) -> dict:
-        msg: dict[str, Any] = {"message_id": next(self._msg_ids[chat_id]), "date": int(time.time()),
-                               "chat": self._chat(chat_id), "from": self.bot_user, **content}
+        msg: dict[str, Any] = {
+            "message_id": next(self._msg_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": self.bot_user,
+            **content,
+        }
         thread = p.get("message_thread_id")
         if thread:
             msg["message_thread_id"] = thread
@@ -280,24 +318,38 @@ class FakeTelegram:
             msg["reply_markup"] = p["reply_markup"]
         reply_to = (p.get("reply_parameters") or {}).get("message_id")
         if reply_to and (chat_id, reply_to) in self.messages:
-            msg["reply_to_message"] = {k: v for k, v in self.messages[(chat_id, reply_to)].items()
-                                       if k != "reply_to_message"}
+            msg["reply_to_message"] = {
+                k: v for k, v in self.messages[(chat_id, reply_to)].items() if k != "reply_to_message"
+            }
         self.messages[(chat_id, msg["message_id"])] = msg
         return msg
 
     def _record_sent(self, method: str, chat_id: int, msg: dict, p: dict, **extra: Any) -> None:
         with self._lock:
-            self.sent.append({"method": method, "chat_id": chat_id, "message_id": msg["message_id"],
-                              "text": msg.get("text") or msg.get("caption") or "", "html": p.get("text") or
-                              p.get("caption") or "", "parse_mode": p.get("parse_mode"),
-                              "thread_id": p.get("message_thread_id"),
-                              "reply_to": (p.get("reply_parameters") or {}).get("message_id"),
-                              "markup": p.get("reply_markup"), "time": time.monotonic(), **extra})
+            self.sent.append(
+                {
+                    "method": method,
+                    "chat_id": chat_id,
+                    "message_id": msg["message_id"],
+                    "text": msg.get("text") or msg.get("caption") or "",
+                    "html": p.get("text") or p.get("caption") or "",
+                    "parse_mode": p.get("parse_mode"),
+                    "thread_id": p.get("message_thread_id"),
+                    "reply_to": (p.get("reply_parameters") or {}).get("message_id"),
+                    "markup": p.get("reply_markup"),
+                    "time": time.monotonic(),
+                    **extra,
+                }
+            )
 
     # -- methods ------------------------------------------------------------------------------------------
     async def _m_getme(self, p: dict) -> dict:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": True,
-                "supports_inline_queries": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": True,
+            "supports_inline_queries": False,
+        }
 
     async def _m_deletewebhook(self, p: dict) -> bool:
         self.webhook = None
@@ -306,19 +358,34 @@ class FakeTelegram:
     async def _m_setwebhook(self, p: dict) -> bool:
         if not str(p.get("url", "")).startswith("https://"):
             raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-        self.webhook = {"url": p["url"], "secret_token": p.get("secret_token"),
-                        "allowed_updates": p.get("allowed_updates")}
+        self.webhook = {
+            "url": p["url"],
+            "secret_token": p.get("secret_token"),
+            "allowed_updates": p.get("allowed_updates"),
+        }
         return True
 
     async def _m_getwebhookinfo(self, p: dict) -> dict:
-        return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": len(self._pending)}
+        return {
+            "url": (self.webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
 
     async def _m_getchat(self, p: dict) -> dict:
         chat = self._chat(p["chat_id"])
-        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-                                        "premium_subscription": False, "gifts_from_channels": False}}
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     async def _m_getupdates(self, p: dict) -> list[dict]:
         offset, limit = p.get("offset"), int(p.get("limit") or 100)
@@ -358,9 +425,17 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: there is no document in the request")
         caption = self._visible(p.get("caption", ""), p.get("parse_mode"), CAPTION_LIMIT, "message caption")
         n = next(self._file_ids)
-        msg = self._new_message(chat_id, p, caption=caption, document={
-            "file_id": f"SENT{n}", "file_unique_id": f"S{n}", "file_name": doc["filename"],
-            "file_size": len(doc["content"])})
+        msg = self._new_message(
+            chat_id,
+            p,
+            caption=caption,
+            document={
+                "file_id": f"SENT{n}",
+                "file_unique_id": f"S{n}",
+                "file_name": doc["filename"],
+                "file_size": len(doc["content"]),
+            },
+        )
         self._record_sent("sendDocument", chat_id, msg, p, filename=doc["filename"], content=doc["content"])
         return msg
 
@@ -374,9 +449,14 @@ class FakeTelegram:
         if not 1 <= len(name) <= 128:
             raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: topic name is too long")
         topic_id = next(self._msg_ids[chat_id])
-        self.messages[(chat_id, topic_id)] = {"message_id": topic_id, "date": int(time.time()), "chat": chat,
-                                              "from": self.bot_user, "message_thread_id": topic_id,
-                                              "forum_topic_created": {"name": name, "icon_color": 7322096}}
+        self.messages[(chat_id, topic_id)] = {
+            "message_id": topic_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "message_thread_id": topic_id,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        }
         with self._lock:
             self.topics.append({"chat_id": chat_id, "name": name, "message_thread_id": topic_id})
         return {"message_thread_id": topic_id, "name": name, "icon_color": 7322096}
@@ -394,12 +474,22 @@ class FakeTelegram:
         if p.get("reply_markup"):
             new["reply_markup"] = p["reply_markup"]
         if new == msg:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
-                                "markup are exactly the same as a current content and reply markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
         self.messages[(chat_id, message_id)] = new
         with self._lock:
-            self.edits.append({"chat_id": chat_id, "message_id": message_id, "text": new.get("text"),
-                               "markup": new.get("reply_markup"), "time": time.monotonic()})
+            self.edits.append(
+                {
+                    "chat_id": chat_id,
+                    "message_id": message_id,
+                    "text": new.get("text"),
+                    "markup": new.get("reply_markup"),
+                    "time": time.monotonic(),
+                }
+            )
         return new
 
     async def _m_editmessagetext(self, p: dict) -> dict:
@@ -413,8 +503,14 @@ class FakeTelegram:
         if len(text) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         with self._lock:
-            self.callback_answers.append({"id": p.get("callback_query_id"), "text": text,
-                                          "show_alert": bool(p.get("show_alert")), "time": time.monotonic()})
+            self.callback_answers.append(
+                {
+                    "id": p.get("callback_query_id"),
+                    "text": text,
+                    "show_alert": bool(p.get("show_alert")),
+                    "time": time.monotonic(),
+                }
+            )
         return True
 
     async def _m_getfile(self, p: dict) -> dict:
@@ -423,8 +519,12 @@ class FakeTelegram:
         if stored is None:
             raise ApiError(400, "Bad Request: invalid file_id")
         path, content = stored
-        return {"file_id": p["file_id"], "file_unique_id": "U" + p["file_id"], "file_size": len(content),
-                "file_path": path}
+        return {
+            "file_id": p["file_id"],
+            "file_unique_id": "U" + p["file_id"],
+            "file_size": len(content),
+            "file_path": path,
+        }
 
     # -- updates from "Telegram" --------------------------------------------------------------------------
     def push(self, update: dict, *, redeliver: bool = False) -> dict:
@@ -444,12 +544,18 @@ class FakeTelegram:
     def new_update_id(self) -> int:
         return next(self._update_ids)
 
-    def user_message(self, chat: dict, sender: dict, *, thread_id: int | None = None, reply_to: int | None = None,
-                     **content: Any) -> dict:
+    def user_message(
+        self, chat: dict, sender: dict, *, thread_id: int | None = None, reply_to: int | None = None, **content: Any
+    ) -> dict:
         """An incoming message (what a Telegram client would send), stored so the bot can reply to it."""
         chat_id = chat["id"]
-        msg: dict[str, Any] = {"message_id": next(self._msg_ids[chat_id]), "date": int(time.time()),
-                               "chat": chat, "from": sender, **content}
+        msg: dict[str, Any] = {
+            "message_id": next(self._msg_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": sender,
+            **content,
+        }
         text = content.get("text") or ""
         if text.startswith("/"):
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
@@ -458,16 +564,19 @@ class FakeTelegram:
             msg["is_topic_message"] = True
         target = reply_to or thread_id
         if target and (chat_id, target) in self.messages:
-            msg["reply_to_message"] = {k: v for k, v in self.messages[(chat_id, target)].items()
-                                       if k != "reply_to_message"}
+            msg["reply_to_message"] = {
+                k: v for k, v in self.messages[(chat_id, target)].items() if k != "reply_to_message"
+            }
         self.messages[(chat_id, msg["message_id"])] = msg
         return {"update_id": next(self._update_ids), "message": msg}
 
     def callback(self, sender: dict, sent: dict, data: str) -> dict:
         msg = self.messages[(sent["chat_id"], sent["message_id"])]
         n = next(self._update_ids)
-        return {"update_id": n, "callback_query": {"id": f"cb{n}", "from": sender, "chat_instance": "ci",
-                                                   "message": msg, "data": data}}
+        return {
+            "update_id": n,
+            "callback_query": {"id": f"cb{n}", "from": sender, "chat_instance": "ci", "message": msg, "data": data},
+        }
 
     # -- reading the records (test thread) ------------------------------------------------------------------
     def mark(self) -> int:
@@ -485,13 +594,21 @@ class FakeTelegram:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; sent: "
-                                     f"{[(m['chat_id'], m['text'][:80]) for m in self.sent[-10:]]}; "
-                                     f"rejected: {self.rejected[-5:]}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; sent: "
+                    f"{[(m['chat_id'], m['text'][:80]) for m in self.sent[-10:]]}; "
+                    f"rejected: {self.rejected[-5:]}"
+                )
             time.sleep(0.05)
 
-    def wait_sent(self, chat_id: int, since: int, count: int = 1, timeout: float = 20.0,
-                  match: Callable[[dict], bool] | None = None) -> list[dict]:
+    def wait_sent(
+        self,
+        chat_id: int,
+        since: int,
+        count: int = 1,
+        timeout: float = 20.0,
+        match: Callable[[dict], bool] | None = None,
+    ) -> list[dict]:
         def check() -> list[dict] | None:
             got = [m for m in self.sent_to(chat_id, since) if match is None or match(m)]
             return got if len(got) >= count else None
@@ -506,8 +623,9 @@ def buttons(record: dict) -> list[dict]:
 class TgUser:
     """A Telegram user with a private chat with the bot."""
 
-    def __init__(self, fake: FakeTelegram, user_id: int, first_name: str, language_code: str = "en",
-                 username: str | None = None) -> None:
+    def __init__(
+        self, fake: FakeTelegram, user_id: int, first_name: str, language_code: str = "en", username: str | None = None
+    ) -> None:
         self.fake = fake
         self.id = user_id
         self.user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}

@@ -1,23 +1,23 @@
 """All configuration, from the environment (FIRSTLINE_*) or a `.env` file. Secrets are never logged."""
+
 from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tickets.inputs import http_url
+from core.inputs import http_url
 
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 
 
 class Settings(BaseSettings):
     # populate_by_name: tests and code may pass telegram_bot_token=... as well as the env alias.
-    model_config = SettingsConfigDict(env_prefix="FIRSTLINE_", env_file=".env", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="FIRSTLINE_", env_file=".env", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path("./var")
     database_url: str | None = Field(default=None, description="default: SQLite at <data_dir>/firstline.db")
@@ -116,8 +116,14 @@ class Settings(BaseSettings):
     port: int = 8000
     public_base_url: str | None = None  # how users reach this server (article links); default http://host:port
 
-    @field_validator("public_base_url", "dev_webhook_url", "sms_api_url", "telegram_api_base", "slack_api_base",
-                     "telegram_webhook_url")
+    @field_validator(
+        "public_base_url",
+        "dev_webhook_url",
+        "sms_api_url",
+        "telegram_api_base",
+        "slack_api_base",
+        "telegram_webhook_url",
+    )
     @classmethod
     def _http_urls(cls, value: str | None) -> str | None:
         # Only http(s): these become links users click (public_base_url) or addresses we POST to.

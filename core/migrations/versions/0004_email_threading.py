@@ -6,7 +6,7 @@ Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
-import tickets.db
+import core.db
 
 
 revision = '0004'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=998), nullable=False),
     sa.Column('refs', sa.Text(), nullable=False, server_default=''),
     sa.Column('reason', sa.String(length=200), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['chat_message_id'], ['messages.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

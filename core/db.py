@@ -1,4 +1,5 @@
 """Database engine and sessions. SQLite by default (embedded), PostgreSQL for real deployments."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -9,6 +9,7 @@ email, SMS).
   "alice " and "alice\\u200b" are one user, so a look-alike can never pass for someone else in the console.
   Platform-issued ids (Telegram, Slack) keep their case: the platform compares them exactly.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Run Alembic migrations programmatically (on `serve`, in tests, and by `firstline db upgrade`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Every module that defines tables (a new domain's models.py joins this list).
+MODEL_MODULES = ("tickets.models", "tickets.ops_models", "tickets.email_models", "kb_ingest.models")
 
 
 def alembic_config(url: str) -> Config:

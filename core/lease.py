@@ -7,6 +7,7 @@ hosts), and without Redis there is one process by definition (no lease needed). 
 the holder keeps working (Telegram itself serves one getUpdates at a time and the engine drops a redelivered
 message by its platform id) and standbys wait; when Redis is back the lease is settled again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,9 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 

@@ -1,4 +1,4 @@
-""""Something changed" between the parts of one process and across processes.
+""" "Something changed" between the parts of one process and across processes.
 
 Waiters (the SSE streams, the outbox dispatcher, the KB follower) block on events; commits publish them:
 ("message", conversation id), ("ticket", ticket id), ("outbox", None), ("kb", None). Events are published
@@ -10,6 +10,7 @@ With Redis (FIRSTLINE_REDIS_URL) events also go out on a pub/sub channel, so a c
 wakes waiters in process B. Without Redis, or while it is down, events stay in-process and the waiters'
 slower database poll (their safety net anyway) carries cross-process changes: degraded, never broken.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ import logging
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
@@ -27,13 +28,24 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.background import cancel_and_wait
-from kb_ingest.models import KBState
-from tickets.models import Message, OutboxItem, Ticket
+from core.background import cancel_and_wait
 
 log = logging.getLogger(__name__)
 _PENDING = "fl_relay_events"  # session.info: events of the open transaction, published after its commit
 SLOW_POLL = 5.0  # waiters' safety-net poll while Redis relays events between processes
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Which committed changes of one model publish which event. The composition root lists them
+    (api.runtime.RELAY_WATCHES): the relay knows no model of ours."""
+
+    model: type
+    topic: str
+    key: Callable[[Any], object] | None = None  # the event's key from the row (None: the topic alone)
+    inserted: bool = True  # a new row
+    changed: bool = False  # a row changed through the session
+    bulk: bool = False  # UPDATE/DELETE statements, which bypass the session (keyless event)
 
 
 @dataclass(frozen=True)
@@ -77,15 +89,25 @@ class Subscription:
 
 
 class Relay:
-    def __init__(self, redis_url: str | None = None, namespace: str = "firstline") -> None:
+    def __init__(
+        self, redis_url: str | None = None, namespace: str = "firstline", watches: Iterable[Watch] = ()
+    ) -> None:
+        self.watches = tuple(watches)
         self.redis_url = redis_url
         self.namespace = namespace
         self.channel = f"{namespace}:events"
         self.origin = uuid.uuid4().hex  # our own events come back from Redis: skip them
         self.redis: aioredis.Redis | None = (
-            aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=None,
-                                    health_check_interval=15, retry_on_timeout=False)
-            if redis_url else None)
+            aioredis.Redis.from_url(
+                redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=None,
+                health_check_interval=15,
+                retry_on_timeout=False,
+            )
+            if redis_url
+            else None
+        )
         self._up: bool | None = None  # None until the first attempt
         self._subs: set[Subscription] = set()
         self._callbacks: list[tuple[str, Callable[[], None]]] = []
@@ -167,18 +189,11 @@ class Relay:
 
     def _after_flush(self, session: Session, _ctx) -> None:
         found: set[Event] = set()
-        for obj in session.new:
-            if isinstance(obj, Message):
-                found.add(Event("message", obj.conversation_id))
-            elif isinstance(obj, Ticket):
-                found.add(Event("ticket", obj.id))
-            elif isinstance(obj, OutboxItem):
-                found.add(Event("outbox"))  # only new items: a delivered one must not wake the dispatcher
-        for obj in session.dirty:
-            if isinstance(obj, Ticket):
-                found.add(Event("ticket", obj.id))
-            elif isinstance(obj, KBState):
-                found.add(Event("kb"))
+        for rows, wanted in ((session.new, "inserted"), (session.dirty, "changed")):
+            for obj in rows:
+                for w in self.watches:
+                    if getattr(w, wanted) and isinstance(obj, w.model):
+                        found.add(Event(w.topic, w.key(obj) if w.key else None))
         if found:
             self._pending(session).update(found)
 
@@ -187,10 +202,9 @@ class Relay:
         if not (state.is_update or state.is_delete):
             return
         for mapper in state.all_mappers:
-            if mapper.class_ is KBState:
-                self._pending(state.session).add(Event("kb"))
-            elif mapper.class_ is Ticket:
-                self._pending(state.session).add(Event("ticket"))
+            for w in self.watches:
+                if w.bulk and mapper.class_ is w.model:
+                    self._pending(state.session).add(Event(w.topic))
 
     def _after_commit(self, session: Session) -> None:
         events = session.info.pop(_PENDING, None)
@@ -206,8 +220,10 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         if self.redis is not None:
             self._outgoing = asyncio.Queue(maxsize=10_000)
-            self._tasks = [asyncio.create_task(self._listen(), name="relay:listen"),
-                           asyncio.create_task(self._send(), name="relay:send")]
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="relay:listen"),
+                asyncio.create_task(self._send(), name="relay:send"),
+            ]
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -227,8 +243,12 @@ class Relay:
             else:
                 log.info("relaying events across processes through Redis at %s", where)
         else:
-            log.warning("Redis at %s is unreachable (%s): events stay in this process, other processes' "
-                        "changes arrive by polling the database; reconnecting in the background", where, reason)
+            log.warning(
+                "Redis at %s is unreachable (%s): events stay in this process, other processes' "
+                "changes arrive by polling the database; reconnecting in the background",
+                where,
+                reason,
+            )
         self._up = up
 
     async def _listen(self) -> None:
@@ -283,38 +303,3 @@ class Relay:
                     # other processes' DB poll picks the change up.
                     if attempt == 2:
                         log.debug("relay publish failed: %s", exc)
-
-
-async def follow_kb(relay: Relay, runtime, poll: float = 3.0) -> None:
-    """Keep this process's retriever in step with the KB in the database: on a "kb" event (any process)
-    and every `poll` seconds, compare the KB version; when it moved, add/remove units incrementally from
-    their stored vectors (kb_ingest.indexer.sync_retriever). The FAISS file is not written here: the process
-    that made the change saves it, and a stale file is rebuilt from the DB vectors on start."""
-    from fastapi.concurrency import run_in_threadpool
-
-    from kb_ingest.indexer import kb_version, sync_retriever
-
-    def version() -> int:
-        with runtime.read_sessions() as s:
-            return kb_version(s)
-
-    try:
-        seen = await run_in_threadpool(version)
-    except Exception:  # the DB is not reachable right now: sync at the first successful look
-        seen = -1
-    with relay.subscribe(lambda e: e.topic == "kb") as sub:
-        while True:
-            await sub.wait(poll)
-            sub.clear()
-            try:
-                now = await run_in_threadpool(version)
-                if now != seen:
-                    added, removed = await run_in_threadpool(sync_retriever, runtime.read_sessions,
-                                                             runtime.retriever)
-                    seen = now
-                    if added or removed:
-                        log.info("index follows KB version %d: +%d −%d units", now, added, removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the DB may be restarting: try again at the next event or poll
-                log.exception("following the KB failed; retrying")

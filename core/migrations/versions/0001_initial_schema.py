@@ -6,7 +6,7 @@ Create Date: 2026-11-26 21:05:02.000239
 """
 from alembic import op
 import sqlalchemy as sa
-import tickets.db
+import core.db
 
 
 revision = '0001'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('telegram_user_id', sa.String(length=64), nullable=True),
     sa.Column('slack_user_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name'),
     sa.UniqueConstraint('slack_user_id'),
@@ -41,8 +41,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('source', sa.String(length=1000), nullable=True),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('conversations',
@@ -57,9 +57,9 @@ def upgrade() -> None:
     sa.Column('handoff_reason', sa.String(length=32), nullable=True),
     sa.Column('offered', sa.JSON(), nullable=False),
     sa.Column('last_question', sa.Text(), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('conversations', schema=None) as batch_op:
@@ -68,7 +68,7 @@ def upgrade() -> None:
     op.create_table('kb_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('article_revisions',
@@ -78,7 +78,7 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('author', sa.String(length=200), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('platform_msg_id', sa.String(length=200), nullable=True),
     sa.Column('reply_to_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], ),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reply_to_id'], ['messages.id'], ),
@@ -135,12 +135,12 @@ def upgrade() -> None:
     sa.Column('bot_tried', sa.JSON(), nullable=False),
     sa.Column('resolution', sa.Text(), nullable=True),
     sa.Column('linked_articles', sa.JSON(), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_response_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_response_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['agents.id'], ),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -157,10 +157,10 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -175,7 +175,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('chat_ref', sa.String(length=200), nullable=False),
     sa.Column('thread_ref', sa.String(length=200), nullable=False),
     sa.Column('root_ref', sa.String(length=200), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ticket_id', 'channel', name='uq_ticket_threads_ticket')

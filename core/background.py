@@ -4,6 +4,7 @@ A task can miss a cancellation when a library swallows the CancelledError mid-ca
 some paths, redis/redis-py#2028); awaiting it with no bound would hang the server's shutdown. Each task gets
 `timeout` seconds, then is named in a warning and left behind.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,5 +22,4 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task], timeout: float = 10.0) 
         return
     _, stuck = await asyncio.wait(pending, timeout=timeout)
     for task in stuck:
-        log.warning("background task %s did not stop within %.0f s of its cancel; leaving it", task.get_name(),
-                    timeout)
+        log.warning("background task %s did not stop within %.0f s of its cancel; leaving it", task.get_name(), timeout)

@@ -6,7 +6,7 @@ Create Date: 2026-11-26 23:31:18.267659
 """
 from alembic import op
 import sqlalchemy as sa
-import tickets.db
+import core.db
 
 
 revision = '0003'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     )
     op.create_table('job_runs',
     sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('last_run_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_run_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_key', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
@@ -71,7 +71,7 @@ def upgrade() -> None:
     sa.Column('line', sa.String(length=4), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=True),
     sa.Column('tags', sa.JSON(), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['skill_groups.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
@@ -97,8 +97,8 @@ def upgrade() -> None:
     sa.Column('from_agent_id', sa.Integer(), nullable=True),
     sa.Column('by', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('returned_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('returned_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('returned_by', sa.String(length=200), nullable=True),
     sa.Column('answer', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['from_agent_id'], ['agents.id'], ),
@@ -118,7 +118,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=1000), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -130,7 +130,7 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('agent_id', sa.Integer(), nullable=False),
     sa.Column('added_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -148,9 +148,9 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('line', sa.String(length=4), nullable=False),
     sa.Column('category', sa.String(length=64), nullable=True),
-    sa.Column('started_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], ),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -168,14 +168,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('category', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('group_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('sla_policy_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('first_response_due_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('resolution_due_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('sla_paused_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_response_due_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolution_due_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('sla_paused_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('sla_paused_minutes', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('first_response_warned_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('resolution_warned_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('first_response_breached_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('resolution_breached_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_response_warned_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolution_warned_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_response_breached_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolution_breached_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_tickets_resolution_due', ['status', 'resolution_due_at'], unique=False)
         batch_op.create_foreign_key('fk_tickets_group_id', 'skill_groups', ['group_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key('fk_tickets_sla_policy_id', 'sla_policies', ['sla_policy_id'], ['id'], ondelete='SET NULL')

@@ -7,7 +7,7 @@ Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
-import tickets.db
+import core.db
 
 
 revision = '0005'
@@ -33,7 +33,7 @@ def _email_records(unique_message_id: bool) -> sa.Table:
         sa.Column('subject', sa.String(length=998), nullable=False),
         sa.Column('refs', sa.Text(), nullable=False, server_default=''),
         sa.Column('reason', sa.String(length=200), nullable=True),
-        sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['chat_message_id'], ['messages.id'], ondelete='SET NULL'),
         sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
@@ -74,9 +74,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agent_id', sa.Integer(), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', tickets.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('client', sa.String(length=64), nullable=False),
     sa.Column('user_agent', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], ondelete='CASCADE'),
@@ -90,9 +90,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('user_ref', sa.String(length=200), nullable=False),
-    sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_from', sa.String(length=64), nullable=False),
-    sa.Column('tokens_valid_after', tickets.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('tokens_valid_after', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel', 'user_ref', name='uq_chat_identities_user')
     )

@@ -2,6 +2,7 @@
 while Redis is absent or down: per-user chat and SMS messages (over the limit the request is refused with 429 +
 Retry-After before anything is stored, so nothing is lost: the client sends it again later), failed console
 sign-ins and bad tokens per name and per address, and new web-chat identities per address."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ import redis
 from fastapi import HTTPException
 from redis.exceptions import RedisError
 
-from api.relay import redis_address
+from core.relay import redis_address
 
 log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
@@ -26,16 +27,18 @@ TOO_FAST = {
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, redis_url: str | None = None, namespace: str = "firstline",
-                 clock=time.time) -> None:
+    def __init__(
+        self, per_minute: int, redis_url: str | None = None, namespace: str = "firstline", clock=time.time
+    ) -> None:
         self.per_minute = per_minute
         self.prefix = f"{namespace}:rate"
         self.clock = clock
         self.redis_url = redis_url
         # Sync client: the chat endpoint runs in a worker thread. Short timeouts: a dead Redis costs a request
         # at most ~0.5 s once per RETRY_REDIS_AFTER, then the fallback answers at once.
-        self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5) \
-            if redis_url else None
+        self.redis = (
+            redis.Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5) if redis_url else None
+        )
         self._down_until = 0.0
         self._warned = False
         self._lock = threading.Lock()
@@ -76,13 +79,19 @@ class RateLimiter:
             self._down_until = self.clock() + RETRY_REDIS_AFTER
             if not self._warned:
                 self._warned = True
-                log.warning("Redis at %s is unreachable for rate limits (%s: %s): counting per process until "
-                            "it is back", redis_address(self.redis_url or ""), type(exc).__name__, exc)
+                log.warning(
+                    "Redis at %s is unreachable for rate limits (%s: %s): counting per process until it is back",
+                    redis_address(self.redis_url or ""),
+                    type(exc).__name__,
+                    exc,
+                )
             return None
         if self._warned:
             self._warned = False
-            log.warning("Redis at %s is back: rate limits are shared by all processes again",
-                        redis_address(self.redis_url or ""))
+            log.warning(
+                "Redis at %s is back: rate limits are shared by all processes again",
+                redis_address(self.redis_url or ""),
+            )
         return count
 
     def _count_local(self, name: str, slot: int, add: bool) -> int:

@@ -5,7 +5,7 @@ Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
-import tickets.db
+import core.db
 
 
 revision = '0002'
@@ -22,7 +22,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_articles_status', ['status'])
     with op.batch_alter_table('article_units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('origin', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('created_at', tickets.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
