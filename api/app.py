@@ -35,6 +35,7 @@ from api.channels import configured_channels
 from api.console_auth import SignInThrottle
 from api.middleware import InputGuard, SecurityHeaders
 from api.runtime import RELAY_WATCHES, Runtime, build_runtime
+from bot.context import ChannelContext
 from bot.desk import Desk
 from bot.engine import Engine, EngineConfig
 from bot.outbox import WEBHOOK, OutboxDispatcher
@@ -135,9 +136,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.sessions, settings.sla_check_seconds, settings.daily_digest_hour, settings.timezone
         )
         background.append(asyncio.create_task(app.state.scheduler.run_forever(), name="scheduler"))
+        # What the channels get of the app (bot.context): no adapter reads app.state.
+        ctx = ChannelContext(
+            engine=app.state.engine,
+            desk=app.state.desk,
+            sessions=rt.sessions,
+            read_sessions=rt.read_sessions,
+            rate_limiter=app.state.rate_limiter,
+            relay=relay,
+        )
+        if app.state.dispatcher is not None:
+            ctx.wake_outbox = app.state.dispatcher.wake
         for m in mounts:
             if m.start is not None:
-                work = m.start(app)
+                work = m.start(ctx)
                 if work is not None:
                     background.append(asyncio.create_task(work, name=f"channel:{m.name}"))
         try:

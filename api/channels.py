@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from fastapi import APIRouter
 
+from bot.context import ChannelContext
 from bot.outbox import Sender
+
+if TYPE_CHECKING:
+    from bot.telegram import TelegramChannel
 from core.settings import Settings
 
 
@@ -18,9 +22,9 @@ class ChannelMount:
     sender: Sender | None = None
     router: APIRouter | None = None
     has_agent_side: bool = False
-    # Called once the app's engine/desk exist (app.state is ready); may return a coroutine to run
+    # Called once the app's engine/desk exist, with them (bot.context); may return a coroutine to run
     # in the background for the app's lifetime (e.g. long polling).
-    start: Callable[[object], Awaitable[None] | None] | None = None
+    start: Callable[[ChannelContext], Awaitable[None] | None] | None = None
     stop: Callable[[], Awaitable[None]] | None = None
     extra: dict = field(default_factory=dict)
 
@@ -87,7 +91,7 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
             ChannelMount("email", email.sender, None, start=email.start, stop=email.stop, extra={"email": email})
         )
     if settings.sms_webhook_secret is not None or settings.sms_api_url:
-        from bot.sms import HttpSmsProvider, SmsSender, sms_router
+        from bot.sms import HttpSmsProvider, SmsInbound, SmsSender
 
         sender = (
             SmsSender(
@@ -100,23 +104,30 @@ def configured_channels(settings: Settings) -> list[ChannelMount]:
             if settings.sms_api_url
             else None
         )
-        router = sms_router(settings.sms_webhook_secret.get_secret_value()) if settings.sms_webhook_secret else None
-        mounts.append(ChannelMount("sms", sender, router))
+        inbound = SmsInbound(settings.sms_webhook_secret.get_secret_value()) if settings.sms_webhook_secret else None
+        mounts.append(
+            ChannelMount(
+                "sms",
+                sender,
+                inbound.router if inbound else None,
+                start=inbound.start if inbound else None,
+            )
+        )
     return mounts
 
 
-def _telegram_start(tg, settings: Settings) -> Callable[[object], Awaitable[None] | None]:
+def _telegram_start(tg: TelegramChannel, settings: Settings) -> Callable[[ChannelContext], Awaitable[None] | None]:
     """Webhook mode: every process takes the updates the load balancer gives it. Long polling with Redis:
     only the holder of a lease polls (Telegram serves one getUpdates per bot); the others stand by and take
     over when it dies. Without Redis there is one process: it polls."""
 
-    def start(app):
-        if tg.config.webhook_url or not settings.redis_url:
-            return tg.start(app)
+    def start(ctx: ChannelContext) -> Awaitable[None] | None:
+        relay = ctx.relay
+        if tg.config.webhook_url or relay is None or relay.redis is None:
+            return tg.start(ctx)
         from core.lease import RedisLease, run_while_holding
 
-        relay = app.state.relay
         lease = RedisLease(relay.redis, f"{relay.namespace}:telegram-poller", ttl=15.0)
-        return run_while_holding(lease, lambda: tg.start(app), "telegram poller")
+        return run_while_holding(lease, lambda: tg.start(ctx), "telegram poller")
 
     return start

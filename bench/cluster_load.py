@@ -105,7 +105,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
             env={**self.env, "FIRSTLINE_DATA_DIR": str(self.data_dir)},
             cwd=ROOT,
             stdout=log,

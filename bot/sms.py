@@ -23,6 +23,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
+from bot.context import ChannelContext
 from bot.engine import Incoming, InputError
 from bot.language import detect_language
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
@@ -95,7 +96,19 @@ def _fields(request: Request, raw: bytes) -> dict:
     }
 
 
-def sms_router(secret: str) -> APIRouter:
+class SmsInbound:
+    """The signed inbound webhook. Its route exists from the start; the app's engine arrives with `start(ctx)`
+    (api.channels), until then the provider is told to come back (503)."""
+
+    def __init__(self, secret: str) -> None:
+        self.ctx: ChannelContext | None = None
+        self.router = _inbound_router(secret, self)
+
+    def start(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
+
+
+def _inbound_router(secret: str, channel: SmsInbound) -> APIRouter:
     router = APIRouter(tags=["sms"])
 
     @router.post(
@@ -118,16 +131,17 @@ def sms_router(secret: str) -> APIRouter:
             raise HTTPException(422, "`from` must be a phone number")
         if not f["id"]:
             raise HTTPException(422, "`id` (the provider's message id) is required")
-        engine = request.app.state.engine
+        ctx = channel.ctx
+        if ctx is None:
+            raise HTTPException(503, "the SMS channel is starting")
         msg = Incoming(
             channel=CHANNEL, user_ref=re.sub(r"[ ()-]", "", f["from"]), text=f["text"], platform_msg_id=f["id"]
         )
         # Per sender, before anything is stored: the provider redelivers after Retry-After (same id, so once).
-        limiter = getattr(request.app.state, "rate_limiter", None)
-        if limiter is not None:
-            await run_in_threadpool(limiter.check, f"{CHANNEL}:{msg.user_ref}", detect_language(msg.text))
+        if ctx.rate_limiter is not None:
+            await run_in_threadpool(ctx.rate_limiter.check, f"{CHANNEL}:{msg.user_ref}", detect_language(msg.text))
         try:
-            result = await run_in_threadpool(engine.handle, msg)
+            result = await ctx.handle(msg)
         except InputError as exc:
             raise HTTPException(422, exc.user_text) from exc
         return {

@@ -262,7 +262,7 @@ def firstline(db_url: str, data_dir, *args: str) -> subprocess.CompletedProcess:
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", "agents", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli.main", "agents", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 

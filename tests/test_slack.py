@@ -589,7 +589,7 @@ async def test_socket_mode_handler_is_built_when_an_app_token_is_set():
     channel = SlackChannel(
         bot_token="xoxb-t", signing_secret="s", api_base="http://127.0.0.1:9/api/", app_token="xapp-1-test"
     )
-    work = channel.start(SimpleNamespace(state=SimpleNamespace()))
+    work = channel.start(SimpleNamespace())  # the context is not read until a Slack event arrives
     try:
         assert isinstance(channel.socket_handler, AsyncSocketModeHandler)
         assert channel.socket_handler.app_token == "xapp-1-test"

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.attachments import AttachmentPolicy, store
+from bot.context import ChannelContext
 from bot.email.compose import compose_reply
 from bot.email.message import InboundEmail, MalformedEmail, parse_email
 from bot.engine import Engine, Incoming, InputError
@@ -98,9 +99,9 @@ class EmailChannel:
         self._controller = None
 
     # -- lifecycle (api.channels.ChannelMount) ------------------------------------------------------------
-    def start(self, app) -> None:
-        self.engine = app.state.engine
-        self.sessions = self.sessions or app.state.runtime.sessions
+    def start(self, ctx: ChannelContext) -> None:
+        self.engine = ctx.engine
+        self.sessions = self.sessions or ctx.sessions
         if self.config.listen is None:
             return None
         from aiosmtpd.controller import Controller

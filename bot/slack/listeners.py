@@ -12,13 +12,14 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.context import ChannelContext
 from bot.engine import Incoming, InputError
 from bot.language import detect_language, locale_language
 from bot.slack import blocks as bk
@@ -71,27 +72,31 @@ class SlackBot:
 
     def __init__(self, app: AsyncApp) -> None:
         self.app = app
-        self.state: Any = None  # FastAPI app.state: engine, desk, runtime, dispatcher
+        self.ctx: ChannelContext | None = None  # bot.context: engine, desk, sessions, outbox wake-up
         self.seen = _Seen()
         self.profiles: OrderedDict[str, dict] = OrderedDict()
         self._register()
 
-    def bind(self, state: Any) -> None:
-        self.state = state
+    def bind(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
 
     # -- helpers ----------------------------------------------------------------------------
     @property
-    def sessions(self):
-        return self.state.runtime.sessions
+    def context(self) -> ChannelContext:
+        if self.ctx is None:
+            raise RuntimeError("the Slack channel has not started")
+        return self.ctx
 
     @property
-    def read_sessions(self):
-        return self.state.runtime.read_sessions
+    def sessions(self) -> sessionmaker[Session]:
+        return self.context.sessions
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        return self.context.read_sessions
 
     def _wake(self) -> None:
-        dispatcher = getattr(self.state, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()
+        self.context.wake_outbox()
 
     async def _profile(self, client: AsyncWebClient, user: str) -> dict:
         """Name and locale of a Slack user (users.info, cached; optional: needs users:read)."""
@@ -179,7 +184,7 @@ class SlackBot:
             ],
         )
         try:
-            await asyncio.to_thread(self.state.engine.handle, incoming)
+            await asyncio.to_thread(self.context.engine.handle, incoming)
         except InputError as exc:
             await self._post(client, channel, bk.text_messages(bk.escape(exc.user_text)), thread_ts)
             return
@@ -365,7 +370,7 @@ class SlackBot:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         number = int(action["value"])
         outcome, detail = await asyncio.to_thread(
-            self._desk_call, user, lambda s, agent: self.state.desk.claim(s, number, agent)
+            self._desk_call, user, lambda s, agent: self.context.desk.claim(s, number, agent)
         )
         self._wake()
         if outcome == "not_linked":
@@ -381,7 +386,7 @@ class SlackBot:
         relayed to the user."""
         if not text or text.startswith("//"):
             return  # internal note
-        desk = self.state.desk
+        desk = self.context.desk
         word, rest = (text.split(None, 1) + [""])[:2]
         word, rest = word.lower(), rest.strip()
         command = word.startswith("!") and word[1:].replace("-", "").isalpha()

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.context import ChannelContext
 from bot.slack.listeners import SlackBot
 from bot.slack.sender import SlackSender
 
@@ -65,9 +66,9 @@ class SlackChannel:
         # X-Slack-Request-Timestamp (5 minutes) and answers 401 before any listener runs.
         return await self.handler.handle(request)
 
-    def start(self, app: Any):
+    def start(self, ctx: ChannelContext):
         """Bind to the app's engine/desk; returns the background work (token check, Socket Mode)."""
-        self.bot.bind(app.state)
+        self.bot.bind(ctx)
         if self.app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

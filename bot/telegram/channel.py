@@ -8,16 +8,11 @@ loop (polling, webhook requests, outbox delivery) never blocks on encoding or on
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
-from urllib.parse import urlparse
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -35,57 +30,24 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.attachments import AttachmentPolicy, inside_attachments, store
+from bot.context import ChannelContext
 from bot.engine import HandleResult, Incoming
 from bot.telegram import render
-from bot.telegram.common import CHANNEL, MAX_INLINE_WAIT, AttachmentRefused, DownloadFailed, FileTooLarge, lang_of
+from bot.telegram.common import (
+    CHANNEL,
+    MAX_INLINE_WAIT,
+    AttachmentRefused,
+    DownloadFailed,
+    FileTooLarge,
+    TelegramConfig,
+    lang_of,
+)
 from bot.telegram.routers import agents_router, user_router
 from bot.telegram.sender import TelegramSender
 from bot.texts import t
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-DEFAULT_WEBHOOK_PATH = "/api/v1/telegram/webhook"
-
-
-@dataclass
-class TelegramConfig:
-    token: str
-    api_base: str = "https://api.telegram.org"
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    agents_chat_id: int | None = None
-    data_dir: Path = Path("./var")
-    polling_timeout: int = 25
-    agents_lang: str = "en"  # the agents' group's posts; toasts follow each agent's Telegram language
-    max_file_bytes: int = 20 * 1024 * 1024  # what the Bot API lets a bot download
-
-    def __post_init__(self) -> None:
-        # Telegram would refuse these at setWebhook; say so at start, not in a retry loop.
-        if self.webhook_url and not self.webhook_url.startswith("https://"):
-            raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS webhooks)")
-        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and - (1-256 characters)")
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "TelegramConfig":
-        secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
-        if settings.telegram_webhook_url and not secret:
-            # We register the webhook ourselves, so a secret can be derived when none is configured.
-            secret = hmac.new(settings.secret.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
-        return cls(
-            token=settings.telegram_bot_token.get_secret_value(),
-            api_base=settings.telegram_api_base,
-            max_file_bytes=min(settings.max_attachment_bytes, cls.max_file_bytes),
-            webhook_url=settings.telegram_webhook_url or None,
-            webhook_secret=secret,
-            agents_chat_id=settings.telegram_agents_chat_id,
-            data_dir=Path(settings.data_dir),
-        )
-
-    @property
-    def webhook_path(self) -> str:
-        path = urlparse(self.webhook_url or "").path.rstrip("/")
-        return path or DEFAULT_WEBHOOK_PATH
 
 
 class UpdateGate(BaseMiddleware):
@@ -148,7 +110,7 @@ class TelegramChannel:
             self.dp.include_router(agents_router(self))
         self.sender = TelegramSender(self)
         self.router = self._webhook_router() if config.webhook_url else None
-        self.app: Any = None
+        self.ctx: ChannelContext | None = None  # the app's engine, desk and database, from start()
         self._forum: bool | None = None
 
     @property
@@ -156,8 +118,8 @@ class TelegramChannel:
         return self.config.agents_chat_id is not None
 
     # -- lifecycle (ChannelMount.start/stop) -------------------------------------------------------
-    def start(self, app: Any) -> Awaitable[None]:
-        self.app = app
+    def start(self, ctx: ChannelContext) -> Awaitable[None]:
+        self.ctx = ctx
         return self._set_webhook() if self.config.webhook_url else self._poll()
 
     async def stop(self) -> None:
@@ -226,7 +188,7 @@ class TelegramChannel:
             got = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
             if not secret or not hmac.compare_digest(got, secret):
                 raise HTTPException(401, "wrong or missing X-Telegram-Bot-Api-Secret-Token")
-            if self.app is None:
+            if self.ctx is None:
                 raise HTTPException(503, "the Telegram channel is starting")
             try:
                 update = Update.model_validate(await request.json(), context={"bot": self.bot})
@@ -255,36 +217,21 @@ class TelegramChannel:
             await self.say(msg.chat.id, t(lang_of(msg.from_user), "bot_error"))
         return True
 
-    # -- the app's engine, desk and database --------------------------------------------------------
+    # -- the app's engine, desk and database (bot.context) -------------------------------------------
     @property
-    def state(self) -> Any:
-        return self.app.state
-
-    def wake_outbox(self) -> None:
-        dispatcher = getattr(self.state, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()
+    def context(self) -> ChannelContext:
+        if self.ctx is None:
+            raise RuntimeError("the Telegram channel has not started")
+        return self.ctx
 
     async def handle(self, incoming: Incoming) -> HandleResult:
-        result = await asyncio.to_thread(self.state.engine.handle, incoming)
-        self.wake_outbox()  # the replies were queued with the message
-        return result
+        return await self.context.handle(incoming)
 
     async def write(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with self.state.runtime.sessions.begin() as s:
-                return fn(s)
-
-        result = await asyncio.to_thread(run)
-        self.wake_outbox()
-        return result
+        return await self.context.write(fn)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with self.state.runtime.read_sessions() as s:
-                return fn(s)
-
-        return await asyncio.to_thread(run)
+        return await self.context.read(fn)
 
     # -- direct replies that are not stored (refusals, hints); stored messages go through the outbox sender --
     async def call(self, method: Callable[[], Awaitable[T]], attempts: int = 4) -> T | None:

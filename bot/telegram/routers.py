@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -15,15 +15,12 @@ from sqlalchemy.orm import Session
 
 from bot.engine import Incoming, InputError
 from bot.telegram import render
-from bot.telegram.common import CHANNEL, AttachmentRefused, FileTooLarge, lang_of
+from bot.telegram.common import CHANNEL, AttachmentRefused, FileTooLarge, TelegramPort, lang_of
 from bot.texts import t
 from tickets import conversations, service
 from tickets.agents import by_platform_user
 from tickets.models import Agent, ConversationState, Ticket
 from tickets.service import Conflict, Forbidden, NotFound, TicketError
-
-if TYPE_CHECKING:
-    from bot.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 WITH_PEOPLE = (ConversationState.waiting_for_agent.value, ConversationState.with_agent.value)
@@ -39,7 +36,7 @@ def msg_id(chat_id: int, message_id: int) -> str:
 
 
 # -- users --------------------------------------------------------------------------------------------
-def user_router(ch: "TelegramChannel") -> Router:
+def user_router(ch: TelegramPort) -> Router:
     r = Router(name="telegram-users")
     r.message.filter(F.chat.type == ChatType.PRIVATE)
     r.callback_query.filter(F.data.startswith("fb:"))
@@ -210,7 +207,7 @@ def ticket_of(s: Session, message: Message, bot_id: int) -> Ticket | None:
     return ticket
 
 
-def agents_router(ch: "TelegramChannel") -> Router:
+def agents_router(ch: TelegramPort) -> Router:
     r = Router(name="telegram-agents")
     chat_id = ch.config.agents_chat_id
     r.message.filter(F.chat.id == chat_id, F.from_user.is_bot.is_(False))
@@ -236,7 +233,7 @@ def agents_router(ch: "TelegramChannel") -> Router:
             if agent is None:
                 return "not_linked", ""
             try:
-                ch.state.desk.claim(s, number, agent)
+                ch.context.desk.claim(s, number, agent)
                 return "done", agent.name
             except Conflict:
                 ticket = s.get(Ticket, number)
@@ -290,12 +287,14 @@ def agents_router(ch: "TelegramChannel") -> Router:
         if not resolution:
             await answer_in_thread(message, t(lang, "tg_resolve_usage"))
             return
-        await act(message, lambda s, agent, tk: ch.state.desk.resolve(s, tk.id, agent, resolution), quiet_outside=False)
+        await act(
+            message, lambda s, agent, tk: ch.context.desk.resolve(s, tk.id, agent, resolution), quiet_outside=False
+        )
 
     @r.message(Command("handback"))
     async def handback(message: Message, command: CommandObject) -> None:
         note = (command.args or "").strip()
-        await act(message, lambda s, agent, tk: ch.state.desk.hand_back(s, tk.id, agent, note), quiet_outside=False)
+        await act(message, lambda s, agent, tk: ch.context.desk.hand_back(s, tk.id, agent, note), quiet_outside=False)
 
     @r.message(Command("help"))
     async def agent_help(message: Message) -> None:
@@ -313,7 +312,7 @@ def agents_router(ch: "TelegramChannel") -> Router:
         pid = msg_id(message.chat.id, message.message_id)
         await act(
             message,
-            lambda s, agent, tk: ch.state.desk.reply(s, tk.id, agent, text, source=CHANNEL, platform_msg_id=pid),
+            lambda s, agent, tk: ch.context.desk.reply(s, tk.id, agent, text, source=CHANNEL, platform_msg_id=pid),
             quiet_outside=True,
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -25,11 +25,8 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from bot.outbox import Delivered, Delivery, PermanentFailure, RetryAfter
 from bot.telegram import render
-from bot.telegram.common import CHANNEL, MAX_INLINE_WAIT
+from bot.telegram.common import CHANNEL, MAX_INLINE_WAIT, TelegramPort
 from bot.texts import t
-
-if TYPE_CHECKING:
-    from bot.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +55,7 @@ class _Calls:
 
 
 class TelegramSender:
-    def __init__(self, channel: "TelegramChannel") -> None:
+    def __init__(self, channel: TelegramPort) -> None:
         self.ch = channel
 
     @property
