@@ -41,7 +41,7 @@ from bot.engine import Engine, EngineConfig
 from bot.outbox import WEBHOOK, OutboxDispatcher
 from bot.webhook_sender import WebhookSender
 from core.background import cancel_and_wait
-from core.rate_limit import RateLimiter
+from core.rate_limit import RateLimited, RateLimiter
 from core.relay import Relay, namespace_for
 from core.settings import Settings
 from kb_ingest.follower import follow_kb
@@ -190,6 +190,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             429: "rate_limited",
         }.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited):
+        return _error(429, "rate_limited", exc.message, {"Retry-After": str(exc.seconds)})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError):

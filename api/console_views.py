@@ -26,6 +26,7 @@ from sse_starlette import ServerSentEvent
 from api import console_auth
 from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
 from api.streams import live_stream
+from core.rate_limit import RateLimited
 from tickets import agents as agent_accounts
 from tickets import sla
 from tickets.models import OPEN_STATUSES, Conversation, Message, Outcome, Ticket
@@ -509,11 +510,9 @@ async def login(request: Request) -> Response:
 
     try:
         cookie = await run_in_threadpool(check)
-    except HTTPException as exc:
-        if exc.status_code != 429:
-            raise
-        resp = _login_page(request, exc.detail, 429, name)
-        resp.headers.update(exc.headers or {})
+    except RateLimited as exc:
+        resp = _login_page(request, exc.message, 429, name)
+        resp.headers["Retry-After"] = str(exc.seconds)
         return resp
     if cookie is None:
         return _login_page(request, TEXTS[lang]["login_failed"], 401, name)

@@ -94,8 +94,8 @@ async def run_while_holding(lease: RedisLease, work: Callable[[], Awaitable[None
             except (RedisError, OSError, asyncio.CancelledError):
                 pass
         if task.done() and not task.cancelled():
-            exc = task.exception()
-            if exc is None:
+            failure = task.exception()
+            if failure is None:
                 return  # the work ended by itself
-            log.error("%s stopped (%s: %s); standing by", name, type(exc).__name__, exc)
+            log.error("%s stopped (%s: %s); standing by", name, type(failure).__name__, failure)
         await asyncio.sleep(step)

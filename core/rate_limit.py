@@ -9,9 +9,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 
 import redis
-from fastapi import HTTPException
 from redis.exceptions import RedisError
 
 from core.relay import redis_address
@@ -26,9 +26,22 @@ TOO_FAST = {
 }
 
 
+class RateLimited(Exception):
+    """Over a limit: `seconds` until the next try, `message` for the person (the API answers 429 with
+    Retry-After)."""
+
+    def __init__(self, seconds: int, message: str) -> None:
+        super().__init__(message)
+        self.seconds, self.message = seconds, message
+
+
 class RateLimiter:
     def __init__(
-        self, per_minute: int, redis_url: str | None = None, namespace: str = "firstline", clock=time.time
+        self,
+        per_minute: int,
+        redis_url: str | None = None,
+        namespace: str = "firstline",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.per_minute = per_minute
         self.prefix = f"{namespace}:rate"
@@ -67,14 +80,17 @@ class RateLimiter:
         if self.clock() < self._down_until:
             return None
         name = f"{self.prefix}:{name}"
+        client = self.redis
+        if client is None:
+            return None
         try:
             if add:
-                pipe = self.redis.pipeline()
+                pipe = client.pipeline()
                 pipe.incr(name)
                 pipe.expire(name, window + 5)
                 count = int(pipe.execute()[0])
             else:
-                count = int(self.redis.get(name) or 0)
+                count = int(client.get(name) or 0)
         except (RedisError, OSError) as exc:
             self._down_until = self.clock() + RETRY_REDIS_AFTER
             if not self._warned:
@@ -106,19 +122,19 @@ class RateLimiter:
             return count
 
     def refuse_if_blocked(self, key: str, limit: int, window: int, text: str) -> None:
-        """429 with Retry-After when `key` used up its `limit` this window (counted by `hit`)."""
+        """`RateLimited` (the API answers 429 with Retry-After) when `key` used up its `limit` this window
+        (counted by `hit`)."""
         wait = self.blocked(key, limit, window)
         if wait is not None:
             seconds = math.ceil(wait)
-            raise HTTPException(429, text.format(seconds=seconds), headers={"Retry-After": str(seconds)})
+            raise RateLimited(seconds, text.format(seconds=seconds))
 
     def check(self, key: str, lang: str | None = None) -> None:
-        """Raise 429 (Retry-After, a message in the user's language) when `key` is over the limit."""
+        """`RateLimited` (429, Retry-After, a message in the user's language) when `key` is over the limit."""
         wait = self.hit(key)
         if wait is not None:
             seconds = math.ceil(wait)
-            text = TOO_FAST.get(lang or "en", TOO_FAST["en"]).format(seconds=seconds)
-            raise HTTPException(429, text, headers={"Retry-After": str(seconds)})
+            raise RateLimited(seconds, TOO_FAST.get(lang or "en", TOO_FAST["en"]).format(seconds=seconds))
 
     def close(self) -> None:
         if self.redis is not None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from core.background import cancel_and_wait
 
@@ -42,7 +42,7 @@ class Watch:
 
     model: type
     topic: str
-    key: Callable[[Any], object] | None = None  # the event's key from the row (None: the topic alone)
+    key: Callable[[Any], int | None] | None = None  # the event's key from the row (None: the topic alone)
     inserted: bool = True  # a new row
     changed: bool = False  # a row changed through the session
     bulk: bool = False  # UPDATE/DELETE statements, which bypass the session (keyless event)
@@ -113,8 +113,8 @@ class Relay:
         self._callbacks: list[tuple[str, Callable[[], None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outgoing: asyncio.Queue[Event] | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._attached: list[sessionmaker] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attached: list[sessionmaker[Session]] = []
 
     @property
     def redis_up(self) -> bool:
@@ -185,9 +185,10 @@ class Relay:
 
     @staticmethod
     def _pending(session: Session) -> set[Event]:
-        return session.info.setdefault(_PENDING, set())
+        pending: set[Event] = session.info.setdefault(_PENDING, set())
+        return pending
 
-    def _after_flush(self, session: Session, _ctx) -> None:
+    def _after_flush(self, session: Session, _ctx: object) -> None:
         found: set[Event] = set()
         for rows, wanted in ((session.new, "inserted"), (session.dirty, "changed")):
             for obj in rows:
@@ -197,7 +198,7 @@ class Relay:
         if found:
             self._pending(session).update(found)
 
-    def _on_execute(self, state) -> None:
+    def _on_execute(self, state: ORMExecuteState) -> None:
         # Conditional UPDATEs (the KB version bump, the scheduler's ticket updates) bypass session.dirty.
         if not (state.is_update or state.is_delete):
             return
@@ -252,6 +253,7 @@ class Relay:
         self._up = up
 
     async def _listen(self) -> None:
+        assert self.redis is not None  # started only with Redis
         backoff = 0.5
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -284,17 +286,19 @@ class Relay:
             log.warning("ignoring a malformed relay message")
 
     async def _send(self) -> None:
+        outgoing, redis = self._outgoing, self.redis
+        assert outgoing is not None and redis is not None  # started only with Redis
         while True:
-            first = await self._outgoing.get()
+            first = await outgoing.get()
             batch = {first}
-            while not self._outgoing.empty() and len(batch) < 500:
-                batch.add(self._outgoing.get_nowait())
+            while not outgoing.empty() and len(batch) < 500:
+                batch.add(outgoing.get_nowait())
             if self._up is False:
                 continue  # down: the listener reconnects; others poll meanwhile
             body = json.dumps({"o": self.origin, "e": [[e.topic, e.key] for e in batch]})
             for attempt in (1, 2):  # a pooled connection from before an outage fails once, then is replaced
                 try:
-                    await self.redis.publish(self.channel, body)
+                    await redis.publish(self.channel, body)
                     break
                 except asyncio.CancelledError:
                     raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Iterator, Literal
 
 from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         # Only http(s): these become links users click (public_base_url) or addresses we POST to.
         return http_url(value) if value else value
 
-    def __repr_args__(self):
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # URLs may carry a password (postgresql://user:pw@host, redis://:pw@host): masked wherever settings print.
         for name, value in super().__repr_args__():
             yield name, _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value

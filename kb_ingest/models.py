@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,9 +18,9 @@ class Article(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
-    tags: Mapped[list] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
     # Example questions the KB owner listed (front matter `questions:`): each is indexed as a unit of its own.
-    questions: Mapped[list] = mapped_column(default=list, server_default="[]")
+    questions: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     lang: Mapped[str] = mapped_column(String(8), default="en")
     status: Mapped[str] = mapped_column(String(16), default="published")  # draft | published | archived
     source: Mapped[str | None] = mapped_column(String(1000))  # file it was ingested from

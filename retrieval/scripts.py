@@ -14,5 +14,5 @@ def dominant_script(text: str) -> str:
                 counts["cyrillic"] += 1
             else:
                 counts["other"] += 1
-    top = max(counts, key=counts.get)
+    top = max(counts, key=lambda script: counts[script])
     return top if counts[top] else "latin"

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import rowcount, utcnow
 from core.inputs import clean_text
 from tickets.models import Agent, ConsoleSession, Role
 
@@ -204,17 +204,21 @@ def end_session(session: Session, cookie: str | None) -> bool:
     if not cookie:
         return False
     return bool(
-        session.execute(
-            update(ConsoleSession)
-            .where(ConsoleSession.secret_hash == hash_token(cookie), ConsoleSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
+        rowcount(
+            session.execute(
+                update(ConsoleSession)
+                .where(ConsoleSession.secret_hash == hash_token(cookie), ConsoleSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        )
     )
 
 
 def revoke_sessions(session: Session, agent_id: int) -> int:
-    return session.execute(
-        update(ConsoleSession)
-        .where(ConsoleSession.agent_id == agent_id, ConsoleSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    ).rowcount
+    return rowcount(
+        session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.agent_id == agent_id, ConsoleSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    )

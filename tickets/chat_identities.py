@@ -35,9 +35,10 @@ def claim(session: Session, channel: str, user_ref: str, created_from: str = "")
             session.add(row)
             session.flush()
     except IntegrityError:
-        row = get(session, channel, user_ref)
-        if row is None:
+        winner = get(session, channel, user_ref)  # another request created it first
+        if winner is None:
             raise
+        return winner
     return row
 
 

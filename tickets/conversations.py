@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -112,7 +113,7 @@ def add_message(
     author: str,
     text: str,
     *,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     platform_msg_id: str | None = None,
     reply_to_id: int | None = None,
     agent_id: int | None = None,
@@ -199,4 +200,4 @@ def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, Outbox
     if not ids:
         return {}
     rows = session.scalars(select(OutboxItem).where(OutboxItem.audience == "user", OutboxItem.message_id.in_(ids)))
-    return {item.message_id: item for item in rows}
+    return {item.message_id: item for item in rows if item.message_id is not None}

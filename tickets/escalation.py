@@ -119,7 +119,7 @@ def escalate(
     )
     session.add(esc)
     ticket.line, ticket.group_id = to_line, esc.to_group_id
-    if previous is not None and session.get(Agent, previous).active:
+    if previous is not None and session.get_one(Agent, previous).active:
         # The agent who had it keeps following (and may still reply) as a participant.
         service.add_participant(session, ticket, previous, by)
     ticket.assignee_id, ticket.updated_at = None, now
@@ -184,7 +184,7 @@ def return_to_sender(
     # Whoever worked it on the higher line stays on the team for follow-ups.
     helpers = [answering] + ([actor.id] if actor.role != Role.manager.value else [])
     for helper in dict.fromkeys(h for h in helpers if h is not None and h != ticket.assignee_id):
-        if session.get(Agent, helper).active:
+        if session.get_one(Agent, helper).active:
             service.add_participant(session, ticket, helper, by)
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None and conv.state in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -88,9 +89,9 @@ class Conversation(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     handoff_reason: Mapped[str | None] = mapped_column(String(32))
     # What the bot offered for the current question, best first: [{"article_id", "title", "score"}].
-    offered: Mapped[list] = mapped_column(default=list)
+    offered: Mapped[list[Any]] = mapped_column(default=list)
     # Articles offered to pick from ("did you mean"), numbered from 1: [{"article_id", "title", "score", "passage"}].
-    choices: Mapped[list] = mapped_column(default=list, server_default="[]")
+    choices: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     last_question: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -119,7 +120,7 @@ class Message(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     text: Mapped[str] = mapped_column(Text)
     # Structured extras: offered article, available actions, attachments, feedback given.
-    payload: Mapped[dict] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     platform_msg_id: Mapped[str | None] = mapped_column(String(200))
     # Who sent it on the platform: the user's ref for user messages, "agent:<id>" for agents' (redelivery scope).
     sender_ref: Mapped[str] = mapped_column(String(200), default="", server_default="")
@@ -195,9 +196,9 @@ class Ticket(Base):
     line: Mapped[str] = mapped_column(String(4), default="L1")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     handoff_reason: Mapped[str] = mapped_column(String(32))
-    bot_tried: Mapped[list] = mapped_column(default=list)  # [{"article_id", "title", "score"}]
+    bot_tried: Mapped[list[Any]] = mapped_column(default=list)  # [{"article_id", "title", "score"}]
     resolution: Mapped[str | None] = mapped_column(Text)
-    linked_articles: Mapped[list] = mapped_column(default=list)
+    linked_articles: Mapped[list[Any]] = mapped_column(default=list)
     # Routing (tickets.routing): what it is about and which skill group holds it.
     category: Mapped[str | None] = mapped_column(String(64), default=None)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("skill_groups.id", ondelete="SET NULL"))
@@ -232,7 +233,7 @@ class TicketEvent(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(200))  # "agent:3", "user:web:alice", "bot", "system"
     action: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[dict] = mapped_column(default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -262,7 +263,7 @@ class OutboxItem(Base):
     # audience "staff": a direct notice to one agent/manager (agent_id) on their linked account;
     # audience "webhook": an HTTP POST of `payload` (e.g. a request to an application's developers).
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    payload: Mapped[dict] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, func, select
@@ -61,7 +61,7 @@ def preferences(session: Session, agent_id: int) -> NotificationPreference:
     return pref
 
 
-def save_preferences(session: Session, agent_id: int, **changes: object) -> NotificationPreference:
+def save_preferences(session: Session, agent_id: int, **changes: Any) -> NotificationPreference:
     """Store the given fields (escalations, breaches, status_changes, daily_digest, channels)."""
     unknown = [c for c in changes.get("channels") or [] if c not in STAFF_ACCOUNTS]
     if unknown:
@@ -87,7 +87,7 @@ def linked_channels(agent: Agent) -> dict[str, str]:
 def user_told(session: Session, number: int, *statuses: str) -> Iterator[None]:
     """Within this block, a change of ticket `number` to one of `statuses` is announced to the user by the
     caller itself (e.g. the desk's "agent joined"), so status_changed posts no second notice."""
-    marks: set = session.info.setdefault(_TOLD, set())
+    marks: set[tuple[int, str]] = session.info.setdefault(_TOLD, set())
     added = {(number, s) for s in statuses} - marks
     marks |= added
     try:
@@ -214,7 +214,7 @@ def _actor_label(session: Session, actor: str | None, lang: str) -> str:
     agent_id = _agent_id(actor)
     if agent_id is not None:
         agent = session.get(Agent, agent_id)
-        return agent.name if agent else actor
+        return agent.name if agent else str(actor)
     if actor and actor.startswith("user:"):
         return staff_text(lang, "actor_user")
     return staff_text(lang, "actor_system")
@@ -253,7 +253,7 @@ def _queue_staff(
     text_for: Callable[[str], str],
     *,
     skip_actor: str | None = None,
-    extra: dict | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> int:
     """Queue one notice per linked account of each recipient whose preference `wants` is on (None: no
     preference gates it). Returns how many were queued; the ticket's history records who was told."""
@@ -359,10 +359,11 @@ def _last_return(session: Session, ticket: Ticket) -> Escalation | None:
 def _tell_returned_staff(session: Session, ticket: Ticket, esc: Escalation) -> int | None:
     """The agent the ticket went back to hears the answer (their `escalations` preference), once per
     transaction. Returns that agent's id when they were told."""
-    notes = session.info.setdefault(_TX, {})
+    notes: dict[tuple[int, str], Any] = session.info.setdefault(_TX, {})
     key = (ticket.id, "returned_staff")
     if key in notes:
-        return notes[key]
+        told: int | None = notes[key]
+        return told
     holder = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
     notes[key] = None
     if holder is None:
@@ -390,7 +391,7 @@ def _tell_returned_staff(session: Session, ticket: Ticket, esc: Escalation) -> i
         extra={"escalation_id": esc.id},
     )
     notes[key] = holder.id if queued else None
-    return notes[key]
+    return holder.id if queued else None
 
 
 def returned(session: Session, ticket: Ticket, escalation: Escalation) -> None:
@@ -522,7 +523,7 @@ def _day_window(day: date, tz: str) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def digest_numbers(session: Session, day: date, tz: str = "UTC") -> dict:
+def digest_numbers(session: Session, day: date, tz: str = "UTC") -> dict[str, Any]:
     """The day's numbers: tickets opened and resolved, SLA breaches, bot deflection, open backlog by line."""
     start, end = _day_window(day, tz)
     opened = (

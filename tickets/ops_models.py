@@ -9,6 +9,7 @@ the queue can sort and filter on it without joins.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,7 +50,7 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(200))
     line: Mapped[str] = mapped_column(String(4), default="L1")
     group_id: Mapped[int | None] = mapped_column(ForeignKey("skill_groups.id", ondelete="SET NULL"))
-    tags: Mapped[list] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -166,7 +167,7 @@ class NotificationPreference(Base):
     breaches: Mapped[bool] = mapped_column(default=True)  # SLA warnings and breaches
     status_changes: Mapped[bool] = mapped_column(default=False)
     daily_digest: Mapped[bool] = mapped_column(default=True)
-    channels: Mapped[list] = mapped_column(default=list)  # ["telegram", "slack"]; empty = every linked one
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # ["telegram", "slack"]; empty = every linked one
 
 
 class JobRun(Base):

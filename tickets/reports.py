@@ -39,8 +39,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, or_, select
@@ -224,7 +226,7 @@ def _settled(
 # ---- the report -----------------------------------------------------------------------------------------
 
 
-def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
+def summary(session: Session, p: Period, now: datetime | None = None) -> dict[str, Any]:
     """Every metric of the module docstring for period `p`, as plain JSON-ready data."""
     now = now or datetime.now(timezone.utc)
     T = Ticket
@@ -264,7 +266,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     opened = [r for r in rows if _in(r.created_at, p)]
     resolved = [r for r in rows if _in(r.resolved_at, p)]
 
-    def by(attr: str, keys: tuple = ()) -> list[dict]:
+    def by(attr: str, keys: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         o, s = Counter(getattr(r, attr) for r in opened), Counter(getattr(r, attr) for r in resolved)
         found = sorted((set(o) | set(s)) - set(keys), key=lambda k: (k is None, -(o[k] + s[k]), str(k)))
         ordered = list(keys) + [k for k in found if k not in keys]
@@ -316,7 +318,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     fr_times = [_minutes(r.created_at, r.first_response_at) for r in rows if _in(r.first_response_at, p)]
     res_times = [_minutes(r.created_at, r.resolved_at) for r in resolved]
 
-    def times(values: list[float]) -> dict:
+    def times(values: list[float]) -> dict[str, Any]:
         return {
             "count": len(values),
             "median_minutes": _round(percentile(values, 0.5)),
@@ -327,7 +329,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     fr = [_settled(r.first_response_at, r.first_response_due_at, p, now) for r in rows]
     rs = [_settled(r.resolved_at, r.resolution_due_at, p, now, r.sla_paused_at) for r in rows]
 
-    def sla(results: list[bool | None]) -> dict:
+    def sla(results: list[bool | None]) -> dict[str, Any]:
         met, total = sum(1 for x in results if x is True), sum(1 for x in results if x is not None)
         return {"met": met, "missed": total - met, "total": total, "compliance": _rate(met, total)}
 
@@ -393,7 +395,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict:
     }
 
 
-def _trend(rows, p: Period, now: datetime) -> list[dict]:
+def _trend(rows: Iterable[Any], p: Period, now: datetime) -> list[dict[str, Any]]:
     bounds = p.boundaries()
     days = p.bucket_days()
     opened, resolved = [0] * len(days), [0] * len(days)
@@ -430,14 +432,14 @@ def _trend(rows, p: Period, now: datetime) -> list[dict]:
 class Table:
     name: str  # machine name: CSV section and XLSX sheet title (≤ 31 characters)
     headers: list[str]
-    rows: list[list]
+    rows: list[list[Any]]
 
 
-def _label(key) -> str:
+def _label(key: object) -> str:
     return "(none)" if key is None else str(key)
 
 
-def tables(report: dict) -> list[Table]:
+def tables(report: dict[str, Any]) -> list[Table]:
     """A summary as flat tables (one CSV section / XLSX sheet each), numbers as numbers."""
     t, b, sla, esc = report["tickets"], report["bot"], report["sla"], report["escalation"]
     backlog_now = next((x["backlog"] for x in reversed(report["trend"]) if x["backlog"] is not None), None)
@@ -463,7 +465,7 @@ def tables(report: dict) -> list[Table]:
         ["backlog_at_end", backlog_now],
     ]
 
-    def dim(rows: list[dict], name: str) -> Table:
+    def dim(rows: list[dict[str, Any]], name: str) -> Table:
         return Table(
             name,
             [name.removeprefix("by_"), "opened", "resolved"],

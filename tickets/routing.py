@@ -135,7 +135,7 @@ def claim_refusal(session: Session, ticket: Ticket, agent: Agent) -> str | None:
             f"tickets of {', '.join(lines_for(agent))} only"
         )
     if ticket.group_id is not None and not in_group(session, agent, ticket.group_id):
-        group = session.get(SkillGroup, ticket.group_id)
+        group = session.get_one(SkillGroup, ticket.group_id)
         return (
             f"ticket #{ticket.id} is routed to the group {group.slug!r} ({group.name}); only its members "
             f"or a manager can take it"

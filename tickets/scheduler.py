@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import transaction, utcnow
+from core.db import rowcount, transaction, utcnow
 from tickets import notifications, sla
 from tickets.models import Ticket, TicketEvent
 from tickets.ops_models import JobRun
@@ -80,12 +80,14 @@ def _check_ticket(s: Session, ticket_id: int, now: datetime) -> list[Notice]:
     sent = []
     for kind in sla.notices_due(s, ticket, now):
         column, action = NOTICES[kind]
-        won = s.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id, getattr(Ticket, column).is_(None))
-            .values({column: now})
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        won = rowcount(
+            s.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, getattr(Ticket, column).is_(None))
+                .values({column: now})
+                .execution_options(synchronize_session=False)
+            )
+        )
         if not won:
             continue  # another process (or an earlier run) already announced it
         s.refresh(ticket)
@@ -109,7 +111,7 @@ def _check_ticket(s: Session, ticket_id: int, now: datetime) -> list[Notice]:
 def _auto_escalate(s: Session, ticket: Ticket, now: datetime) -> None:
     policy = sla.ticket_policy(s, ticket)
     to_line = sla.NEXT_LINE.get(ticket.line)
-    if policy is None or not policy.auto_escalate or to_line is None:
+    if policy is None or not policy.auto_escalate or to_line is None or ticket.resolution_due_at is None:
         return
     from tickets import escalation  # imported here: tickets.escalation imports much of the domain
 
@@ -158,12 +160,14 @@ def daily_digest(
                     s.flush()
             except IntegrityError:
                 pass  # another process created the row first
-        won = s.execute(
-            update(JobRun)
-            .where(JobRun.name == DIGEST_JOB, or_(JobRun.last_key.is_(None), JobRun.last_key < key))
-            .values(last_key=key, last_run_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        won = rowcount(
+            s.execute(
+                update(JobRun)
+                .where(JobRun.name == DIGEST_JOB, or_(JobRun.last_key.is_(None), JobRun.last_key < key))
+                .values(last_key=key, last_run_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if not won:
             return None
         setup = s.get(JobRun, sla.SETUP_MARKER)

@@ -7,13 +7,15 @@ ticket) are single conditional UPDATEs, so exactly one transaction wins on any d
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import rowcount, utcnow
 from tickets import notifications, routing, sla
 from tickets.conversations import add_message, close_conversation, message_by_platform_id
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
@@ -46,7 +48,7 @@ def notify_agents(
 
 
 # -- tickets ----------------------------------------------------------------------------------
-def record(session: Session, ticket: Ticket, actor: str, action: str, **detail) -> None:
+def record(session: Session, ticket: Ticket, actor: str, action: str, **detail: Any) -> None:
     session.add(TicketEvent(ticket_id=ticket.id, actor=actor, action=action, detail=detail))
 
 
@@ -73,7 +75,7 @@ def open_ticket(
     *,
     reason: str,
     question: str,
-    bot_tried: list[dict],
+    bot_tried: list[dict[str, Any]],
     article_tags: Iterable[str] | None = None,
 ) -> Ticket:
     """A new ticket on L1, routed by category when the tags of the articles the bot tried (`article_tags`,
@@ -218,18 +220,22 @@ def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
     lock_ticket(session, number)
     now = utcnow()
     old_status = session.scalar(select(Ticket.status).where(Ticket.id == number))
+    if old_status is None:
+        raise NotFound(f"ticket #{number} does not exist")
     eligible = []
     if agent.role != Role.manager.value:
         eligible = [
             Ticket.line.in_(routing.lines_for(agent)),
             or_(Ticket.group_id.is_(None), Ticket.group_id.in_(routing.agent_group_ids(session, agent.id))),
         ]
-    won = session.execute(
-        update(Ticket)
-        .where(Ticket.id == number, Ticket.assignee_id.is_(None), Ticket.status.in_(OPEN_STATUSES), *eligible)
-        .values(assignee_id=agent.id, status=TicketStatus.open.value, claimed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    won = rowcount(
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id == number, Ticket.assignee_id.is_(None), Ticket.status.in_(OPEN_STATUSES), *eligible)
+            .values(assignee_id=agent.id, status=TicketStatus.open.value, claimed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     ticket = get_ticket(session, number)
     session.refresh(ticket)
     if not won:
@@ -241,7 +247,7 @@ def claim_ticket(session: Session, number: int, agent: Agent) -> Ticket:
             raise Conflict(f"ticket #{number} is {ticket.status} and cannot be claimed")
         refusal = routing.claim_refusal(session, ticket, agent)
         raise Forbidden(refusal) if refusal else Conflict(f"ticket #{number} changed meanwhile; try again")
-    conv = session.get(Conversation, ticket.conversation_id)
+    conv = session.get_one(Conversation, ticket.conversation_id)
     conv.state = ConversationState.with_agent.value
     record(session, ticket, f"agent:{agent.id}", "claimed", agent=agent.name)
     if old_status != ticket.status:
@@ -261,7 +267,7 @@ def agent_message(
         if seen is not None:
             return ticket, seen
     _require_handler(session, ticket, agent)
-    conv = session.get(Conversation, ticket.conversation_id)
+    conv = session.get_one(Conversation, ticket.conversation_id)
     msg = add_message(
         session,
         conv,
@@ -301,7 +307,7 @@ def resolve_ticket(
     ticket.linked_articles = list(articles or [])
     if ticket.first_response_at is None:
         ticket.first_response_at = now
-    conv = session.get(Conversation, ticket.conversation_id)
+    conv = session.get_one(Conversation, ticket.conversation_id)
     close_conversation(session, conv, Outcome.resolved_by_agent, ConversationState.resolved.value)
     record(session, ticket, f"agent:{agent.id}", "resolved", resolution=resolution, articles=ticket.linked_articles)
     set_status(session, ticket, TicketStatus.resolved.value, f"agent:{agent.id}")
@@ -315,14 +321,18 @@ def hand_back(session: Session, number: int, agent: Agent, note: str = "") -> tu
     _require_handler(session, ticket, agent)
     ticket.closed_at = utcnow()
     ticket.resolution = ticket.resolution or (note or "handed back to the bot")
-    conv = session.get(Conversation, ticket.conversation_id)
+    conv = session.get_one(Conversation, ticket.conversation_id)
     close_conversation(session, conv, Outcome.handed_back, ConversationState.bot.value)
     record(session, ticket, f"agent:{agent.id}", "handed_back", note=note)
     set_status(session, ticket, TicketStatus.closed.value, f"agent:{agent.id}")
     return ticket, conv
 
 
-UNSET: object = object()  # "not in the request" (None means "clear it")
+class _Unset(enum.Enum):
+    token = 0
+
+
+UNSET = _Unset.token  # "not in the request" (None means "clear it")
 
 
 def update_ticket(
@@ -330,9 +340,9 @@ def update_ticket(
     number: int,
     agent: Agent,
     *,
-    priority: str | object = UNSET,
-    category: str | None | object = UNSET,
-    group: str | None | object = UNSET,
+    priority: str | _Unset = UNSET,
+    category: str | None | _Unset = UNSET,
+    group: str | None | _Unset = UNSET,
 ) -> Ticket:
     """Change priority, category or group. A new category re-routes the ticket (line and group) while it
     still waits on L1 for someone to take it; later it is only recorded (the ticket stays where it is)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +79,8 @@ def configured_holidays() -> frozenset[date]:
 def holidays(session: Session, *, cached: bool = False) -> frozenset[date]:
     # `cached`: one query per session for read paths (a queue page computes sla_state for many tickets).
     if cached and "sla_holidays" in session.info:
-        return session.info["sla_holidays"]
+        days: frozenset[date] = session.info["sla_holidays"]
+        return days
     days = frozenset(session.scalars(select(Holiday.day))) | _config.holidays
     session.info["sla_holidays"] = days
     return days
@@ -190,6 +192,8 @@ def status_changed(session: Session, ticket: Ticket, old: str, new: str, now: da
 
 
 def _resume(ticket: Ticket, cal: BusinessCalendar, now: datetime) -> None:
+    if ticket.sla_paused_at is None:
+        return  # not paused
     paused_at = as_utc(ticket.sla_paused_at)
     ticket.sla_paused_at = None
     due = ticket.resolution_due_at
@@ -200,15 +204,15 @@ def _resume(ticket: Ticket, cal: BusinessCalendar, now: datetime) -> None:
     ticket.resolution_due_at = cal.add_minutes(now, cal.minutes_between(paused_at, due))
 
 
-def _event(session: Session, ticket: Ticket, action: str, **detail) -> None:
+def _event(session: Session, ticket: Ticket, action: str, **detail: Any) -> None:
     detail = {k: (as_utc(v).isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()}
     session.add(TicketEvent(ticket_id=ticket.id, actor=ACTOR, action=action, detail=detail))
 
 
 # -- state ----------------------------------------------------------------------------------------
-def _clocks(ticket: Ticket, now: datetime):
+def _clocks(ticket: Ticket, now: datetime) -> list[tuple[str, datetime, datetime]]:
     """(name, due, the moment it is measured at) for each clock still running."""
-    out = []
+    out: list[tuple[str, datetime, datetime]] = []
     if ticket.first_response_at is None and ticket.first_response_due_at is not None:
         out.append(("first_response", as_utc(ticket.first_response_due_at), now))
     if ticket.resolution_due_at is not None:
@@ -274,7 +278,7 @@ def sla_state(ticket: Ticket, now: datetime | None = None) -> str:
         return "at_risk"
     session = object_session(ticket)
     policy = ticket_policy(session, ticket) if session is not None else None
-    if policy is not None:
+    if session is not None and policy is not None:
         cal = calendar(session, policy, cached=True)
         for clock, due, ref in clocks:
             if cal.minutes_between(ref, due) <= policy.warn_ratio * _target(policy, clock):

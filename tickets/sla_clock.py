@@ -14,6 +14,7 @@ Russian (Пн Вт Ср Чт Пт Сб Вс).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -143,7 +144,7 @@ class BusinessCalendar:
     always_open: bool = False  # wall-clock (24x7): every minute counts, holidays included
 
     @classmethod
-    def from_spec(cls, spec: str, timezone_name: str = "UTC", holidays=()) -> "BusinessCalendar":
+    def from_spec(cls, spec: str, timezone_name: str = "UTC", holidays: Iterable[date] = ()) -> BusinessCalendar:
         return cls(parse_hours(spec), zone(timezone_name), frozenset(holidays))
 
     @classmethod
@@ -158,7 +159,7 @@ class BusinessCalendar:
         )
         return local.astimezone(timezone.utc)
 
-    def _intervals(self, first: date, last: date | None = None):
+    def _intervals(self, first: date, last: date | None = None) -> Iterator[tuple[datetime, datetime]]:
         day, scanned = first, 0
         while last is None or day <= last:
             if day not in self.holidays:
@@ -191,7 +192,8 @@ class BusinessCalendar:
                 continue
             a = max(a, start)
             if left <= b - a:
-                return a + left
+                end: datetime = a + left
+                return end
             left -= b - a
         raise AssertionError("unreachable: _intervals is endless or raises")
 

@@ -121,6 +121,7 @@ def ticket_total(session: Session, number: int) -> int:
                 TimeEntry.ticket_id == number, TimeEntry.ended_at.is_not(None)
             )
         )
+        or 0
     )
 
 
