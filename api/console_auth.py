@@ -12,6 +12,7 @@ import hmac
 
 from fastapi import Request
 
+from core.i18n import ui_texts
 from core.rate_limit import RateLimiter
 from tickets.agents import SESSION_LIFETIME, name_key
 
@@ -19,10 +20,7 @@ COOKIE = "fl_console"
 CSRF_HEADER = "X-CSRF-Token"
 LIFETIME = int(SESSION_LIFETIME.total_seconds())  # the cookie's max-age: the server-side expiry is the same
 
-TOO_MANY = {
-    "en": "Too many failed sign-ins. Please wait {seconds} s and try again.",
-    "ru": "Слишком много неудачных попыток входа. Подождите {seconds} с и попробуйте снова.",
-}
+TOO_MANY = {lang: texts["sign_in_too_many"] for lang, texts in ui_texts("limits").items()}
 
 
 def csrf_token(secret: str, cookie: str) -> str:

@@ -14,16 +14,14 @@ from collections.abc import Callable
 import redis
 from redis.exceptions import RedisError
 
+from core.i18n import ui_texts
 from core.relay import redis_address
 
 log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
 RETRY_REDIS_AFTER = 5.0  # after a failure, requests use the in-process counters this long (no timeout each)
 
-TOO_FAST = {
-    "en": "You are sending messages too fast. Please wait {seconds} s and send it again — nothing was lost.",
-    "ru": "Вы отправляете сообщения слишком часто. Подождите {seconds} с и отправьте снова — ничего не потеряно.",
-}
+TOO_FAST = {lang: texts["chat_too_fast"] for lang, texts in ui_texts("limits").items()}
 
 
 class RateLimited(Exception):

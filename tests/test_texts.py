@@ -1,5 +1,6 @@
 """Every text a user or an agent reads exists in each language the product speaks, with the same placeholders:
 a key missing in Russian would show an English fallback (or a KeyError) to a Russian speaker."""
+
 from __future__ import annotations
 
 import string
@@ -35,6 +36,16 @@ def test_every_key_is_in_english_and_russian_with_the_same_placeholders(name):
     assert set(table["en"]) == set(table["ru"]), set(table["en"]) ^ set(table["ru"])
     for key, text in table["en"].items():
         assert _fields(text) == _fields(table["ru"][key]), key
+
+
+def test_every_language_file_has_every_section_and_key_of_english():
+    from core.i18n import LOCALES, languages, ui_texts
+
+    assert {"en", "ru"} <= set(languages()) == {p.stem for p in LOCALES.glob("*.json")}
+    for section in ("bot", "notices_user", "notices_staff", "console", "console_kb", "console_reports", "limits"):
+        table = ui_texts(section)
+        for lang in languages():
+            assert set(table[lang]) == set(table["en"]), (lang, section)
 
 
 def test_limits_speak_both_languages():
