@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -29,15 +28,14 @@ from api.streams import live_stream
 from core.i18n import ui_texts
 from core.rate_limit import RateLimited
 from tickets import agents as agent_accounts
-from tickets import sla
-from tickets.models import OPEN_STATUSES, Conversation, Message, Outcome, Ticket
+from tickets.dashboard import today
+from tickets.models import Message, Ticket
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["agent console"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 LANG_COOKIE, LOGIN_CSRF_COOKIE = "fl_lang", "fl_login_csrf"
 LANGS = ("en", "ru")
-DEFLECTED = (Outcome.helped.value, Outcome.answered.value)
 
 TEXTS: dict[str, dict[str, str]] = ui_texts("console")
 
@@ -222,79 +220,9 @@ class DashboardOut(BaseModel):
     sla_risk: list[dict] = []  # the open tickets at risk or breached, soonest due first (at most 10)
 
 
-SLA_STATES = ("ok", "at_risk", "breached", "paused", "met", "none")
-
-
-def _due(tk: Ticket) -> datetime | None:
-    """The deadline an agent races: the first response until there is one, then the resolution."""
-    return (
-        tk.first_response_due_at if tk.first_response_at is None and tk.first_response_due_at else tk.resolution_due_at
-    )
-
-
-def _sla_numbers(session, now: datetime) -> tuple[dict[str, int], dict[str, dict[str, int]], list[dict]]:
-    states: Counter[str] = Counter()
-    by_line = {line: {"at_risk": 0, "breached": 0} for line in ("L1", "L2", "L3")}
-    risky = []
-    for tk in session.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))):
-        state = sla.sla_state(tk, now)
-        states[state] += 1
-        if state in ("at_risk", "breached"):
-            by_line.setdefault(tk.line, {"at_risk": 0, "breached": 0})[state] += 1
-            risky.append((tk, state))
-    far = datetime.max.replace(tzinfo=timezone.utc)
-
-    def due_key(item):
-        due = _due(item[0])
-        return due.replace(tzinfo=due.tzinfo or timezone.utc) if due else far
-
-    risky.sort(key=due_key)
-    listed = [
-        {
-            "number": tk.id,
-            "subject": tk.subject,
-            "line": tk.line,
-            "priority": tk.priority,
-            "sla_state": state,
-            "due_at": _due(tk),
-        }
-        for tk, state in risky[:10]
-    ]
-    return {s: states.get(s, 0) for s in SLA_STATES}, by_line, listed
-
-
 @api_router.get("/dashboard", response_model=DashboardOut, summary="Today's numbers for the manager dashboard")
 def dashboard(session: ReadSessionDep, manager: ManagerDep) -> DashboardOut:
-    now = datetime.now(timezone.utc)
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    convs = session.execute(
-        select(Conversation.created_at, Conversation.outcome).where(Conversation.created_at >= start)
-    ).all()
-    by_hour = [0] * 24
-    for created, _ in convs:
-        by_hour[created.astimezone(timezone.utc).hour] += 1
-    outcomes = Counter(o for _, o in convs if o)
-    finished = sum(outcomes.values())
-    deflected = sum(outcomes[o] for o in DEFLECTED)
-    reasons = Counter(session.scalars(select(Ticket.handoff_reason).where(Ticket.created_at >= start)))
-    open_rows = session.execute(
-        select(Ticket.line, func.count()).where(Ticket.status.in_(OPEN_STATUSES)).group_by(Ticket.line)
-    ).all()
-    open_by_line = {"L1": 0, "L2": 0, "L3": 0} | {line: n for line, n in open_rows}
-    sla_states, sla_by_line, sla_risk = _sla_numbers(session, now)
-    return DashboardOut(
-        date=start.date().isoformat(),
-        conversations_today=len(convs),
-        tickets_today=sum(reasons.values()),
-        by_hour=by_hour,
-        outcomes={o.value: outcomes.get(o.value, 0) for o in Outcome},
-        deflection_rate=round(deflected / finished, 4) if finished else None,
-        handoff_reasons=dict(reasons),
-        open_by_line=open_by_line,
-        sla=sla_states,
-        sla_by_line=sla_by_line,
-        sla_risk=sla_risk,
-    )
+    return DashboardOut(**today(session, datetime.now(timezone.utc)))
 
 
 def _watermark(rt) -> dict:

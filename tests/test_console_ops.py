@@ -19,9 +19,9 @@ from tests.live import ChatUser, make_agent, running_app
 
 def test_dashboard_sla_numbers(sessions):
     """Open tickets by SLA state and line; the breached/at-risk list is soonest-due first, done tickets left out."""
-    from api.console_views import _sla_numbers
     from core.db import utcnow
     from tickets import conversations, service, sla
+    from tickets.dashboard import sla_overview
 
     now = utcnow()
     with sessions.begin() as s:
@@ -37,7 +37,7 @@ def test_dashboard_sla_numbers(sessions):
         done.status = "resolved"
         s.flush()
         assert sla.sla_state(fine, now) == "ok"
-        states, by_line, risky = _sla_numbers(s, now)
+        states, by_line, risky = sla_overview(s, now)
     assert states["breached"] == 2 and states["ok"] == 1 and sum(states.values()) == 3
     assert by_line == {
         "L1": {"at_risk": 0, "breached": 1},
