@@ -164,7 +164,6 @@ def test_dashboard_is_for_managers(app, new_page):
     with httpx.Client(base_url=base, timeout=30) as http:
         assert http.get("/api/v1/dashboard", headers={"Authorization": f"Bearer {tokens['alice']}"}).status_code == 403
         assert http.get("/api/v1/dashboard").status_code == 401
-        ChatUser(http, "dashboard-user").send("I need to talk to a human")  # today holds a conversation and a ticket
         data = http.get("/api/v1/dashboard", headers={"Authorization": f"Bearer {tokens['maria']}"}).json()
         assert data["tickets_today"] >= 1 and data["conversations_today"] >= 1
         assert 0 <= data["deflection_rate"] <= 1 and set(data["open_by_line"]) >= {"L1", "L2", "L3"}
