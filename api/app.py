@@ -15,25 +15,23 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError
 
-from api import (
-    admin_views,
-    chat_views,
-    console_kb_views,
-    console_report_views,
-    console_views,
-    intake_views,
-    kb_admin_views,
-    kb_report_views,
-    kb_views,
-    notification_views,
-    ops_views,
-    report_views,
-    sla_views,
-    ticket_views,
-)
 from api.channels import configured_channels
-from api.console_auth import SignInThrottle
+from api.console import kb as console_kb
+from api.console import pages as console_pages
+from api.console import reports as console_reports
+from api.console.auth import SignInThrottle
 from api.middleware import InputGuard, SecurityHeaders
+from api.routes import admin as admin_routes
+from api.routes import chat as chat_routes
+from api.routes import intake as intake_routes
+from api.routes import kb as kb_routes
+from api.routes import kb_admin as kb_admin_routes
+from api.routes import kb_reports as kb_report_routes
+from api.routes import notifications as notification_routes
+from api.routes import ops as ops_routes
+from api.routes import reports as report_routes
+from api.routes import sla as sla_routes
+from api.routes import tickets as ticket_routes
 from api.runtime import RELAY_WATCHES, Runtime, build_runtime
 from bot.context import ChannelContext
 from bot.desk import Desk
@@ -232,21 +230,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             {"Retry-After": "2"},
         )
 
-    app.include_router(chat_views.router)
-    app.include_router(ticket_views.router)
-    app.include_router(kb_views.router)
-    app.include_router(console_views.router)
-    app.include_router(console_views.api_router)
-    app.include_router(console_kb_views.router)
-    app.include_router(kb_admin_views.router)
-    app.include_router(kb_report_views.router)
-    app.include_router(ops_views.router)
-    app.include_router(admin_views.router)
-    app.include_router(sla_views.router)
-    app.include_router(report_views.router)
-    app.include_router(console_report_views.router)
-    app.include_router(notification_views.router)
-    app.include_router(intake_views.router)
+    app.include_router(chat_routes.router)
+    app.include_router(ticket_routes.router)
+    app.include_router(kb_routes.router)
+    app.include_router(console_pages.router)
+    app.include_router(console_pages.api_router)
+    app.include_router(console_kb.router)
+    app.include_router(kb_admin_routes.router)
+    app.include_router(kb_report_routes.router)
+    app.include_router(ops_routes.router)
+    app.include_router(admin_routes.router)
+    app.include_router(sla_routes.router)
+    app.include_router(report_routes.router)
+    app.include_router(console_reports.router)
+    app.include_router(notification_routes.router)
+    app.include_router(intake_routes.router)
     for m in mounts:
         if m.router is not None:
             app.include_router(m.router)

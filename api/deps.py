@@ -7,7 +7,7 @@ from typing import Annotated, Iterator
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from api import console_auth
+from api.console import auth as console_auth
 from api.runtime import Runtime
 from bot.desk import Desk
 from bot.engine import Engine

@@ -1,7 +1,7 @@
 """Reports for KB owners: what users ask that the KB cannot answer (clustered by similarity), which articles
 users most often say didn't help, and which published articles nobody has been shown for a while.
 
-Plain functions over a session (the API in api/kb_report_views.py only formats them)."""
+Plain functions over a session (the API in api/routes/kb_reports.py only formats them)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 
-from api import console_auth
 from api.app import create_app
+from api.console import auth as console_auth
 from tests.fakes.telegram_api import FakeTelegram
 from tests.live import free_port, make_agent, running_app
 from tickets import agents as agent_accounts

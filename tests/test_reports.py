@@ -671,7 +671,7 @@ def test_api_is_for_managers_and_rejects_bad_input(app):
 
 
 def test_xlsx_keeps_text_that_looks_like_a_formula():
-    from api.report_views import to_xlsx
+    from api.routes.reports import to_xlsx
 
     data = to_xlsx([reports.Table("time_by_agent", ["agent", "minutes"], [['=HYPERLINK("x")', 5]])])
     cell = load_workbook(io.BytesIO(data))["time_by_agent"]["A2"]

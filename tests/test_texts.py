@@ -7,10 +7,10 @@ import string
 
 import pytest
 
-from api.console_auth import TOO_MANY
-from api.console_kb_views import KB_TEXTS
-from api.console_report_views import REPORT_TEXTS
-from api.console_views import TEXTS as CONSOLE_TEXTS
+from api.console.auth import TOO_MANY
+from api.console.kb import KB_TEXTS
+from api.console.pages import TEXTS as CONSOLE_TEXTS
+from api.console.reports import REPORT_TEXTS
 from bot.texts import TEXTS as BOT_TEXTS
 from core.rate_limit import TOO_FAST
 from tickets.notification_texts import STAFF, USER

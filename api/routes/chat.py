@@ -12,7 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sse_starlette import ServerSentEvent
 
-from api import chat_auth, console_auth
+from api import chat_auth
+from api.console import auth as console_auth
 from api.deps import EngineDep, ReadSessionDep, RuntimeDep
 from api.schemas import ChatIn, ChatOut, MessageOut, ReplyOut, UserTicketOut
 from api.streams import live_stream

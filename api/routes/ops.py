@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from api.deps import AgentDep, ReadSessionDep, RuntimeDep, SessionDep
+from api.routes.tickets import ticket_out
 from api.schemas import (
     AgentIdIn,
     CategoryMatchOut,
@@ -25,7 +26,6 @@ from api.schemas import (
     TimeIn,
     TimeTotalOut,
 )
-from api.ticket_views import ticket_out
 from kb_ingest.service import article_tags
 from tickets import escalation, external_refs, routing, service, timetracking
 from tickets.models import Agent

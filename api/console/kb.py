@@ -2,7 +2,7 @@
 archive, revisions with diffs, learned phrasings) and /console/kb/review (drafts proposed from resolutions).
 
 Server-rendered shells like the rest of the console; api/static/console/kb.js fills them from the JSON API in
-api/kb_admin_views.py (+ /api/v1/kb/search) with the console's session cookie and X-CSRF-Token header.
+api/routes/kb_admin.py (+ /api/v1/kb/search) with the console's session cookie and X-CSRF-Token header.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.console_views import TEXTS, _page
+from api.console.pages import TEXTS, _page
 from core.i18n import ui_texts
 
 router = APIRouter(include_in_schema=False)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api import console_auth
-from api.console_views import TEXTS, _page, _render, _secret, _signed_in
+from api.console import auth as console_auth
+from api.console.pages import TEXTS, _page, _render, _secret, _signed_in
 from core.i18n import ui_texts
 
 router = APIRouter(include_in_schema=False)

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sse_starlette import ServerSentEvent
 
-from api import console_auth
+from api.console import auth as console_auth
 from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
 from api.streams import live_stream
 from core.i18n import ui_texts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.chat_views import message_out
 from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
+from api.routes.chat import message_out
 from api.schemas import (
     AgentCreatedOut,
     AgentIn,

@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import AgentDep, RuntimeDep, SessionDep
+from api.routes.tickets import ticket_out
 from api.schemas import TicketOut
-from api.ticket_views import ticket_out
 from tickets.intake import register_call
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
