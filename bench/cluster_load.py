@@ -560,7 +560,7 @@ def main(
     timeout: float = typer.Option(900, help="seconds for the whole user phase before giving up"),
     keep: bool = typer.Option(False, help="keep the data dirs and server logs"),
 ) -> None:
-    from tests.fakes.telegram_api import FakeTelegram
+    from tests.support.fakes.telegram_api import FakeTelegram
 
     drop = None
     if not database_url:

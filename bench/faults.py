@@ -478,7 +478,7 @@ def main(
     ),
 ) -> None:
     from bench.cluster_load import TOKEN
-    from tests.fakes.telegram_api import FakeTelegram
+    from tests.support.fakes.telegram_api import FakeTelegram
 
     wanted = scenarios or list(SCENARIOS)
     unknown = set(wanted) - SCENARIOS.keys()

@@ -1,7 +1,7 @@
 """Every text people read, one JSON file per language (`locales/<lang>.json`), sections per part of the product:
 `bot` (chat replies), `notices_user` / `notices_staff` (notifications), `console`, `console_kb`,
-`console_reports`, `limits`. A third language is a new file with the same keys (tests/test_texts.py checks that
-every language has every key, with the same `{placeholders}`); nothing in the code changes.
+`console_reports`, `limits`. A third language is a new file with the same keys (tests/unit/core/test_texts.py
+checks that every language has every key, with the same `{placeholders}`); nothing in the code changes.
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ from sqlalchemy import create_engine, text
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PG_ADMIN_URL = os.environ.get("FIRSTLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-ROOT = Path(__file__).resolve().parent.parent
-STACKFAQ = ROOT.parent / "shared" / "eval" / "stackfaq"
 
 
 def _pg_reachable() -> bool:

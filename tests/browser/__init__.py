@@ -1,0 +1,1 @@
+"""Pages in headless Chromium (Debian's, through Playwright): the agent console and the web chat."""
