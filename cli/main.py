@@ -1,4 +1,4 @@
-"""`firstline` command line: serve, ingest, eval, bench, agents, db."""
+"""`firstline` command line: serve, ingest, eval, bench, agents, people, db."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from core.settings import Settings
 app = typer.Typer(help="Firstline: a chatbot-first IT service desk.", no_args_is_help=True, add_completion=False)
 agents_app = typer.Typer(help="Agent accounts (L1/L2/L3 support, managers).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+people_app = typer.Typer(help="People and organisations (the company directory).", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
+app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 SHUTDOWN_GRACE_SECONDS = 5
@@ -216,6 +218,35 @@ def agents_add(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     print(token)
+
+
+@people_app.command("import")
+def people_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Directory CSV"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row and report, change nothing"),
+) -> None:
+    """Add or update people from a directory CSV (columns email,name,department,organisation,phone,telegram_id,
+    slack_id,language,vip; active optional). Idempotent: the same file twice changes nothing. Prints what was
+    added, updated and unchanged, and each failed row with its line and reason (exit code 1 if any failed)."""
+    from api.runtime import open_database
+    from people.directory import DirectoryFileError, import_file
+
+    _, sessions = open_database(Settings())
+    with sessions() as s:
+        try:
+            report = import_file(s, file)
+        except DirectoryFileError as exc:
+            err.print(f"[red]{file}: {exc}[/red]")
+            raise typer.Exit(2) from None
+        if dry_run:
+            s.rollback()
+        else:
+            s.commit()
+    for line, reason in report.failed:
+        err.print(f"line {line}: {reason}")
+    print(("dry run: " if dry_run else "") + report.summary())
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @agents_app.command("link")

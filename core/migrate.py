@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Every module that defines tables (a new domain's models.py joins this list).
-MODEL_MODULES = ("tickets.models", "tickets.ops_models", "tickets.email_models", "kb_ingest.models")
+MODEL_MODULES = ("people.models", "tickets.models", "tickets.ops_models", "tickets.email_models", "kb_ingest.models")
 
 
 def alembic_config(url: str) -> Config:
