@@ -184,7 +184,8 @@ class SlackBot:
             ],
         )
         try:
-            await asyncio.to_thread(self.context.engine.handle, incoming)
+            # Replies are queued with the message; the context wakes the outbox, whose SlackSender posts them.
+            await self.context.handle(incoming)
         except InputError as exc:
             await self._post(client, channel, bk.text_messages(bk.escape(exc.user_text)), thread_ts)
             return
@@ -193,7 +194,6 @@ class SlackBot:
             lang = detect_language(text, locale_language(profile.get("locale")) or "en") if text else "en"
             await self._post(client, channel, bk.text_messages(bk.escape(t(lang, "bot_error"))), thread_ts)
             raise
-        self._wake()  # the replies were queued with the message: the outbox's SlackSender posts them (retried)
 
     async def on_message(self, event: dict, body: dict, client: AsyncWebClient, context: dict) -> None:
         if not self.seen.first_time(body.get("event_id")):
@@ -394,11 +394,11 @@ class SlackBot:
             if not rest:
                 await self._ephemeral(client, channel, user, "Usage: `!resolve &lt;what was done&gt;`", thread_ts)
                 return
-            call = lambda s, agent: desk.resolve(s, number, agent, rest)  # noqa: E731
+            call = lambda s, agent: desk.resolve(s, number, agent, rest)
         elif word in ("!handback", "!hand-back"):
-            call = lambda s, agent: desk.hand_back(s, number, agent, rest)  # noqa: E731
+            call = lambda s, agent: desk.hand_back(s, number, agent, rest)
         elif word == "!take":
-            call = lambda s, agent: desk.claim(s, number, agent)  # noqa: E731
+            call = lambda s, agent: desk.claim(s, number, agent)
         elif command:
             await self._ephemeral(
                 client, channel, user, f"Unknown command `{bk.escape(word)}`. {bk.AGENT_HINT}", thread_ts
@@ -410,7 +410,7 @@ class SlackBot:
                 number,
                 agent,
                 text,
-                source=CHANNEL,  # noqa: E731
+                source=CHANNEL,
                 platform_msg_id=msg_id,
             )
         outcome, detail = await asyncio.to_thread(self._desk_call, user, call)

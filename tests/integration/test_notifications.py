@@ -194,7 +194,7 @@ def test_every_template_exists_in_both_languages():
     assert set(USER["en"]) == set(USER["ru"]) and set(STAFF["en"]) == set(STAFF["ru"])
     for table in (USER, STAFF):
         for key, en in table["en"].items():
-            fields = lambda text: sorted(part.split("}")[0] for part in text.split("{")[1:])  # noqa: E731
+            fields = lambda text: sorted(part.split("}")[0] for part in text.split("{")[1:])
             assert fields(en) == fields(table["ru"][key]), key
 
 
