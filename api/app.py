@@ -21,6 +21,7 @@ from api.console import pages as console_pages
 from api.console import reports as console_reports
 from api.console.auth import SignInThrottle
 from api.middleware import InputGuard, SecurityHeaders
+from api.oidc import OidcClient
 from api.routes import admin as admin_routes
 from api.routes import chat as chat_routes
 from api.routes import intake as intake_routes
@@ -29,8 +30,10 @@ from api.routes import kb_admin as kb_admin_routes
 from api.routes import kb_reports as kb_report_routes
 from api.routes import notifications as notification_routes
 from api.routes import ops as ops_routes
+from api.routes import people as people_routes
 from api.routes import reports as report_routes
 from api.routes import sla as sla_routes
+from api.routes import sso as sso_routes
 from api.routes import tickets as ticket_routes
 from api.runtime import RELAY_WATCHES, Runtime, build_runtime
 from bot.context import ChannelContext
@@ -83,11 +86,13 @@ def _document_error_shape(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or Settings()
+    oidc = OidcClient(settings) if settings.oidc_enabled else None  # the provider is asked on first use
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        app.state.oidc = oidc
         agent_channels = tuple(m.name for m in mounts if m.has_agent_side)
         app.state.engine = Engine(
             rt.sessions,
@@ -245,6 +250,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_reports.router)
     app.include_router(notification_routes.router)
     app.include_router(intake_routes.router)
+    app.include_router(people_routes.router)
+    app.include_router(sso_routes.router)
     for m in mounts:
         if m.router is not None:
             app.include_router(m.router)

@@ -12,7 +12,7 @@ from api.runtime import Runtime
 from bot.desk import Desk
 from bot.engine import Engine
 from tickets import agents as agent_accounts
-from tickets.models import Agent, Role
+from tickets.models import STAFF_ROLES, Agent, Role
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -40,7 +40,7 @@ def get_read_session(rt: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
         yield session
 
 
-def current_agent(
+def current_account(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
     authorization: Annotated[str | None, Header()] = None,
@@ -76,6 +76,14 @@ def current_agent(
     return agent
 
 
+def current_agent(account: Annotated[Agent, Depends(current_account)]) -> Agent:
+    """Someone who works tickets (L1–L3, manager): everything the desk does needs this; a client manager only
+    reads their organisation's tickets and reports (ViewerDep routes)."""
+    if account.role not in STAFF_ROLES:
+        raise HTTPException(403, "a client manager's account reads its organisation's tickets and reports only")
+    return account
+
+
 def require_kb_editor(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
     if not agent_accounts.can_edit_kb(agent):
         raise HTTPException(
@@ -95,8 +103,18 @@ def require_manager(agent: Annotated[Agent, Depends(current_agent)]) -> Agent:
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 AgentDep = Annotated[Agent, Depends(current_agent)]
+# Staff or a client manager: a route using it must scope what it returns with `visible_organisation`.
+ViewerDep = Annotated[Agent, Depends(current_account)]
 ManagerDep = Annotated[Agent, Depends(require_manager)]
 KbEditorDep = Annotated[Agent, Depends(require_kb_editor)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 DeskDep = Annotated[Desk, Depends(get_desk)]
+
+
+def visible_organisation(account: Agent) -> int | None:
+    """The one organisation a client manager may see (None: staff see every organisation). A client manager
+    with no organisation set sees nothing: -1 matches no row."""
+    if account.role == Role.client_manager.value:
+        return account.organisation_id if account.organisation_id is not None else -1
+    return None

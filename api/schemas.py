@@ -21,6 +21,31 @@ class ChatIn(BaseModel):
     )
     client_msg_id: str | None = Field(None, max_length=200, description="Idempotency key: a retry is processed once")
     locale: str | None = Field(None, max_length=20)
+    # The anonymous chat's "who are you" prompt: shown to agents; the address is marked unverified.
+    name: str | None = Field(None, max_length=200, description="anonymous chat: the name the user gave")
+    email: str | None = Field(None, max_length=320, description="anonymous chat: an address to reach them (unverified)")
+
+
+class ChatEmbedIn(BaseModel):
+    """A signed embed (chat_identity "signed"): the intranet page signs who the employee is with the shared secret,
+    sig = hex HMAC-SHA256(chat_embed_secret, "<email>|<ts>")."""
+
+    email: str = Field(min_length=3, max_length=320)
+    name: str | None = Field(None, max_length=200)
+    ts: int = Field(description="Unix seconds when the page signed it")
+    sig: str = Field(min_length=64, max_length=64)
+
+
+class ChatSessionOut(BaseModel):
+    user: str
+    user_token: str
+    name: str | None
+    email: str
+
+
+class ChatConfigOut(BaseModel):
+    identity: Literal["anonymous", "signed", "sso"]
+    sso_url: str | None = None
 
 
 class ReplyOut(BaseModel):
@@ -59,6 +84,107 @@ class MessageOut(BaseModel):
     delivery_error: str | None = Field(None, description="why the last attempt failed")
 
 
+class IdentityOut(BaseModel):
+    kind: str  # email | phone | telegram | slack | web
+    ref: str
+    source: str  # directory | ldap | message | agent
+
+
+class PersonTicketOut(BaseModel):
+    number: int
+    subject: str
+    status: str
+    channel: str
+    created_at: datetime
+
+
+class RequesterOut(BaseModel):
+    """Who asked: the channel identity the ticket came from and, when known, the person behind it."""
+
+    ref: str  # the sender on the ticket's channel (a Telegram id, an address, a number, a web-chat id)
+    person_id: int | None = None
+    name: str | None = None
+    email: str | None = None
+    claimed_email: str | None = Field(None, description="typed into the anonymous web chat: not verified")
+    phone: str | None = None
+    department: str | None = None
+    organisation: str | None = None
+    organisation_id: int | None = None
+    language: str | None = None
+    vip: bool = False
+    active: bool = True
+    provisional: bool = False
+    # In a ticket's detail: every channel they are known on, and their other tickets across channels.
+    identities: list[IdentityOut] | None = None
+    tickets: list[PersonTicketOut] | None = None
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str | None
+    email: str | None
+    claimed_email: str | None = None
+    phone: str | None
+    department: str | None
+    organisation: str | None
+    organisation_id: int | None
+    language: str | None
+    vip: bool
+    active: bool
+    provisional: bool
+    identities: list[IdentityOut]
+    tickets: list[PersonTicketOut]
+
+
+class PersonPatchIn(BaseModel):
+    """Only the fields sent change."""
+
+    name: str | None = Field(None, max_length=200)
+    department: str | None = Field(None, max_length=200)
+    organisation: str | None = Field(None, max_length=200, description="its name; empty: none")
+    language: Literal["en", "ru"] | None = None
+    vip: bool | None = None
+    active: bool | None = None
+
+
+class IdentityIn(BaseModel):
+    kind: Literal["email", "phone", "telegram", "slack", "web"]
+    ref: str = Field(min_length=1, max_length=320)
+
+
+class MergeIn(BaseModel):
+    other_id: int = Field(description="the person merged into this one (deleted afterwards)")
+
+
+class OrganisationPatchIn(BaseModel):
+    """Only the fields sent change."""
+
+    email_domains: list[str] | None = Field(None, max_length=50, description="members by address: acme.example")
+    timezone: str | None = Field(None, max_length=64, description="IANA name; empty: the desk's")
+    business_hours: str | None = Field(None, max_length=200, description="'Mon-Fri 09:00-18:00'; empty: the desk's")
+    holidays: list[str] | None = Field(None, max_length=400, description="ISO dates")
+    l1_group: str | None = Field(None, max_length=64, description="skill group slug of its own first line")
+    vip: bool | None = None
+    active: bool | None = None
+
+
+class OrganisationIn(OrganisationPatchIn):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrganisationOut(BaseModel):
+    id: int
+    name: str
+    active: bool
+    email_domains: list[str]
+    timezone: str | None
+    business_hours: str | None
+    holidays: list[str]
+    l1_group: str | None
+    vip: bool
+    people: int
+
+
 class TicketOut(BaseModel):
     number: int
     subject: str
@@ -67,7 +193,7 @@ class TicketOut(BaseModel):
     priority: str
     line: str
     channel: str
-    requester: str
+    requester: RequesterOut
     assignee_id: int | None
     handoff_reason: str
     bot_tried: list[dict]

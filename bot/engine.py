@@ -20,8 +20,10 @@ from bot.texts import t
 from core.inputs import clean_text, normalize_ref
 from kb_ingest.learning import Learner
 from kb_ingest.service import article_tags
+from people import link_codes
+from people.identify import identity_kind
 from retrieval import RetrievalResult, Retriever
-from tickets import conversations, service
+from tickets import conversations, requesters, service
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 FEEDBACK_ACTIONS: tuple[str, ...] = ACTIONS[:3]  # under an answer
 CHOICE_ACTIONS: tuple[str, ...] = ACTIONS[3:]  # "did you mean": the user picks article n
 MAX_OFFERS = 2  # the first answer, then "didn't help" gets the next best article once
+# Where `/link` hands out a code: chats whose identity alone says nothing about who the person is.
+LINK_CODE_CHANNELS = ("telegram", "slack")
 
 
 class InputError(ValueError):
@@ -53,6 +57,8 @@ class Incoming:
     platform_msg_id: str | None = None  # platform message/update id: a redelivery is processed once
     locale: str | None = None
     user_name: str | None = None
+    # An address the platform vouches for (Slack profile, signed embed, SSO): links the sender to that person.
+    email: str | None = None
     attachments: list[dict] = field(default_factory=list)
     refused_attachments: list[dict] = field(default_factory=list)  # files bot/attachments.py turned away
 
@@ -146,7 +152,13 @@ class Engine:
 
         # Retrieval runs before the write transaction: encoding must not hold the database lock.
         pre: RetrievalResult | Exception | None = None
-        if msg.action is None and text and not asks_for_human(text) and not is_small_talk(text):
+        if (
+            msg.action is None
+            and text
+            and not asks_for_human(text)
+            and not is_small_talk(text)
+            and not link_codes.command_in(text)
+        ):
             try:
                 pre = self.retriever.answer(text)
             except Exception as exc:  # any bot failure becomes a handoff, never silence
@@ -187,6 +199,7 @@ class Engine:
                 lang=lang_hint,
                 user_name=msg.user_name,
                 idle_after=self.config.channel_idle_after.get(msg.channel, self.config.idle_after),
+                email=msg.email,
             )
             if text:
                 # The question as the retriever read it: "ghbdtn" typed on the wrong layout is Russian.
@@ -250,6 +263,10 @@ class _Turn:
 
     # -- routing ------------------------------------------------------------------------------
     def route(self, msg: Incoming, text: str, pre: RetrievalResult | Exception | None) -> None:
+        link = link_codes.command_in(text) if msg.action is None and text else None
+        if link is not None:  # "/link CODE": a bot command in any state, never a question or a ticket message
+            self.link(msg, link.group(1))
+            return
         state = self.conv.state
         if state in (ConversationState.waiting_for_agent.value, ConversationState.with_agent.value):
             # A person holds (or is about to hold) this conversation: the bot stays silent and the
@@ -306,6 +323,19 @@ class _Turn:
             self.say(t(self.lang, "greeting"))
             return
         self.question(text, pre)
+
+    def link(self, msg: Incoming, code: str | None) -> None:
+        """`/link` without a code, where codes are handed out (a chat platform): a code for this identity.
+        `/link CODE`: the identity the code was issued to joins this sender's person (tickets.requesters)."""
+        if code is None:
+            if msg.channel in LINK_CODE_CHANNELS:
+                kind = identity_kind(msg.channel)
+                self.say(t(self.lang, "link_code", code=link_codes.issue(self.s, kind, msg.user_ref)))
+            else:
+                self.say(t(self.lang, "link_usage"))
+            return
+        outcome = requesters.redeem_link_code(self.s, self.conv.person_id, code)
+        self.say(t(self.lang, f"link_{outcome}"))
 
     def question(self, text: str, pre: RetrievalResult | Exception | None) -> None:
         self.conv.last_question = text

@@ -112,6 +112,34 @@ class Settings(BaseSettings):
     # Trust X-Forwarded-For / -Proto from these proxy addresses (uvicorn's forwarded_allow_ips), e.g. "10.0.0.5".
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # Company SSO over OpenID Connect (docs/identity.md): set all three to turn it on, for the console (staff) and
+    # for the web chat when chat_identity is "sso". Register <public url>/auth/oidc/callback as the redirect URI.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_groups_claim: str = "groups"
+    # Which IdP groups make which role: "manager=it-managers,l3=it-l3,l2=it-l2,l1=servicedesk". A staff member
+    # in none of them cannot sign in to the console; in several, the highest role counts.
+    oidc_role_groups: str = ""
+    oidc_auto_provision: bool = False  # create the agent on first SSO sign-in (else a manager creates it first)
+    # The web chat: who the user is. anonymous: asks a name and an e-mail (unverified); signed: the intranet page
+    # passes the employee's e-mail with an HMAC of chat_embed_secret; sso: sign in with the company IdP.
+    chat_identity: Literal["anonymous", "signed", "sso"] = "anonymous"
+    chat_embed_secret: SecretStr | None = None
+    chat_embed_max_age_seconds: int = Field(300, ge=10)  # a signed embed older than this is refused (replay)
+    # LDAP / Active Directory directory sync (`firstline people sync-ldap`).
+    ldap_url: str | None = None  # ldap://dc.corp.example:389 or ldaps://…
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: SecretStr | None = None
+    ldap_base_dn: str | None = None
+    ldap_filter: str = "(&(objectClass=person)(mail=*))"
+    # LDAP attribute for each person field (AD defaults work for OpenLDAP's inetOrgPerson too, but for o/ou).
+    ldap_attributes: str = (
+        "email=mail,name=cn,department=department,organisation=company,phone=telephoneNumber,"
+        "telegram_id=,slack_id=,language=preferredLanguage,active=userAccountControl"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str | None = None  # how users reach this server (article links); default http://host:port
@@ -123,6 +151,7 @@ class Settings(BaseSettings):
         "telegram_api_base",
         "slack_api_base",
         "telegram_webhook_url",
+        "oidc_issuer",
     )
     @classmethod
     def _http_urls(cls, value: str | None) -> str | None:
@@ -133,6 +162,10 @@ class Settings(BaseSettings):
         # URLs may carry a password (postgresql://user:pw@host, redis://:pw@host): masked wherever settings print.
         for name, value in super().__repr_args__():
             yield name, _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def public_url(self) -> str:

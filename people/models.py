@@ -8,8 +8,9 @@ person, so a message from any of them finds the same person. Refs are stored in 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -20,7 +21,9 @@ LANGUAGES = ("en", "ru")
 
 
 class Organisation(Base):
-    """A client company the service desk supports."""
+    """A client company the service desk supports, under its own contract: a ticket of one of its people takes the
+    organisation's SLA policies (tickets.ops_models.SLAPolicy.organisation_id) and its business calendar; unset
+    calendar fields fall back to the desk's own (settings)."""
 
     __tablename__ = "organisations"
 
@@ -28,6 +31,16 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200), unique=True)  # case-folded name: "ACME" is "Acme"
     active: Mapped[bool] = mapped_column(default=True)
+    # An unknown sender from one of these domains ("acme.example") becomes a member on their first message.
+    email_domains: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    business_hours: Mapped[str | None] = mapped_column(String(200))  # "Mon-Fri 09:00-18:00"
+    holidays: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")  # ISO dates
+    # Its own first line: its new tickets go to this skill group (unless a category routes them elsewhere).
+    l1_group_id: Mapped[int | None] = mapped_column(ForeignKey("skill_groups.id", ondelete="SET NULL"))
+    vip: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )  # every ticket of theirs gets the uplift
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -45,6 +58,9 @@ class Person(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Known only from a message (no directory entry yet): kept, never blocked, completed by an import or an agent.
     provisional: Mapped[bool] = mapped_column(default=False)
+    # An address the person typed into the anonymous web chat: shown to agents as unverified, never used to link.
+    claimed_email: Mapped[str | None] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(32), default="message", server_default="message")  # directory|ldap|…
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -58,4 +74,18 @@ class PersonIdentity(Base):
     kind: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str] = mapped_column(String(320))
     source: Mapped[str] = mapped_column(String(32), default="directory")  # directory | message | agent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that proves two chat identities are one human (people.link_codes). Only a hash is stored."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # the identity to link: telegram | slack | …
+    ref: Mapped[str] = mapped_column(String(320))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

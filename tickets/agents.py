@@ -13,6 +13,8 @@ import secrets
 import unicodedata
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,6 +24,10 @@ from core.inputs import clean_text
 from tickets.models import Agent, ConsoleSession, Role
 
 SESSION_LIFETIME = timedelta(hours=12)  # one working day
+ROLE_NAMES = ", ".join(r.value for r in Role)
+MIN_PASSWORD = 12
+# argon2id with the library's defaults (RFC 9106 low-memory profile): slow to guess, ~50 ms to check.
+_passwords = PasswordHasher()
 
 
 class AgentError(ValueError):
@@ -53,13 +59,23 @@ def _new_token() -> str:
     return "fl_" + secrets.token_urlsafe(32)
 
 
-def create_agent(session: Session, name: str, role: str, *, kb_editor: bool = False) -> str:
+def create_agent(
+    session: Session,
+    name: str,
+    role: str,
+    *,
+    kb_editor: bool = False,
+    email: str | None = None,
+    organisation_id: int | None = None,
+) -> str:
     """Create an agent; returns the bearer token, which is never stored or shown again."""
     name = clean_name(name)
     if not name:
         raise AgentError("agent name must not be empty")
     if role not in {r.value for r in Role}:
-        raise AgentError(f"unknown role {role!r}: use l1, l2, l3 or manager")
+        raise AgentError(f"unknown role {role!r}: use {ROLE_NAMES}")
+    if role == Role.client_manager.value and organisation_id is None:
+        raise AgentError("a client manager needs the organisation they see")
     existing = by_name(session, name)
     if existing is not None:
         raise AgentError(
@@ -67,11 +83,20 @@ def create_agent(session: Session, name: str, role: str, *, kb_editor: bool = Fa
             f"or invisible characters are the same name)"
         )
     token = _new_token()
-    session.add(Agent(name=name, role=role, token_hash=hash_token(token), kb_editor=kb_editor))
+    session.add(
+        Agent(
+            name=name,
+            role=role,
+            token_hash=hash_token(token),
+            kb_editor=kb_editor,
+            email=email.strip().casefold() if email else None,
+            organisation_id=organisation_id,
+        )
+    )
     try:
         session.flush()
     except IntegrityError as exc:
-        raise AgentError(f"an agent named {name!r} already exists") from exc
+        raise AgentError(f"an agent named {name!r} or with that e-mail already exists") from exc
     return token
 
 
@@ -155,7 +180,9 @@ def rotate_token(session: Session, agent: Agent) -> str:
 
 def set_role(session: Session, agent: Agent, role: str) -> Agent:
     if role not in {r.value for r in Role}:
-        raise AgentError(f"unknown role {role!r}: use l1, l2, l3 or manager")
+        raise AgentError(f"unknown role {role!r}: use {ROLE_NAMES}")
+    if role == Role.client_manager.value and agent.organisation_id is None:
+        raise AgentError("a client manager needs the organisation they see")
     if role != Role.manager.value:
         _keep_a_manager(session, agent)
     agent.role = role  # read from the database on every request: effective at once
@@ -164,6 +191,91 @@ def set_role(session: Session, agent: Agent, role: str) -> Agent:
 
 def set_kb_editor(session: Session, agent: Agent, allowed: bool) -> Agent:
     agent.kb_editor = allowed
+    return agent
+
+
+# -- passwords and company SSO -----------------------------------------------------------------------------
+def set_password(session: Session, agent: Agent, password: str) -> None:
+    """A local password (the fallback when SSO is down or not used). Setting one ends the other sessions."""
+    if len(password) < MIN_PASSWORD:
+        raise AgentError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise AgentError("a password is at most 1024 characters")
+    agent.password_hash = _passwords.hash(password)
+    revoke_sessions(session, agent.id)
+
+
+def authenticate_password(session: Session, name: str, password: str) -> Agent | None:
+    """The active agent with this name (or e-mail) and password, or None. The hash is checked even for an unknown
+    name, so the answer takes as long either way."""
+    agent = by_name(session, name) or (
+        session.scalar(select(Agent).where(Agent.email == name.strip().casefold())) if "@" in name else None
+    )
+    stored = agent.password_hash if agent is not None and agent.password_hash else _DUMMY_HASH
+    try:
+        _passwords.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if agent is None or not agent.password_hash or not agent.active:
+        return None
+    if _passwords.check_needs_rehash(agent.password_hash):
+        agent.password_hash = _passwords.hash(password)
+    return agent
+
+
+_DUMMY_HASH = _passwords.hash(secrets.token_urlsafe(16))
+
+ROLE_RANK = {Role.client_manager.value: 0, Role.l1.value: 1, Role.l2.value: 2, Role.l3.value: 3, "manager": 4}
+
+
+def role_from_groups(groups: list[str], mapping: str) -> str | None:
+    """The highest role any of the user's IdP groups maps to ("manager=it-managers,l1=servicedesk"), or None."""
+    found: list[str] = []
+    wanted = {str(g).strip().casefold() for g in groups}
+    for pair in mapping.split(","):
+        role, _, group = pair.partition("=")
+        if role.strip() in ROLE_RANK and group.strip().casefold() in wanted:
+            found.append(role.strip())
+    return max(found, key=ROLE_RANK.__getitem__) if found else None
+
+
+def sso_agent(
+    session: Session,
+    *,
+    subject: str,
+    email: str | None,
+    name: str | None,
+    role: str | None,
+    auto_provision: bool,
+) -> Agent:
+    """The agent a verified SSO sign-in belongs to (by subject, else by e-mail, else created when auto-provisioning
+    is on). The IdP's groups decide the role at every sign-in; AgentError says why someone cannot come in."""
+    agent = session.scalar(select(Agent).where(Agent.oidc_subject == subject))
+    address = email.strip().casefold() if email else None
+    if agent is None and address:
+        agent = session.scalar(select(Agent).where(Agent.email == address))
+        if agent is not None and agent.oidc_subject not in (None, subject):
+            raise AgentError("this e-mail belongs to an account linked to another SSO identity")
+    if role is None:
+        raise AgentError("your account is in none of the groups that give access to the console")
+    if agent is None:
+        if not auto_provision:
+            raise AgentError("there is no console account for you yet: ask a manager to create one")
+        base = clean_name(name or (address or subject).split("@")[0]) or "agent"
+        unique = base
+        n = 2
+        while by_name(session, unique) is not None:
+            unique, n = f"{base} {n}", n + 1
+        agent = Agent(name=unique, role=role, token_hash=hash_token(_new_token()), email=address, active=True)
+        session.add(agent)
+    if not agent.active:
+        raise AgentError("your console account is disabled")
+    agent.oidc_subject = subject
+    if agent.role != role:
+        if role != Role.manager.value and agent.role == Role.manager.value:
+            _keep_a_manager(session, agent)
+        agent.role = role
+    session.flush()
     return agent
 
 

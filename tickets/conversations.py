@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from people.identify import person_for_sender
 from tickets.models import Conversation, ConversationState, Message, OutboxItem, Outcome, Ticket, TicketThread
 
 # The web chat reads its transcript (poll/SSE); every other channel's messages are pushed by its sender
@@ -49,8 +50,10 @@ def get_or_start_conversation(
     lang: str = "en",
     user_name: str | None = None,
     idle_after: timedelta | None = None,
+    email: str | None = None,
 ) -> Conversation:
-    """The user's active conversation in this thread, or a new one.
+    """The user's active conversation in this thread, or a new one, with the person behind it (people.identify;
+    `email`: an address the platform vouches for).
 
     A bot-state conversation idle for longer than `idle_after` is closed (answered/abandoned) first,
     so each question episode gets its own outcome for deflection reporting.
@@ -62,13 +65,17 @@ def get_or_start_conversation(
             session.flush()
             conv = None
     if conv is not None:
+        if conv.person_id is None:
+            conv.person_id = person_for_sender(session, channel, user_ref, name=user_name, email=email).id
         return conv
+    person = person_for_sender(session, channel, user_ref, name=user_name, email=email)
     conv = Conversation(
         channel=channel,
         user_ref=user_ref,
         thread_ref=thread_ref,
         lang=lang,
         user_name=user_name,
+        person_id=person.id,
         state=ConversationState.bot.value,
         offered=[],
     )

@@ -58,6 +58,12 @@ class Role(str, enum.Enum):
     l2 = "l2"
     l3 = "l3"
     manager = "manager"
+    # A client's own manager: reads their organisation's tickets and reports, changes nothing.
+    client_manager = "client_manager"
+
+
+# Who works tickets (queues, assignment, escalation lines); a client manager only looks.
+STAFF_ROLES: tuple[str, ...] = ("l1", "l2", "l3", "manager")
 
 
 class Conversation(Base):
@@ -84,6 +90,8 @@ class Conversation(Base):
     user_ref: Mapped[str] = mapped_column(String(200))
     thread_ref: Mapped[str] = mapped_column(String(200), default="")
     user_name: Mapped[str | None] = mapped_column(String(200))
+    # Who this is across channels (people.models.Person); a sender nobody knew yet gets a provisional person.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     lang: Mapped[str] = mapped_column(String(8), default="en")
     state: Mapped[str] = mapped_column(String(32), default=ConversationState.bot.value)
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -143,6 +151,12 @@ class Agent(Base):
     kb_editor: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Sign-in besides the token: company SSO (OIDC subject / e-mail) or a local password (argon2 hash).
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # A client manager's organisation: the only tickets and reports they see.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -188,6 +202,9 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     requester: Mapped[str] = mapped_column(String(200))
+    # The person who asked and their organisation when the ticket opened (its SLA calendar, reports, scoping).
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)

@@ -132,12 +132,14 @@ class SLAPolicy(Base):
     when `business_hours` is false, e.g. critical incidents handled 24×7)."""
 
     __tablename__ = "sla_policies"
-    __table_args__ = (UniqueConstraint("priority", "category", name="uq_sla_policies"),)
+    __table_args__ = (UniqueConstraint("priority", "category", "organisation_id", name="uq_sla_policies"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     priority: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(64))  # category slug; NULL = any category
+    # A client organisation's own contract; NULL = the desk's default, for everyone without one.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     first_response_minutes: Mapped[int]
     resolution_minutes: Mapped[int]
     business_hours: Mapped[bool] = mapped_column(default=True)

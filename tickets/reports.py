@@ -45,10 +45,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.inputs import supported_day
+from people.models import Person
 from tickets.models import OPEN_STATUSES, Agent, Conversation, Outcome, Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import LINES, Escalation, TimeEntry
 
@@ -226,10 +227,15 @@ def _settled(
 # ---- the report -----------------------------------------------------------------------------------------
 
 
-def summary(session: Session, p: Period, now: datetime | None = None) -> dict[str, Any]:
-    """Every metric of the module docstring for period `p`, as plain JSON-ready data."""
+def summary(
+    session: Session, p: Period, now: datetime | None = None, organisation_id: int | None = None
+) -> dict[str, Any]:
+    """Every metric of the module docstring for period `p`, as plain JSON-ready data; with `organisation_id`, only
+    that client organisation's tickets, conversations, escalations and time."""
     now = now or datetime.now(timezone.utc)
     T = Ticket
+    # One organisation: every query below keeps only its tickets (true() keeps everything).
+    in_scope = T.organisation_id == organisation_id if organisation_id is not None else true()
     rows = session.execute(
         select(
             T.id,
@@ -249,7 +255,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
         )
         # Opened before the end (responses and resolutions come after opening), and not finished before
         # the start: opened, responded, resolved, SLA-settled in the period, or part of its backlog.
-        .where(T.created_at < p.end)
+        .where(T.created_at < p.end, in_scope)
         .where(
             or_(
                 T.created_at >= p.start,
@@ -279,13 +285,16 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
     )
     escalated_ids = set(
         session.scalars(
-            select(Escalation.ticket_id).join(T, T.id == Escalation.ticket_id).where(opened_or_resolved).distinct()
+            select(Escalation.ticket_id)
+            .join(T, T.id == Escalation.ticket_id)
+            .where(opened_or_resolved, in_scope)
+            .distinct()
         )
     )
     esc_in_period = session.execute(
-        select(Escalation.kind, Escalation.to_line).where(
-            Escalation.created_at >= p.start, Escalation.created_at < p.end
-        )
+        select(Escalation.kind, Escalation.to_line)
+        .join(T, T.id == Escalation.ticket_id)
+        .where(Escalation.created_at >= p.start, Escalation.created_at < p.end, in_scope)
     ).all()
     # Reopens: a status change from resolved/closed back to an open status, on a ticket resolved in the period.
     reopened_ids = {
@@ -293,7 +302,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
         for tid, detail in session.execute(
             select(TicketEvent.ticket_id, TicketEvent.detail)
             .join(T, T.id == TicketEvent.ticket_id)
-            .where(TicketEvent.action == "status", T.resolved_at >= p.start, T.resolved_at < p.end)
+            .where(TicketEvent.action == "status", T.resolved_at >= p.start, T.resolved_at < p.end, in_scope)
         )
         if (detail or {}).get("old") in DONE_STATUSES and (detail or {}).get("new") in OPEN_STATUSES
     }
@@ -301,11 +310,13 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
     escalated = sum(1 for r in opened if r.id in escalated_ids)
 
     # Bot: conversations started in the period.
-    convs = session.execute(
-        select(Conversation.outcome, Conversation.last_question).where(
-            Conversation.created_at >= p.start, Conversation.created_at < p.end
-        )
-    ).all()
+    conv_query = select(Conversation.outcome, Conversation.last_question).where(
+        Conversation.created_at >= p.start, Conversation.created_at < p.end
+    )
+    if organisation_id is not None:  # the organisation's people's conversations
+        members = select(Person.id).where(Person.organisation_id == organisation_id)
+        conv_query = conv_query.where(Conversation.person_id.in_(members))
+    convs = session.execute(conv_query).all()
     with_question = [
         c
         for c in convs
@@ -337,7 +348,9 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
     logged = session.execute(
         select(Agent.id, Agent.name, TimeEntry.minutes)
         .join(Agent, Agent.id == TimeEntry.agent_id)
+        .join(T, T.id == TimeEntry.ticket_id)
         .where(
+            in_scope,
             TimeEntry.started_at >= p.start,
             TimeEntry.started_at < p.end,
             or_(TimeEntry.source == "manual", TimeEntry.ended_at.is_not(None)),
@@ -359,6 +372,7 @@ def summary(session: Session, p: Period, now: datetime | None = None) -> dict[st
         "bucket": p.bucket,
         "range_utc": {"start": p.start.isoformat(), "end": p.end.isoformat()},
         "generated_at": now.isoformat(),
+        "organisation_id": organisation_id,
         "tickets": {
             "opened": len(opened),
             "resolved": len(resolved),

@@ -16,7 +16,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import rowcount, utcnow
-from tickets import notifications, routing, sla
+from people.identify import identity_kind, person_of
+from tickets import notifications, requesters, routing, sla
 from tickets.conversations import add_message, close_conversation, message_by_platform_id
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
 from tickets.models import (
@@ -99,6 +100,9 @@ def open_ticket(
     cat = routing.route_new_ticket(session, ticket, article_tags)
     if cat is not None:  # before the SLA clock starts: a policy may be per category
         record(session, ticket, "bot", "routed", category=cat.slug, line=ticket.line, group_id=ticket.group_id)
+    # The requester's organisation picks the SLA contract and calendar; a VIP starts higher.
+    for note in requesters.apply_to_new_ticket(session, ticket, conv):
+        record(session, ticket, "bot", note, priority=ticket.priority, group_id=ticket.group_id)
     sla.ticket_opened(session, ticket)
     conv.state = ConversationState.waiting_for_agent.value
     conv.outcome = Outcome.handed_off.value
@@ -411,6 +415,8 @@ def list_tickets(
     assignee_id: int | None = None,
     unassigned: bool = False,
     requester: tuple[str, str] | None = None,
+    person_id: int | None = None,
+    organisation_id: int | None = None,
     text: str | None = None,
     limit: int = 100,
     channel: str | None = None,
@@ -442,6 +448,10 @@ def list_tickets(
         q = q.where(Ticket.assignee_id.is_(None))
     if requester is not None:
         q = q.where(Ticket.channel == requester[0], Ticket.requester == requester[1])
+    if person_id is not None:
+        q = q.where(Ticket.person_id == person_id)
+    if organisation_id is not None:
+        q = q.where(Ticket.organisation_id == organisation_id)
     if text:
         like = f"%{text}%"
         q = q.where(or_(Ticket.subject.ilike(like), Ticket.question.ilike(like)))
@@ -464,8 +474,20 @@ def list_tickets(
 
 
 def open_tickets_of(session: Session, channel: str, user_ref: str, limit: int = 100) -> list[Ticket]:
-    """A requester's tickets still being worked on, newest first ("my tickets" in every chat)."""
-    return list_tickets(session, status=list(OPEN_STATUSES), requester=(channel, user_ref), limit=limit)
+    """A requester's tickets still being worked on, newest first ("my tickets" in every chat): the person's, from
+    whichever channel they were opened in."""
+    person = person_of(session, identity_kind(channel), user_ref)
+    if person is None:
+        return list_tickets(session, status=list(OPEN_STATUSES), requester=(channel, user_ref), limit=limit)
+    return list_tickets(session, status=list(OPEN_STATUSES), person_id=person.id, limit=limit)
+
+
+def tickets_of_sender(session: Session, channel: str, user_ref: str, limit: int = 100) -> list[Ticket]:
+    """Every ticket of the person behind this sender (all channels, all statuses), newest first."""
+    person = person_of(session, identity_kind(channel), user_ref)
+    if person is None:
+        return list_tickets(session, requester=(channel, user_ref), limit=limit)
+    return list_tickets(session, person_id=person.id, limit=limit)
 
 
 def events(session: Session, number: int) -> list[TicketEvent]:

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from core.db import utcnow
+from people.models import Organisation
 from tickets.models import Ticket, TicketEvent, TicketStatus
 from tickets.ops_models import Holiday, JobRun, SLAPolicy
-from tickets.sla_clock import BusinessCalendar, WeekHours, as_utc, parse_hours, zone
+from tickets.sla_clock import BusinessCalendar, CalendarError, WeekHours, as_utc, parse_hours, zone
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,32 @@ def holidays(session: Session, *, cached: bool = False) -> frozenset[date]:
     return days
 
 
-def calendar(session: Session, policy: SLAPolicy | None, *, cached: bool = False) -> BusinessCalendar:
+def calendar(
+    session: Session, policy: SLAPolicy | None, *, cached: bool = False, organisation_id: int | None = None
+) -> BusinessCalendar:
+    """The business calendar a ticket's clocks run in: its organisation's hours, time zone and holidays where the
+    organisation has its own (checked when saved; a bad value left in the database falls back to the desk's),
+    else the desk's."""
     if policy is not None and not policy.business_hours:
         return BusinessCalendar.wall_clock()
-    return BusinessCalendar(_config.hours, zone(_config.timezone), holidays(session, cached=cached))
+    hours, tz, days = _config.hours, _config.timezone, holidays(session, cached=cached)
+    org = session.get(Organisation, organisation_id) if organisation_id is not None else None
+    if org is not None:
+        try:
+            hours = parse_hours(org.business_hours) if org.business_hours else hours
+            tz = org.timezone or tz
+            zone(tz)
+        except CalendarError:
+            log.warning("organisation %s has an unusable calendar: the desk's is used", org.id)
+            hours, tz = _config.hours, _config.timezone
+        if org.holidays:
+            # The organisation's holidays replace the desk's table (its country's calendar, not the desk's).
+            days = frozenset(date.fromisoformat(str(d)) for d in org.holidays) | _config.holidays
+    return BusinessCalendar(hours, zone(tz), days)
+
+
+def ticket_calendar(session: Session, ticket: Ticket, *, cached: bool = False) -> BusinessCalendar:
+    return calendar(session, ticket_policy(session, ticket), cached=cached, organisation_id=ticket.organisation_id)
 
 
 # -- policies -------------------------------------------------------------------------------------
@@ -116,14 +139,24 @@ def ensure_default_policies(session: Session) -> bool:
     return True
 
 
-def policy_for(session: Session, priority: str, category: str | None) -> SLAPolicy | None:
-    """The category's own policy for this priority first, else the priority's default one."""
+def policy_for(
+    session: Session, priority: str, category: str | None, organisation_id: int | None = None
+) -> SLAPolicy | None:
+    """The most specific active policy for this priority: the organisation's own for the category, the
+    organisation's own, the desk's for the category, the desk's default."""
     q = select(SLAPolicy).where(SLAPolicy.active.is_(True), SLAPolicy.priority == priority)
-    if category:
-        found = session.scalar(q.where(SLAPolicy.category == category).order_by(SLAPolicy.id))
-        if found is not None:
-            return found
-    return session.scalar(q.where(SLAPolicy.category.is_(None)).order_by(SLAPolicy.id))
+    owners = [organisation_id, None] if organisation_id is not None else [None]
+    for owner in owners:
+        scoped = q.where(
+            SLAPolicy.organisation_id == owner if owner is not None else SLAPolicy.organisation_id.is_(None)
+        )
+        for cat in ([category] if category else []) + [None]:
+            found = session.scalar(
+                scoped.where(SLAPolicy.category == cat if cat else SLAPolicy.category.is_(None)).order_by(SLAPolicy.id)
+            )
+            if found is not None:
+                return found
+    return None
 
 
 def ticket_policy(session: Session, ticket: Ticket) -> SLAPolicy | None:
@@ -145,12 +178,12 @@ def priority_changed(session: Session, ticket: Ticket, old: str, now: datetime |
 def recompute(session: Session, ticket: Ticket, now: datetime | None = None, *, cached: bool = False) -> None:
     """(Re)choose the policy and set both due times from created_at + target (+ paused time)."""
     start = as_utc(ticket.created_at or now or utcnow())
-    policy = policy_for(session, ticket.priority, ticket.category)
+    policy = policy_for(session, ticket.priority, ticket.category, ticket.organisation_id)
     old_fr, old_res = ticket.first_response_due_at, ticket.resolution_due_at
     if policy is None:
         ticket.sla_policy_id = ticket.first_response_due_at = ticket.resolution_due_at = None
         return
-    cal = calendar(session, policy, cached=cached)
+    cal = calendar(session, policy, cached=cached, organisation_id=ticket.organisation_id)
     ticket.sla_policy_id = policy.id
     ticket.first_response_due_at = cal.add_minutes(start, policy.first_response_minutes)
     ticket.resolution_due_at = cal.add_minutes(start, policy.resolution_minutes + (ticket.sla_paused_minutes or 0))
@@ -167,7 +200,7 @@ def status_changed(session: Session, ticket: Ticket, old: str, new: str, now: da
     if ticket.first_response_due_at is None and ticket.resolution_due_at is None:
         return
     now = as_utc(now or utcnow())
-    cal = calendar(session, ticket_policy(session, ticket))
+    cal = ticket_calendar(session, ticket)
     if ticket.sla_paused_at is not None and new != PENDING:
         _resume(ticket, cal, now)
     if new == PENDING and ticket.sla_paused_at is None:
@@ -233,7 +266,7 @@ def notices_due(session: Session, ticket: Ticket, now: datetime) -> list[str]:
         return []
     now = as_utc(now)
     policy = ticket_policy(session, ticket)
-    cal = calendar(session, policy)
+    cal = calendar(session, policy, organisation_id=ticket.organisation_id)
     kinds = []
     for clock, due, ref in _clocks(ticket, now):
         if clock == "resolution" and ticket.sla_paused_at is not None:
@@ -279,7 +312,7 @@ def sla_state(ticket: Ticket, now: datetime | None = None) -> str:
     session = object_session(ticket)
     policy = ticket_policy(session, ticket) if session is not None else None
     if session is not None and policy is not None:
-        cal = calendar(session, policy, cached=True)
+        cal = calendar(session, policy, cached=True, organisation_id=ticket.organisation_id)
         for clock, due, ref in clocks:
             if cal.minutes_between(ref, due) <= policy.warn_ratio * _target(policy, clock):
                 return "at_risk"

@@ -84,7 +84,8 @@ def _render(request: Request, template: str, status: int = 200, **ctx) -> HTMLRe
 
 def _login_page(request: Request, error: str | None = None, status: int = 200, name: str = "") -> HTMLResponse:
     token = secrets.token_urlsafe(24)
-    resp = _render(request, "console/login.html", status, error=error, csrf=token, name=name)
+    sso = request.app.state.runtime.settings.oidc_enabled
+    resp = _render(request, "console/login.html", status, error=error, csrf=token, name=name, sso=sso)
     resp.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -111,6 +112,16 @@ def queue_page(request: Request) -> HTMLResponse:
 @router.get("/console/tickets/{number}")
 def ticket_page(request: Request, number: int) -> HTMLResponse:
     return _page(request, "console/ticket.html", page="ticket", number=number)
+
+
+@router.get("/console/people")
+def people_page(request: Request) -> HTMLResponse:
+    return _page(request, "console/people.html", page="people")
+
+
+@router.get("/console/people/{person_id}")
+def person_page(request: Request, person_id: int) -> HTMLResponse:
+    return _page(request, "console/person.html", page="person", person_id=person_id)
 
 
 @router.get("/console/dashboard")
@@ -148,8 +159,11 @@ async def login(request: Request) -> Response:
         # Refused before the token is looked at once this name or address has failed too often (429).
         throttle.check(address, name, lang)
         with request.app.state.runtime.sessions.begin() as s:
+            # The secret field takes the agent's token or their password (argon2); either must match the name.
             agent = agent_accounts.authenticate(s, token)
             if agent is None or agent_accounts.name_key(agent.name) != agent_accounts.name_key(name):
+                agent = agent_accounts.authenticate_password(s, name, token)
+            if agent is None:
                 throttle.failed(address, name)
                 return None
             return agent_accounts.start_session(
@@ -164,7 +178,11 @@ async def login(request: Request) -> Response:
         return resp
     if cookie is None:
         return _login_page(request, TEXTS[lang]["login_failed"], 401, name)
-    resp = RedirectResponse("/console", status_code=303)
+    return signed_in(request, cookie, RedirectResponse("/console", status_code=303))
+
+
+def signed_in(request: Request, cookie: str, resp: Response) -> Response:
+    """`resp` carrying a new console session's cookie."""
     resp.set_cookie(
         console_auth.COOKIE,
         cookie,
@@ -175,6 +193,10 @@ async def login(request: Request) -> Response:
     )
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return resp
+
+
+def login_failed_page(request: Request, message: str, status: int = 403) -> HTMLResponse:
+    return _login_page(request, message, status)
 
 
 @router.post("/console/logout")

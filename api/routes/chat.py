@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
+import re
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,16 +19,18 @@ from sse_starlette import ServerSentEvent
 from api import chat_auth
 from api.console import auth as console_auth
 from api.deps import EngineDep, ReadSessionDep, RuntimeDep
-from api.schemas import ChatIn, ChatOut, MessageOut, ReplyOut, UserTicketOut
+from api.schemas import ChatConfigOut, ChatEmbedIn, ChatIn, ChatOut, ChatSessionOut, MessageOut, ReplyOut, UserTicketOut
 from api.streams import live_stream
 from bot.engine import Incoming, InputError
 from bot.language import detect_language, locale_language
-from core.inputs import normalize_ref
+from core.inputs import clean_text, normalize_ref
+from people.identify import person_for_sender, person_of
 from tickets import chat_identities, conversations, service
 from tickets.models import Conversation, Message, OutboxItem
 
 router = APIRouter(prefix="/api/v1/chat", tags=["web chat"])
 CHANNEL = "web"
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 NEW_USER_TOO_FAST = {
@@ -46,8 +52,75 @@ def _lifetime(rt) -> timedelta:
 
 
 def check_user(rt, session, user: str, *tokens: str | None) -> None:
-    """A web-chat identity is bound to its tokens from the first message on: nobody reads another's chat."""
+    """A web-chat identity is bound to its tokens from the first message on: nobody reads another's chat. A signed-in
+    person's chat also closes the moment the person is disabled."""
     chat_auth.require(rt.settings.secret, user, chat_identities.get(session, CHANNEL, user), _lifetime(rt), *tokens)
+    if user.startswith(PERSON_PREFIX):
+        person = person_of(session, CHANNEL, user)
+        if person is None or not person.active:
+            raise HTTPException(403, "your account is disabled: contact the service desk")
+
+
+# A known person's chat ("person:<id>") is opened only by signing in (SSO, signed embed), never by a browser's claim.
+PERSON_PREFIX = "person:"
+SIGN_IN_FIRST = {
+    "en": "Please sign in to the chat first (this desk knows its users by company sign-in).",
+    "ru": "Сначала войдите в чат (служба поддержки узнаёт пользователей по корпоративному входу).",
+}
+
+
+def set_chat_cookie(request: Request, response: Response, settings, token: str) -> None:
+    response.set_cookie(
+        "fl_chat",
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=settings.chat_token_days * 86400,
+        secure=request.url.scheme == "https",
+    )
+
+
+def embed_signature(secret: str, email: str, ts: int) -> str:
+    return hmac.new(secret.encode(), f"{email}|{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+def person_chat(session, email: str, name: str | None, address: str) -> str:
+    """The web-chat identity of the person with this verified address (found or created), claimed for them."""
+    person = person_for_sender(session, "email", email, name=name)
+    if not person.active:
+        raise HTTPException(403, "your account is disabled: contact the service desk")
+    user = f"{PERSON_PREFIX}{person.id}"
+    person_for_sender(session, CHANNEL, user, name=name, email=email)
+    chat_identities.claim(session, CHANNEL, user, created_from=address)
+    return user
+
+
+@router.get("/config", response_model=ChatConfigOut, summary="How this desk's web chat knows its users")
+def chat_config(rt: RuntimeDep) -> ChatConfigOut:
+    mode = rt.settings.chat_identity
+    return ChatConfigOut(identity=mode, sso_url="/auth/oidc/login?purpose=chat" if mode == "sso" else None)
+
+
+@router.post(
+    "/session",
+    response_model=ChatSessionOut,
+    summary="Signed embed: open the chat as the employee the intranet page vouches for",
+)
+def embed_session(body: ChatEmbedIn, rt: RuntimeDep, request: Request, response: Response) -> ChatSessionOut:
+    settings = rt.settings
+    if settings.chat_identity != "signed" or settings.chat_embed_secret is None:
+        raise HTTPException(404, "signed embeds are not enabled on this desk (FIRSTLINE_CHAT_IDENTITY=signed)")
+    email = normalize_ref("email", body.email)
+    expected = embed_signature(settings.chat_embed_secret.get_secret_value(), email, body.ts)
+    if not hmac.compare_digest(expected, body.sig.lower()):
+        raise HTTPException(401, "the embed signature does not match: the page must sign '<email>|<ts>'")
+    if abs(time.time() - body.ts) > settings.chat_embed_max_age_seconds:
+        raise HTTPException(401, "the embed signature has expired: reload the page")
+    with rt.sessions.begin() as s:
+        user = person_chat(s, email, body.name, console_auth.client_address(request))
+    token = chat_auth.issue(settings.secret, user)
+    set_chat_cookie(request, response, settings, token)
+    return ChatSessionOut(user=user, user_token=token, name=body.name, email=email)
 
 
 def message_out(m: Message, delivery: OutboxItem | None = None) -> MessageOut:
@@ -90,6 +163,8 @@ def post_message(
 ) -> ChatOut:
     user = canonical_user(body.user)
     lang = locale_language(body.locale) or detect_language(body.text)
+    if not user.startswith(PERSON_PREFIX) and rt.settings.chat_identity != "anonymous":
+        raise HTTPException(401, SIGN_IN_FIRST.get(lang, SIGN_IN_FIRST["en"]))
     limiter = request.app.state.rate_limiter
     incoming = Incoming(
         channel=CHANNEL,
@@ -107,6 +182,8 @@ def post_message(
         known = chat_identities.get(s, CHANNEL, user)
         if known is not None:
             check_user(rt, s, user, x_chat_token, fl_chat)
+    if known is None and user.startswith(PERSON_PREFIX):
+        chat_auth.require(rt.settings.secret, user, None, _lifetime(rt))  # never claimed by a browser: 401
     if known is None:
         # A brand-new identity needs no token, but each costs a conversation and an embedding: one address may
         # start only so many per minute (nothing is stored when refused).
@@ -123,19 +200,15 @@ def post_message(
             chat_identities.claim(s, CHANNEL, user, created_from=address)
     # Counted after the identity check (nobody can use up another's quota), refused before anything is stored.
     limiter.check(f"{CHANNEL}:{user}", lang)
+    if (body.name or body.email) and not user.startswith(PERSON_PREFIX):
+        with rt.sessions.begin() as s:
+            introduce(s, user, body.name, body.email)
     try:
         res = engine.handle(incoming)
     except InputError as exc:
         raise HTTPException(413 if exc.code == "too_long" else 422, exc.user_text) from exc
     token = chat_auth.issue(rt.settings.secret, user)  # a fresh token per message: an active chat never expires
-    response.set_cookie(
-        "fl_chat",
-        token,
-        httponly=True,
-        samesite="strict",
-        max_age=rt.settings.chat_token_days * 86400,
-        secure=request.url.scheme == "https",
-    )
+    set_chat_cookie(request, response, rt.settings, token)
     return ChatOut(
         conversation_id=res.conversation_id,
         state=res.state,
@@ -145,6 +218,21 @@ def post_message(
         duplicate=res.duplicate,
         user_token=token,
     )
+
+
+def introduce(session, user: str, name: str | None, email: str | None) -> None:
+    """The anonymous chat's answer to "who are you": the provisional person's name, and the address as unverified
+    (typing an address proves nothing: it never links to the person who owns it)."""
+    person = person_for_sender(session, CHANNEL, user)
+    if not person.provisional:
+        return
+    if name and name.strip():
+        person.name = clean_text(name).strip()[:200]
+    if email and email.strip():
+        address = normalize_ref("email", email)
+        if not EMAIL.match(address):
+            raise HTTPException(422, f"email: '{email}' is not an e-mail address")
+        person.claimed_email = address
 
 
 def _user_messages(session, user: str, after: int) -> list[MessageOut]:
@@ -209,7 +297,9 @@ async def stream(
     return live_stream(events())
 
 
-@router.get("/tickets", response_model=list[UserTicketOut], summary="My tickets (only mine)")
+@router.get(
+    "/tickets", response_model=list[UserTicketOut], summary="My tickets from every channel I am known on (only mine)"
+)
 def my_tickets(
     rt: RuntimeDep,
     session: ReadSessionDep,
@@ -223,5 +313,5 @@ def my_tickets(
         UserTicketOut(
             number=tk.id, subject=tk.subject, status=tk.status, created_at=tk.created_at, resolution=tk.resolution
         )
-        for tk in service.list_tickets(session, requester=(CHANNEL, user))
+        for tk in service.tickets_of_sender(session, CHANNEL, user)
     ]

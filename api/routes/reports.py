@@ -17,8 +17,9 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 
-from api.deps import ManagerDep, ReadSessionDep, RuntimeDep
-from tickets import reports
+from api.deps import ReadSessionDep, RuntimeDep, ViewerDep, visible_organisation
+from people.models import Organisation
+from tickets import organisations, reports
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 FORMATS = ("json", "csv", "xlsx")
@@ -28,7 +29,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get("/summary", summary="Service-desk report for a week, month, year or any range of days")
 def report_summary(
     session: ReadSessionDep,
-    manager: ManagerDep,
+    viewer: ViewerDep,
     rt: RuntimeDep,
     period: Annotated[
         str | None, Query(description="week | month | year (default week); ignored when end is given")
@@ -41,18 +42,29 @@ def report_summary(
     ] = None,
     end: Annotated[str | None, Query(description="YYYY-MM-DD: last day of a range (inclusive)")] = None,
     format: Annotated[str, Query(description="json | csv | xlsx")] = "json",
+    organisation: Annotated[
+        str | None, Query(max_length=200, description="one client organisation, by id or name")
+    ] = None,
 ) -> Response:
     """Tickets opened/resolved by channel, category and line; bot deflection and handoff reasons; first
     response and resolution times (median, p90); SLA compliance; first-contact resolution; escalation rate;
     time logged per agent; backlog trend. Period boundaries are local midnights in settings.timezone."""
     if format not in FORMATS:
         raise HTTPException(422, f"format must be one of {', '.join(FORMATS)} (got {format!r})")
+    if viewer.role not in ("manager", "client_manager"):
+        raise HTTPException(403, f"reports need the manager or client manager role (you are {viewer.role})")
+    org_id = _organisation_id(session, organisation) if organisation else None
+    scope = visible_organisation(viewer)
+    if scope is not None:  # a client manager: their own organisation, whatever they asked for
+        if org_id is not None and org_id != scope:
+            raise HTTPException(403, "a client manager sees their own organisation's reports only")
+        org_id = scope
     now = datetime.now(timezone.utc)
     try:
         p = reports.resolve_period(period, start, end, tz=rt.settings.timezone, now=now)
     except reports.ReportInputError as exc:
         raise HTTPException(422, str(exc)) from None
-    report = reports.summary(session, p, now=now)
+    report = reports.summary(session, p, now=now, organisation_id=org_id)
     if format == "json":
         return JSONResponse(report)
     name = f"firstline-report-{p.first_day.isoformat()}_{p.last_day.isoformat()}"
@@ -67,6 +79,15 @@ def report_summary(
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
+
+
+def _organisation_id(session, value: str) -> int:
+    found = organisations.find(session, value)
+    if found is None and value.strip().isdigit():
+        found = session.get(Organisation, int(value))
+    if found is None:
+        raise HTTPException(422, f"no organisation {value!r} (give its id or its name)")
+    return found.id
 
 
 def to_csv(tables: list[reports.Table]) -> str:

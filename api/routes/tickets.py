@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy.orm import object_session
 
-from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep
+from api.deps import AgentDep, DeskDep, ManagerDep, ReadSessionDep, SessionDep, ViewerDep, visible_organisation
 from api.routes.chat import message_out
 from api.schemas import (
     AgentCreatedOut,
@@ -13,23 +14,35 @@ from api.schemas import (
     AgentPatchIn,
     EventOut,
     HandbackIn,
+    IdentityOut,
     MessageOut,
+    PersonTicketOut,
+    RequesterOut,
     ResolveIn,
     TextIn,
     TicketDetailOut,
     TicketOut,
 )
+from people.models import Person
 from tickets import agents as agent_accounts
-from tickets import conversations, service, sla
+from tickets import conversations, requesters, service, sla
 from tickets.models import Agent, Ticket, TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 STATUSES = {s.value for s in TicketStatus}
 
 
-def ticket_out(tk: Ticket) -> TicketOut:
-    fields = {k: getattr(tk, k) for k in TicketOut.model_fields if k not in ("number", "sla_state")}
-    return TicketOut(number=tk.id, sla_state=sla.sla_state(tk), **fields)
+def ticket_out(tk: Ticket, requester: dict | None = None) -> TicketOut:
+    """A ticket as the API shows it; `requester`: its requesters.summaries() entry (looked up if not given)."""
+    if requester is None:
+        requester = requesters.summaries(object_session(tk), [tk])[tk.id]
+    fields = {k: getattr(tk, k) for k in TicketOut.model_fields if k not in ("number", "sla_state", "requester")}
+    return TicketOut(number=tk.id, sla_state=sla.sla_state(tk), requester=RequesterOut(**requester), **fields)
+
+
+def tickets_out(session, rows: list[Ticket]) -> list[TicketOut]:
+    found = requesters.summaries(session, rows)  # one query for a page of tickets, not one per row
+    return [ticket_out(t, found[t.id]) for t in rows]
 
 
 @router.get(
@@ -39,7 +52,7 @@ def ticket_out(tk: Ticket) -> TicketOut:
 )
 def list_tickets(
     session: ReadSessionDep,
-    agent: AgentDep,
+    agent: ViewerDep,
     status: str | None = Query(None, description="comma-separated, e.g. new,open"),
     line: str | None = Query(None, pattern="^L[123]$"),
     mine: bool = False,
@@ -51,6 +64,8 @@ def list_tickets(
     priority: str | None = Query(None, pattern="^(low|normal|high|critical)$"),
     category: str | None = Query(None, max_length=64, description="category slug"),
     sla: str | None = Query(None, pattern="^(at_risk|breached)$"),
+    person: int | None = Query(None, description="one requester's tickets (a person id), from every channel"),
+    organisation: int | None = Query(None, description="one client organisation's tickets (its id)"),
     sort: str = Query(
         "newest", pattern="^(newest|sla)$", description="sla: soonest resolution due first, tickets without one last"
     ),
@@ -73,13 +88,19 @@ def list_tickets(
         category=category,
         sla_state=sla,
         sort=sort,
+        person_id=person,
+        # A client manager sees their organisation's tickets only, whatever the query asks for.
+        organisation_id=visible_organisation(agent) or organisation,
     )
-    return [ticket_out(t) for t in rows]
+    return tickets_out(session, rows)
 
 
 @router.get("/tickets/{number}", response_model=TicketDetailOut, summary="A ticket with transcript and audit trail")
-def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketDetailOut:
+def get_ticket(number: int, session: ReadSessionDep, agent: ViewerDep) -> TicketDetailOut:
     tk = service.get_ticket(session, number)
+    scope = visible_organisation(agent)
+    if scope is not None and tk.organisation_id != scope:
+        raise HTTPException(404, f"ticket #{number} does not exist")
     messages = conversations.transcript(session, tk.conversation_id)
     sent = conversations.deliveries(session, [m.id for m in messages])
     transcript: list[MessageOut] = [message_out(m, sent.get(m.id)) for m in messages]
@@ -87,7 +108,12 @@ def get_ticket(number: int, session: ReadSessionDep, agent: AgentDep) -> TicketD
         EventOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
         for e in service.events(session, number)
     ]
-    return TicketDetailOut(**ticket_out(tk).model_dump(), transcript=transcript, events=events)
+    out = ticket_out(tk)
+    person = requesters.card(session, session.get(Person, tk.person_id) if tk.person_id else None, exclude_ticket=tk.id)
+    if person is not None:
+        out.requester.identities = [IdentityOut(**i) for i in person["identities"]]
+        out.requester.tickets = [PersonTicketOut(**t) for t in person["tickets"]]
+    return TicketDetailOut(**out.model_dump(), transcript=transcript, events=events)
 
 
 @router.post("/tickets/{number}/claim", response_model=TicketOut, summary="Take the conversation over")

@@ -6,9 +6,18 @@
     en: {helped: "Helped", not_helped: "Didn't help", human: "Talk to a human"},
     ru: {helped: "Помогло", not_helped: "Не помогло", human: "Позвать человека"},
   };
+  // Signed in with the company account (/auth/oidc/callback): the identity arrives in the URL fragment, which the
+  // browser never sends to a server; kept in this browser's storage like an anonymous chat's, then removed from
+  // the address bar.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("fl_user") && hash.get("fl_token")) {
+    localStorage.setItem("fl_user", hash.get("fl_user")); localStorage.setItem("fl_token", hash.get("fl_token"));
+  }
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   let user = localStorage.getItem("fl_user");
   if (!user) { user = "web-" + crypto.randomUUID(); localStorage.setItem("fl_user", user); }
   let token = localStorage.getItem("fl_token") || "";
+  const me = {name: localStorage.getItem("fl_name") || "", email: localStorage.getItem("fl_email") || ""};
   let lang = navigator.language && navigator.language.startsWith("ru") ? "ru" : "en";
   let lastId = 0, source = null;
   const seen = new Set();
@@ -50,6 +59,10 @@
   async function send(payload, retried) {
     errorBox.textContent = "";
     const body = Object.assign({user, client_msg_id: crypto.randomUUID(), locale: navigator.language}, payload);
+    if (!user.startsWith("person:")) {  // the anonymous chat's answer to "who are you" (unverified)
+      if (me.name) body.name = me.name;
+      if (me.email) body.email = me.email;
+    }
     if (payload.text && !retried) render({id: "local-" + body.client_msg_id, author: "user", text: payload.text});
     const headers = {"Content-Type": "application/json"};
     if (token) headers["X-Chat-Token"] = token;
@@ -93,5 +106,43 @@
     input.value = ""; send({text});
   });
   input.addEventListener("keydown", ev => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); } });
+  // Who the user is, as this desk wants it (GET /api/v1/chat/config): a company sign-in, a signed intranet embed,
+  // or anonymous with an optional "who are you".
+  async function identify() {
+    if (hash.get("embed_email") && hash.get("embed_sig")) {
+      const r = await fetch("/api/v1/chat/session", {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({email: hash.get("embed_email"), name: hash.get("embed_name") || null,
+                              ts: Number(hash.get("embed_ts")), sig: hash.get("embed_sig")})});
+      const data = await r.json();
+      if (r.ok) {
+        user = data.user; token = data.user_token;
+        localStorage.setItem("fl_user", user); localStorage.setItem("fl_token", token);
+      } else errorBox.textContent = data.message || "Error " + r.status;
+    }
+    const config = await (await fetch("/api/v1/chat/config")).json();
+    if (config.identity !== "anonymous" && !user.startsWith("person:")) {
+      document.getElementById("signin").hidden = false;
+      form.querySelectorAll("textarea, button").forEach(x => x.disabled = true);
+      const link = document.getElementById("signin-link");
+      if (config.sso_url) link.href = config.sso_url;
+      else { link.hidden = true; document.getElementById("signin-text").textContent =
+        "Open the chat from your company's intranet page: it tells us who you are."; }
+      return;
+    }
+    if (config.identity === "anonymous" && !me.name && !localStorage.getItem("fl_intro_done")) {
+      const intro = document.getElementById("intro");
+      intro.hidden = false;
+      const done = () => { localStorage.setItem("fl_intro_done", "1"); intro.hidden = true; input.focus(); };
+      intro.addEventListener("submit", ev => {
+        ev.preventDefault();
+        me.name = document.getElementById("intro-name").value.trim();
+        me.email = document.getElementById("intro-email").value.trim();
+        localStorage.setItem("fl_name", me.name); localStorage.setItem("fl_email", me.email);
+        done();
+      });
+      document.getElementById("intro-skip").addEventListener("click", done);
+    }
+  }
+  identify().catch(() => {});
   if (token) listen();
 })();

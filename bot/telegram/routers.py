@@ -119,6 +119,11 @@ def user_router(ch: TelegramPort) -> Router:
         if not result.duplicate and result.ticket_number is not None:
             await ch.say(message.chat.id, t(result.lang, "tg_cancel_ticket", number=result.ticket_number))
 
+    @r.message(Command("link"))
+    async def link(message: Message) -> None:
+        # The engine hands out a link code (or redeems one): one bridge for every channel (bot.engine, /link).
+        await converse(message, text=message.text)
+
     @r.message(F.text.startswith("/"))
     async def unknown_command(message: Message) -> None:
         command = message.text.split()[0].split("@")[0]

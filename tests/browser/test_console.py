@@ -32,10 +32,10 @@ def test_wrong_login_is_rejected(app, new_page):
     expect(page.get_by_role("heading", name="Agent console")).to_be_visible()
     expect(page.get_by_text("firstline agents add")).to_be_visible()  # where the token comes from
     sign_in(page, base, "alice", "not-a-token")
-    expect(page.get_by_role("alert")).to_contain_text("Wrong agent name or token")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong agent name, password or token")
     expect(page.locator("#queue")).to_have_count(0)
     sign_in(page, base, "alice", tokens["bob"])  # a real token, but someone else's
-    expect(page.get_by_role("alert")).to_contain_text("Wrong agent name or token")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong agent name, password or token")
     cookies = {c["name"] for c in page.context.cookies()}
     assert "fl_console" not in cookies
 
@@ -211,7 +211,7 @@ def test_russian_ui(app, new_page):
     expect(page.locator("html")).to_have_attribute("lang", "ru")
     expect(page.get_by_role("heading", name="Консоль агента")).to_be_visible()
     sign_in(page, base, "alice", "wrong")
-    expect(page.get_by_role("alert")).to_contain_text("Неверное имя или токен")
+    expect(page.get_by_role("alert")).to_contain_text("Неверное имя, пароль или токен")
     sign_in(page, base, "alice", tokens["alice"])
     expect(page.get_by_role("heading", name=re.compile("^Очередь"))).to_be_visible()
     expect(page.get_by_label("Линия")).to_be_visible()

@@ -245,7 +245,7 @@ def test_agent_registers_a_phone_call_and_gets_kb_help(app, new_page):
     expect(page.locator("main")).to_contain_text("the printer is jammed and nothing prints")
     expect(page.locator("main")).to_contain_text("print jobs are stuck in the queue")
     t = api(base, tokens["alice"], "GET", f"/api/v1/tickets/{number}").json()
-    assert t["channel"] == "phone" and t["status"] == "open" and t["requester"] == "+74951234567"
+    assert t["channel"] == "phone" and t["status"] == "open" and t["requester"]["ref"] == "+74951234567"
     page.goto(f"{base}/console")
     page.get_by_label("Channel").select_option("phone")
     expect(page.locator(f".q-item[data-number='{number}']")).to_be_visible()

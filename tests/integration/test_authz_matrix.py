@@ -13,6 +13,7 @@ from fastapi.routing import iter_route_contexts
 
 from api.app import create_app
 from api.console import auth as console_auth
+from people.directory import organisation_named
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.live import free_port, make_agent, running_app
 from tickets import agents as agent_accounts
@@ -31,7 +32,8 @@ SETTINGS = dict(
     sms_webhook_secret="sms-secret",
 )
 
-# Policies: public (anyone), page (console HTML shell: anyone; signed-in data comes from the API),
+# Policies: public (anyone), page (console HTML shell: anyone; signed-in data comes from the API), viewer (staff or a
+# client manager, who sees their organisation only), reports (managers and client managers),
 # manager_page (console page a signed-in non-manager gets 403 for), agent (any active agent), manager,
 # kb_editor (publishing: managers and agents with the KB-editor permission; here no L1-L3 agent has it),
 # console_stream (the console's SSE: its session cookie only), chat (the web-chat user who owns the chat),
@@ -48,9 +50,22 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/chat/messages"): "chat",
     ("GET", "/api/v1/chat/stream"): "chat",
     ("GET", "/api/v1/chat/tickets"): "chat",
-    # agents
-    ("GET", "/api/v1/tickets"): "agent",
-    ("GET", "/api/v1/tickets/{number}"): "agent",
+    ("GET", "/api/v1/chat/config"): "public",
+    ("POST", "/api/v1/chat/session"): "public",  # a signed embed: its HMAC is the credential (404 when off)
+    # company sign-in (OpenID Connect; 404 when not configured)
+    ("GET", "/auth/oidc/login"): "public",
+    ("GET", "/auth/oidc/callback"): "public",
+    # agents; "viewer": staff, and a client manager scoped to their organisation
+    ("GET", "/api/v1/tickets"): "viewer",
+    ("GET", "/api/v1/tickets/{number}"): "viewer",
+    ("GET", "/api/v1/people"): "viewer",
+    ("GET", "/api/v1/people/{person_id}"): "viewer",
+    ("PATCH", "/api/v1/people/{person_id}"): "agent",
+    ("POST", "/api/v1/people/{person_id}/identities"): "agent",
+    ("POST", "/api/v1/people/{person_id}/merge"): "agent",
+    ("GET", "/api/v1/organisations"): "viewer",
+    ("POST", "/api/v1/organisations"): "manager",
+    ("PATCH", "/api/v1/organisations/{organisation_id}"): "manager",
     ("PATCH", "/api/v1/tickets/{number}"): "agent",
     ("POST", "/api/v1/tickets/{number}/claim"): "agent",
     ("POST", "/api/v1/tickets/{number}/reply"): "agent",
@@ -114,7 +129,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/admin/holidays"): "manager",
     ("POST", "/api/v1/admin/holidays"): "manager",
     ("DELETE", "/api/v1/admin/holidays/{day}"): "manager",
-    ("GET", "/api/v1/reports/summary"): "manager",
+    ("GET", "/api/v1/reports/summary"): "reports",
     ("GET", "/api/v1/admin/deliveries"): "manager",
     ("POST", "/api/v1/admin/deliveries/{item_id}/retry"): "manager",
     ("POST", "/api/v1/admin/chat-users/revoke"): "manager",
@@ -124,6 +139,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/console/dashboard"): "manager_page",
     ("GET", "/console/reports"): "manager_page",
     ("GET", "/console/kb"): "page",
+    ("GET", "/console/people"): "page",
+    ("GET", "/console/people/{person_id}"): "page",
     ("GET", "/console/kb/review"): "page",
     ("GET", "/console/kb/new"): "page",
     ("GET", "/console/kb/articles/{article_id}"): "page",
@@ -148,6 +165,7 @@ ROLES = (
     "manager_cookie",
     "manager_cookie_no_csrf",
     "l1_cookie",
+    "client_manager",
 )
 PATH_VALUES = {
     "number": "999999",
@@ -157,6 +175,8 @@ PATH_VALUES = {
     "item_id": "999999",
     "slug": "no-such-group",
     "policy_id": "999999",
+    "person_id": "999999",
+    "organisation_id": "999999",
     "day": "2031-01-01",
     "code": "en",
 }
@@ -181,6 +201,10 @@ def expected(policy: str, role: str, method: str) -> int | str:
     if role in ("anonymous", "chat", "deactivated"):
         return 401
     if role == "manager_cookie_no_csrf" and method not in SAFE:
+        return 403
+    if role == "client_manager":  # reads their organisation's tickets, people and reports; changes nothing
+        return "allowed" if policy in ("viewer", "reports") else 403
+    if policy == "reports" and role in ("l1", "l2", "l3", "l1_cookie"):
         return 403
     if policy in ("manager", "kb_editor") and role in ("l1", "l2", "l3", "l1_cookie"):
         return 403
@@ -224,6 +248,12 @@ def matrix_app(tmp_path_factory):
         for role in ("l1", "l2", "l3", "manager"):
             creds[role] = make_agent(rt, f"authz-{role}", role)
         creds["deactivated"] = make_agent(rt, "authz-gone", "manager")
+        with rt.sessions.begin() as s:
+            org = organisation_named(s, "Authz Client")
+            creds["client_manager"] = {
+                "Authorization": "Bearer "
+                + agent_accounts.create_agent(s, "authz-cm", "client_manager", organisation_id=org.id)
+            }
         with rt.sessions.begin() as s:
             agents = {a.name: a for a in s.query(Agent)}
             agents["authz-gone"].active = False

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import smtplib
 import time
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,39 +16,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from tests.support.live import free_port, make_agent, running_app
+from tests.support.mail import Capture
 from tickets.email_models import EmailRecord
 from tickets.models import Conversation, Message
 
 SUPPORT, HELPDESK = "support@corp.test", "helpdesk@corp.test"
-
-
-class Capture:
-    """The company relay: keeps every mail our sender hands it."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
-        deadline = time.time() + timeout
-        while len(self.mails) < count and time.time() < deadline:
-            time.sleep(0.05)
-        assert len(self.mails) >= count, f"expected {count} mails at the relay, got {len(self.mails)}"
-        return self.mails
-
-    def first_to(self, addr: str, since: int, timeout: float = 20) -> EmailMessage:
-        """The first mail to `addr` after index `since`: mails go out from the outbox, so one a previous test
-        queued may still arrive after this test started."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            mine = [m for m in self.mails[since:] if m["To"] == addr]
-            if mine:
-                return mine[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no mail to {addr} at the relay")
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +90,7 @@ def test_answer_handoff_agent_reply_and_tag_threading(email_app):
     agent = make_agent(runtime, "mail-agent")
     with httpx.Client(base_url=base, timeout=30) as http:
         ticket = http.get(f"/api/v1/tickets/{number}", headers=agent).json()
-        assert ticket["channel"] == "email" and ticket["requester"] == "ann@corp.test"
+        assert ticket["channel"] == "email" and ticket["requester"]["ref"] == "ann@corp.test"
         assert "vpn keeps dropping" in ticket["question"].lower()
         http.post(f"/api/v1/tickets/{number}/claim", headers=agent).raise_for_status()
         http.post(

@@ -23,11 +23,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(settings: Settings, **uvicorn_options):
-    """Build the runtime and serve the real app (uvicorn on a free port, in a thread): yields (base URL,
-    runtime, app)."""
+def serve_app(settings: Settings, *, listen_port: int | None = None, **uvicorn_options):
+    """Build the runtime and serve the real app (uvicorn on a free port, or `listen_port`, in a thread): yields
+    (base URL, runtime, app)."""
     runtime = build_runtime(settings)
-    port = free_port()
+    port = listen_port or free_port()
     app = create_app(settings, runtime)
     options = {"log_level": "warning", "limit_concurrency": 1000, "backlog": 2048, **uvicorn_options}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
@@ -47,9 +47,9 @@ def serve_app(settings: Settings, **uvicorn_options):
 
 
 @contextmanager
-def running_app(db_url: str, data_dir: Path, **overrides):
+def running_app(db_url: str, data_dir: Path, *, listen_port: int | None = None, **overrides):
     settings = Settings(data_dir=data_dir, database_url=db_url, secret_key="test-secret", **overrides)
-    with serve_app(settings) as (base, runtime, _):
+    with serve_app(settings, listen_port=listen_port) as (base, runtime, _):
         yield base, runtime
 
 

@@ -43,6 +43,36 @@
     clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
   }
 
+  // Who asked, as agents name them: the directory's name, else an address, else the channel id.
+  function requesterName(r) {
+    if (!r) return "?";
+    return r.name || r.email || (r.claimed_email ? `${r.claimed_email} (${T.unverified})` : "") || r.ref;
+  }
+
+  // The requester card on a ticket: who they are, how to reach them, their other tickets from every channel.
+  function renderRequester(r, ticketsHeading) {
+    const box = document.getElementById("t-requester");
+    if (!box || !r) return;
+    const facts = el("dl", { class: "facts" });
+    const fact = (label, value) => { if (value) facts.append(el("dt", { text: label }), el("dd", { text: value })); };
+    fact(T.department, r.department);
+    fact(T.organisation, r.organisation);
+    fact("E-mail", r.email || (r.claimed_email ? `${r.claimed_email} (${T.unverified})` : ""));
+    fact(T.language_of, r.language);
+    const head = el("p", { class: "req-name" }, el("strong", { text: requesterName(r) }),
+      r.vip ? el("span", { class: "badge vip", text: ` ${T.vip}` }) : null,
+      r.provisional ? el("span", { class: "muted small", text: ` · ${T.provisional}` }) : null);
+    const channels = (r.identities || []).map((i) => el("li", { text: `${T["ch_id_" + i.kind] || i.kind}: ${i.ref}` }));
+    const earlier = (r.tickets || []).map((x) => el("li", {},
+      el("a", { href: `/console/tickets/${x.number}`, text: `#${x.number} ${x.subject}` }),
+      el("span", { class: "muted small", text: ` · ${T["ch_" + x.channel] || x.channel} · ${x.status}` })));
+    box.replaceChildren(head, facts,
+      channels.length ? el("h3", { class: "sub", text: T.channels }) : "", channels.length ? el("ul", { class: "entries" }, channels) : "",
+      el("h3", { class: "sub", text: ticketsHeading || T.earlier_tickets }),
+      earlier.length ? el("ul", { class: "entries", id: "t-earlier" }, earlier) : el("p", { class: "muted small", text: T.no_earlier }));
+    if (r.person_id) box.append(el("p", {}, el("a", { href: `/console/people/${r.person_id}`, text: T.all_tickets })));
+  }
+
   function when(iso) {
     const d = new Date(iso);
     const sameDay = d.toDateString() === new Date().toDateString();
@@ -177,7 +207,7 @@
             el("time", { datetime: t.created_at, text: when(t.created_at) })),
           el("span", { class: "q-subject", text: t.subject }),
           el("span", { class: "q-sub muted" },
-            `${t.requester} · ${T[t.handoff_reason] || t.handoff_reason}` +
+            `${requesterName(t.requester)} · ${T[t.handoff_reason] || t.handoff_reason}` +
             (t.assignee_id ? ` · ${T.assigned_to}: ${mine ? T.you : "#" + t.assignee_id}` : ` · ${T.unassigned}`))));
     }
 
@@ -235,9 +265,10 @@
       document.title = `#${t.number} ${t.subject} · Firstline`;
       const meta = $("#t-meta");
       meta.replaceChildren(statusBadge(t.status), " ", el("span", { class: "badge line", text: t.line }), " ",
-        prioBadge(t.priority), " ", `${T.channel}: ${T["ch_" + t.channel] || t.channel} · ${T.user}: ${t.requester} · ${T.created}: ${when(t.created_at)} · ${T.assigned_to}: `,
+        prioBadge(t.priority), " ", `${T.channel}: ${T["ch_" + t.channel] || t.channel} · ${T.user}: ${requesterName(t.requester)} · ${T.created}: ${when(t.created_at)} · ${T.assigned_to}: `,
         t.assignee_id ? (t.assignee_id === me ? T.you : `#${t.assignee_id}`) : T.nobody);
       $("#t-reason").textContent = T[t.handoff_reason] || t.handoff_reason;
+      renderRequester(t.requester);
       $("#t-tried").replaceChildren(...(t.bot_tried.length ? [el("p", { class: "muted", text: T.bot_tried }),
         el("ul", {}, t.bot_tried.map((a) => el("li", {}, el("a", { href: `/kb/${a.article_id}`, target: "_blank", text: a.title }),
           el("span", { class: "muted", text: ` (${a.article_id}, ${Number(a.score).toFixed(2)})` }))))] : []));
@@ -565,7 +596,36 @@
     setInterval(() => load().catch(() => {}), 15000);
   }
 
+  // People: search by name, address, number or chat id; a person's page lists every ticket from every channel.
+  function initPeople() {
+    const input = $("#people-q"), list = $("#people-list");
+    async function search() {
+      const found = await api("GET", `/api/v1/people?q=${encodeURIComponent(input.value.trim())}`);
+      list.replaceChildren(...found.map((p) => el("li", { class: "q-item" },
+        el("a", { href: `/console/people/${p.id}`, class: "q-link" },
+          el("span", { class: "q-top" }, el("strong", { text: requesterName(p) }),
+            p.vip ? el("span", { class: "badge vip", text: T.vip }) : null,
+            p.organisation ? el("span", { class: "badge", text: p.organisation }) : null),
+          el("span", { class: "q-sub muted" },
+            [p.email, ...p.identities.filter((i) => i.kind !== "email").map((i) => `${T["ch_id_" + i.kind] || i.kind}: ${i.ref}`),
+             `${p.tickets.length} #`].filter(Boolean).join(" · "))))));
+    }
+    let debounce;
+    input.addEventListener("input", () => { clearTimeout(debounce); debounce = setTimeout(() => search().catch((x) => toast(x.message)), 250); });
+    $("#people-form").addEventListener("submit", (e) => e.preventDefault());
+    search().catch((x) => toast(x.message));
+  }
+
+  async function initPerson() {
+    const id = document.querySelector(".person-page").dataset.person;
+    const p = await api("GET", `/api/v1/people/${id}`);
+    $("#p-name").textContent = requesterName(p);
+    renderRequester(Object.assign({}, p, { person_id: null }), T.all_tickets);
+  }
+
   if (page === "queue") initQueue();
+  else if (page === "people") initPeople();
+  else if (page === "person") initPerson().catch((x) => toast(x.message));
   else if (page === "ticket") initTicket();
   else if (page === "dashboard" && $("#c-hours")) initDashboard();
 })();
