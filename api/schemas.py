@@ -252,14 +252,21 @@ class HandbackIn(BaseModel):
 
 class AgentIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["l1", "l2", "l3", "manager"]
+    role: Literal["l1", "l2", "l3", "manager", "client_manager"]
     kb_editor: bool = Field(False, description="may publish, archive and approve KB articles")
+    email: str | None = Field(None, max_length=320, description="their company address (SSO finds them by it)")
+    organisation_id: int | None = Field(None, description="client_manager: the one organisation they see")
+
+
+class PasswordIn(BaseModel):
+    current: str | None = Field(None, max_length=1024, description="needed when a password is already set")
+    new: str = Field(min_length=12, max_length=1024)
 
 
 class AgentPatchIn(BaseModel):
     """Only the fields sent change."""
 
-    role: Literal["l1", "l2", "l3", "manager"] | None = None
+    role: Literal["l1", "l2", "l3", "manager", "client_manager"] | None = None
     kb_editor: bool | None = None
 
 
@@ -269,6 +276,10 @@ class AgentOut(BaseModel):
     role: str
     active: bool
     kb_editor: bool = False
+    email: str | None = None
+    organisation_id: int | None = None
+    sso: bool = Field(False, description="has signed in with company SSO")
+    password: bool = Field(False, description="has a local password")
 
 
 class AgentCreatedOut(AgentOut):

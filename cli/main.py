@@ -203,17 +203,24 @@ def _account_change(name: str, change) -> object:
 @agents_app.command("add")
 def agents_add(
     name: str,
-    role: str = typer.Option("l1", help="l1 | l2 | l3 | manager"),
+    role: str = typer.Option("l1", help="l1 | l2 | l3 | manager | client_manager"),
     kb_editor: bool = typer.Option(False, "--kb-editor", help="may publish KB articles"),
+    email: Optional[str] = typer.Option(None, help="their company address: company SSO finds the account by it"),
+    organisation: Optional[str] = typer.Option(None, help="client_manager: the organisation they see (its name)"),
 ) -> None:
     """Create an agent and print their API token (shown once; only its hash is stored)."""
     from api.runtime import open_database
-    from tickets import agents
+    from tickets import agents, organisations
 
     _, sessions = open_database(Settings())
     try:
         with sessions.begin() as s:
-            token = agents.create_agent(s, name, role, kb_editor=kb_editor)
+            org = organisations.find(s, organisation) if organisation else None
+            if organisation and org is None:
+                raise agents.AgentError(f"no organisation named {organisation!r}")
+            token = agents.create_agent(
+                s, name, role, kb_editor=kb_editor, email=email, organisation_id=org.id if org else None
+            )
     except agents.AgentError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -245,6 +252,51 @@ def people_import(
     for line, reason in report.failed:
         err.print(f"line {line}: {reason}")
     print(("dry run: " if dry_run else "") + report.summary())
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@people_app.command("sync-ldap")
+def people_sync_ldap(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Read the directory and report, change nothing"),
+) -> None:
+    """Add or update people from LDAP / Active Directory (settings FIRSTLINE_LDAP_URL, _BIND_DN, _BIND_PASSWORD,
+    _BASE_DN, _FILTER, _ATTRIBUTES); people an earlier sync brought in who are gone are made inactive. Run it from
+    cron (nightly, say): it is idempotent."""
+    from api.runtime import open_database
+    from people.ldap_sync import LdapConfig, LdapSyncError, parse_attributes, sync
+
+    settings = Settings()
+    if not settings.ldap_url or not settings.ldap_base_dn:
+        err.print("[red]set FIRSTLINE_LDAP_URL and FIRSTLINE_LDAP_BASE_DN (docs/identity.md)[/red]")
+        raise typer.Exit(2)
+    try:
+        attributes = parse_attributes(settings.ldap_attributes)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    config = LdapConfig(
+        url=settings.ldap_url,
+        bind_dn=settings.ldap_bind_dn,
+        bind_password=settings.ldap_bind_password.get_secret_value() if settings.ldap_bind_password else None,
+        base_dn=settings.ldap_base_dn,
+        search_filter=settings.ldap_filter,
+        attributes=attributes,
+    )
+    _, sessions = open_database(settings)
+    with sessions() as s:
+        try:
+            report, gone = sync(s, config)
+        except LdapSyncError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        if dry_run:
+            s.rollback()
+        else:
+            s.commit()
+    for where, reason in report.failed:
+        err.print(f"{where}: {reason}")
+    print(("dry run: " if dry_run else "") + f"{report.summary()}, deactivated {gone}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -306,6 +358,17 @@ def agents_kb_editor(
 
     _account_change(name, lambda s, a: agents.set_kb_editor(s, a, allowed))
     print(f"{name} {'may' if allowed else 'may no longer'} publish KB articles")
+
+
+@agents_app.command("set-password")
+def agents_set_password(name: str) -> None:
+    """Set an agent's local password (asked twice, never echoed; at least 12 characters): the console sign-in
+    beside company SSO. Their other console sessions end."""
+    from tickets import agents
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _account_change(name, lambda s, a: agents.set_password(s, a, password))
+    print(f"password set for {name}")
 
 
 @agents_app.command("list")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,8 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    failed: list[tuple[int | str, str]] = field(default_factory=list)  # (line or DN, reason)
+    people: list[str] = field(default_factory=list)  # the e-mail (else first identity) of every row that went in
 
     def summary(self) -> str:
         return f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, failed {len(self.failed)}"
@@ -143,7 +145,7 @@ def _owners(session: Session, identities: list[tuple[str, str]]) -> dict[tuple[s
     return owned
 
 
-def _upsert(session: Session, row: _Row) -> str:
+def _upsert(session: Session, row: _Row, source: str = "directory") -> str:
     """Apply one parsed row: "added" | "updated" | "unchanged"; ValueError when it conflicts with someone else."""
     owners = _owners(session, row.identities)
     person = session.scalar(select(Person).where(Person.email == row.email)) if row.email else None
@@ -169,6 +171,7 @@ def _upsert(session: Session, row: _Row) -> str:
         "vip": row.vip,
         "active": row.active,
         "provisional": False,
+        "source": source,
     }
     outcome = "unchanged"
     if person is None:
@@ -183,7 +186,7 @@ def _upsert(session: Session, row: _Row) -> str:
                 outcome = "updated"
     for kind, ref in row.identities:
         if (kind, ref) not in owners:
-            session.add(PersonIdentity(person_id=person.id, kind=kind, ref=ref, source="directory"))
+            session.add(PersonIdentity(person_id=person.id, kind=kind, ref=ref, source=source))
             outcome = "updated" if outcome == "unchanged" else outcome
     session.flush()
     return outcome
@@ -218,15 +221,23 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
 
 def import_csv(session: Session, text: str) -> ImportReport:
     """Upsert every row of a directory CSV; each row in its own savepoint, so one bad row costs only itself."""
+    return import_rows(session, read_rows(text))
+
+
+def import_rows(
+    session: Session, rows: Iterable[tuple[int | str, dict[str, str]]], source: str = "directory"
+) -> ImportReport:
+    """Upsert rows (where each came from — a line number, an LDAP DN — and its columns) one savepoint each."""
     report = ImportReport()
-    for line, raw in read_rows(text):
+    for where, raw in rows:
         try:
             row = _parse(raw)
             with session.begin_nested():
-                outcome = _upsert(session, row)
+                outcome = _upsert(session, row, source)
         except ValueError as exc:
-            report.failed.append((line, str(exc)))
+            report.failed.append((where, str(exc)))
             continue
+        report.people.append(row.email or row.identities[0][1])
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 

@@ -76,6 +76,14 @@ def link(session: Session, person: Person, kind: str, ref: str, source: str) -> 
     return row
 
 
+def provisional_person(session: Session, name: str) -> Person:
+    """Someone known only by a name (a phone call without a callback number)."""
+    person = Person(name=name, provisional=True, source="message")
+    session.add(person)
+    session.flush()
+    return person
+
+
 def person_for_sender(
     session: Session, channel: str, ref: str, *, name: str | None = None, email: str | None = None
 ) -> Person:

@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from people.identify import person_for_sender, provisional_person
 from tickets import conversations, service, sla
 from tickets.models import Agent, Conversation, Ticket
 from tickets.ops_models import PRIORITIES
@@ -40,12 +41,18 @@ def register_call(
         raise IntakeError(f"{callback_number!r} is not a phone number")
     if not summary:
         raise IntakeError("`summary` is required: what the caller needs")
-    # Each call is its own conversation (one caller may call twice about different things).
+    # Each call is its own conversation (one caller may call twice about different things). The callback number
+    # finds the caller's person; a call without one is a provisional person of its own (kept, completed by hand).
+    if number:
+        person = person_for_sender(session, PHONE_CHANNEL, number, name=caller)
+    else:
+        person = provisional_person(session, caller)
     conv = Conversation(
         channel=PHONE_CHANNEL,
         user_ref=number or caller,
         thread_ref=f"call-{uuid.uuid4().hex[:12]}",
         user_name=caller,
+        person_id=person.id,
         lang=lang if lang in ("en", "ru") else "en",
         state="bot",
         offered=[],

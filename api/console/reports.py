@@ -1,4 +1,4 @@
-"""The console's reports page (/console/reports, managers only): a period picker, charts drawn as inline
+"""The console's reports page (/console/reports, managers and client managers): a period picker, charts drawn as inline
 SVG by api/static/console/reports.js from /api/v1/reports/summary, tables under them, CSV / XLSX links."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ for _lang, _texts in REPORT_TEXTS.items():  # one texts table for the whole cons
 @router.get("/console/reports")
 def reports_page(request: Request) -> HTMLResponse:
     agent, _ = _signed_in(request)
-    if agent is not None and agent.role != "manager":
+    # Managers, and a client's manager (their organisation's numbers only: the API scopes them).
+    if agent is not None and agent.role not in ("manager", "client_manager"):
         return _render(
             request,
             "console/reports.html",

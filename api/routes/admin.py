@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import AgentDep, ManagerDep, SessionDep
+from api.deps import ManagerDep, SessionDep, ViewerDep
 from api.schemas import AgentIdIn, CategoryIn, CategoryOut, GroupIn, GroupOut, MemberOut
 from bot import outbox
 from core.inputs import normalize_ref
@@ -46,7 +46,7 @@ def category_out(cat: Category, slugs: dict[int, str]) -> CategoryOut:
 
 
 @router.get("/groups", response_model=list[GroupOut], summary="Skill groups with their members")
-def list_groups(session: SessionDep, agent: AgentDep) -> list[GroupOut]:
+def list_groups(session: SessionDep, agent: ViewerDep) -> list[GroupOut]:
     return [group_out(session, g) for g in routing.groups(session)]
 
 
@@ -74,7 +74,7 @@ def remove_member(slug: str, agent_id: int, session: SessionDep, manager: Manage
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="Categories and where they route")
-def list_categories(session: SessionDep, agent: AgentDep) -> list[CategoryOut]:
+def list_categories(session: SessionDep, agent: ViewerDep) -> list[CategoryOut]:
     slugs = routing.group_slugs(session)
     return [category_out(c, slugs) for c in routing.categories(session)]
 

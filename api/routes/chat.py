@@ -110,12 +110,15 @@ def embed_session(body: ChatEmbedIn, rt: RuntimeDep, request: Request, response:
     settings = rt.settings
     if settings.chat_identity != "signed" or settings.chat_embed_secret is None:
         raise HTTPException(404, "signed embeds are not enabled on this desk (FIRSTLINE_CHAT_IDENTITY=signed)")
-    email = normalize_ref("email", body.email)
-    expected = embed_signature(settings.chat_embed_secret.get_secret_value(), email, body.ts)
+    # Checked against the address exactly as the page signed it; compared case-insensitively from then on.
+    expected = embed_signature(settings.chat_embed_secret.get_secret_value(), body.email, body.ts)
     if not hmac.compare_digest(expected, body.sig.lower()):
         raise HTTPException(401, "the embed signature does not match: the page must sign '<email>|<ts>'")
     if abs(time.time() - body.ts) > settings.chat_embed_max_age_seconds:
         raise HTTPException(401, "the embed signature has expired: reload the page")
+    email = normalize_ref("email", body.email)
+    if not EMAIL.match(email):
+        raise HTTPException(422, f"email: '{body.email}' is not an e-mail address")
     with rt.sessions.begin() as s:
         user = person_chat(s, email, body.name, console_auth.client_address(request))
     token = chat_auth.issue(settings.secret, user)

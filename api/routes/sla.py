@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import ManagerDep, SessionDep
 from api.schemas import Day
+from people.models import Organisation
 from tickets import sla
 from tickets.ops_models import PRIORITIES, Category, Holiday, SLAPolicy
 
@@ -35,6 +36,7 @@ class PolicyIn(BaseModel):
     warn_ratio: float = Field(0.2, ge=0, lt=1, description="warn when this share of the target is left")
     auto_escalate: bool = Field(False, description="a missed resolution target moves the ticket up a line")
     active: bool = True
+    organisation_id: int | None = Field(None, description="a client organisation's own contract; null = the desk's")
 
 
 class PolicyPatch(BaseModel):
@@ -60,6 +62,7 @@ class PolicyOut(BaseModel):
     warn_ratio: float
     auto_escalate: bool
     active: bool
+    organisation_id: int | None = None
     tickets_updated: int | None = None  # on a change: open tickets whose due times moved
 
 
@@ -87,6 +90,7 @@ def policy_out(p: SLAPolicy, moved: int | None = None) -> PolicyOut:
         warn_ratio=p.warn_ratio,
         auto_escalate=p.auto_escalate,
         active=p.active,
+        organisation_id=p.organisation_id,
         tickets_updated=moved,
     )
 
@@ -100,14 +104,19 @@ def _check(session: Session, p: SLAPolicy | PolicyIn, policy_id: int | None = No
         )
     if p.category is not None and session.scalar(select(Category.id).where(Category.slug == p.category)) is None:
         raise HTTPException(422, f"unknown category {p.category!r}: create it first (POST /api/v1/admin/categories)")
+    org_id = getattr(p, "organisation_id", None)
+    if org_id is not None and session.get(Organisation, org_id) is None:
+        raise HTTPException(422, f"organisation {org_id} does not exist")
     # Checked here, not only by the unique constraint: PostgreSQL lets two NULL categories through it.
     q = select(SLAPolicy.id).where(
         SLAPolicy.priority == p.priority,
         SLAPolicy.category.is_(None) if p.category is None else SLAPolicy.category == p.category,
+        SLAPolicy.organisation_id.is_(None) if org_id is None else SLAPolicy.organisation_id == org_id,
     )
     other = session.scalar(q.where(SLAPolicy.id != policy_id) if policy_id is not None else q)
     if other is not None:
         where = f"category {p.category!r}" if p.category else "all categories"
+        where += f" of organisation {org_id}" if org_id is not None else ""
         raise HTTPException(
             409,
             f"policy #{other} already covers priority {p.priority!r} for {where}: "

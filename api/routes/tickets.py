@@ -16,6 +16,7 @@ from api.schemas import (
     HandbackIn,
     IdentityOut,
     MessageOut,
+    PasswordIn,
     PersonTicketOut,
     RequesterOut,
     ResolveIn,
@@ -23,7 +24,7 @@ from api.schemas import (
     TicketDetailOut,
     TicketOut,
 )
-from people.models import Person
+from people.models import Organisation, Person
 from tickets import agents as agent_accounts
 from tickets import conversations, requesters, service, sla
 from tickets.models import Agent, Ticket, TicketStatus
@@ -145,7 +146,17 @@ def resolve(number: int, desk: DeskDep, body: ResolveIn, session: SessionDep, ag
 
 
 def agent_out(a) -> AgentOut:
-    return AgentOut(id=a.id, name=a.name, role=a.role, active=a.active, kb_editor=a.kb_editor)
+    return AgentOut(
+        id=a.id,
+        name=a.name,
+        role=a.role,
+        active=a.active,
+        kb_editor=a.kb_editor,
+        email=a.email,
+        organisation_id=a.organisation_id,
+        sso=a.oidc_subject is not None,
+        password=a.password_hash is not None,
+    )
 
 
 def _account(session, agent_id: int):
@@ -169,6 +180,17 @@ def me(agent: AgentDep) -> AgentOut:
     return agent_out(agent)
 
 
+@router.put("/agents/me/password", response_model=AgentOut, summary="Set my console password (argon2)")
+def set_my_password(body: PasswordIn, session: SessionDep, agent: ViewerDep) -> AgentOut:
+    account = session.get(Agent, agent.id)
+    if account.password_hash and not (
+        body.current and agent_accounts.authenticate_password(session, account.name, body.current)
+    ):
+        raise HTTPException(403, "the current password is wrong")
+    _change(session, lambda: agent_accounts.set_password(session, account, body.new))
+    return agent_out(account)
+
+
 @router.get("/agents", response_model=list[AgentOut], summary="All agents (manager)")
 def list_agents(session: SessionDep, manager: ManagerDep) -> list[AgentOut]:
     return [agent_out(a) for a in agent_accounts.list_agents(session)]
@@ -176,8 +198,18 @@ def list_agents(session: SessionDep, manager: ManagerDep) -> list[AgentOut]:
 
 @router.post("/agents", response_model=AgentCreatedOut, status_code=201, summary="Create an agent (manager)")
 def create_agent(body: AgentIn, session: SessionDep, manager: ManagerDep) -> AgentCreatedOut:
+    if body.organisation_id is not None and session.get(Organisation, body.organisation_id) is None:
+        raise HTTPException(422, f"organisation {body.organisation_id} does not exist")
     token = _change(
-        session, lambda: agent_accounts.create_agent(session, body.name, body.role, kb_editor=body.kb_editor)
+        session,
+        lambda: agent_accounts.create_agent(
+            session,
+            body.name,
+            body.role,
+            kb_editor=body.kb_editor,
+            email=body.email,
+            organisation_id=body.organisation_id,
+        ),
     )
     a = agent_accounts.by_name(session, body.name)
     return AgentCreatedOut(**agent_out(a).model_dump(), token=token)

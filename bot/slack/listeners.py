@@ -99,7 +99,8 @@ class SlackBot:
         self.context.wake_outbox()
 
     async def _profile(self, client: AsyncWebClient, user: str) -> dict:
-        """Name and locale of a Slack user (users.info, cached; optional: needs users:read)."""
+        """Name, locale and e-mail of a Slack user (users.info, cached; optional: needs users:read, and
+        users:read.email for the address, which Slack has verified and which links them to their person)."""
         if user in self.profiles:
             return self.profiles[user]
         profile: dict = {}
@@ -108,6 +109,7 @@ class SlackBot:
             profile = {
                 "name": u.get("real_name") or (u.get("profile") or {}).get("real_name") or u.get("name"),
                 "locale": u.get("locale"),
+                "email": (u.get("profile") or {}).get("email"),
             }
         except (SlackApiError, KeyError, TypeError) as exc:
             log.debug("users.info %s failed: %s", user, exc)
@@ -179,6 +181,7 @@ class SlackBot:
             platform_msg_id=msg_id,
             locale=profile.get("locale"),
             user_name=profile.get("name"),
+            email=profile.get("email"),
             attachments=[
                 {"name": f.get("name"), "mimetype": f.get("mimetype"), "url": f.get("url_private")} for f in files or []
             ],

@@ -31,3 +31,28 @@ def test_competing_articles_are_buttons_and_the_pick_is_answered(app, new_page):
     expect(page.locator(".msg.bot").last).to_contain_text("GlobalProtect")
     expect(page.locator(".msg.bot").last.get_by_role("button", name="Helped")).to_be_visible()
     expect(choice).to_be_disabled()  # a used set of choices can't be pressed again
+
+
+def test_an_anonymous_user_says_who_they_are_and_the_agent_sees_it(app, new_page):
+    import httpx
+
+    from tests.support.live import make_agent
+
+    base, runtime = app
+    page = new_page()
+    page.goto(f"{base}/")
+    expect(page.get_by_text("who are you?")).to_be_visible()
+    page.get_by_label("Name").fill("Pyotr Sidorov")
+    page.get_by_label("Work e-mail").fill("pyotr@acme.example")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#intro")).to_be_hidden()
+    page.locator("#text").fill("I need a person please")
+    page.locator("#text").press("Enter")
+    expect(page.locator("#state")).to_contain_text("Ticket #")
+    number = int(re.search(r"#(\d+)", page.locator("#state").inner_text()).group(1))
+    with httpx.Client(base_url=base, timeout=30) as http:
+        who = http.get(f"/api/v1/tickets/{number}", headers=make_agent(runtime, "intro-agent")).json()["requester"]
+    assert who["name"] == "Pyotr Sidorov" and who["claimed_email"] == "pyotr@acme.example"
+    assert who["email"] is None and who["provisional"]  # typed, not verified
+    page.reload()
+    expect(page.locator("#intro")).to_be_hidden()  # asked once per browser

@@ -72,6 +72,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tickets/{number}/handback"): "agent",
     ("POST", "/api/v1/tickets/{number}/resolve"): "agent",
     ("GET", "/api/v1/agents/me"): "agent",
+    ("PUT", "/api/v1/agents/me/password"): "viewer",
     ("GET", "/api/v1/agents"): "manager",
     ("POST", "/api/v1/agents"): "manager",
     ("PATCH", "/api/v1/agents/{agent_id}"): "manager",
@@ -116,11 +117,11 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me/notifications"): "agent",
     ("PUT", "/api/v1/me/notifications"): "agent",
     # administration: any agent reads groups/categories (pickers), managers change them
-    ("GET", "/api/v1/admin/groups"): "agent",
+    ("GET", "/api/v1/admin/groups"): "viewer",
     ("POST", "/api/v1/admin/groups"): "manager",
     ("POST", "/api/v1/admin/groups/{slug}/members"): "manager",
     ("DELETE", "/api/v1/admin/groups/{slug}/members/{agent_id}"): "manager",
-    ("GET", "/api/v1/admin/categories"): "agent",
+    ("GET", "/api/v1/admin/categories"): "viewer",
     ("POST", "/api/v1/admin/categories"): "manager",
     ("PUT", "/api/v1/admin/categories/{slug}"): "manager",
     ("GET", "/api/v1/admin/sla-policies"): "manager",
@@ -137,7 +138,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/console"): "page",
     ("GET", "/console/tickets/{number}"): "page",
     ("GET", "/console/dashboard"): "manager_page",
-    ("GET", "/console/reports"): "manager_page",
+    ("GET", "/console/reports"): "reports_page",
     ("GET", "/console/kb"): "page",
     ("GET", "/console/people"): "page",
     ("GET", "/console/people/{person_id}"): "page",
@@ -188,6 +189,8 @@ def expected(policy: str, role: str, method: str) -> int | str:
     if policy in ("public", "page"):
         return "allowed"
     if policy == "manager_page":
+        return 403 if role == "l1_cookie" else "allowed"
+    if policy == "reports_page":
         return 403 if role == "l1_cookie" else "allowed"
     if policy == "webhook":
         return 401

@@ -150,3 +150,22 @@ def test_managers_set_an_organisations_calendar_and_its_open_tickets_follow(app)
         person = person_of(s, "email", "newbie@initech.example")
         assert conv.person_id == person.id and person.provisional
         assert person.organisation_id == organisations.find(s, "Initech").id
+
+
+def test_managers_give_an_organisation_its_own_policy_through_the_api(app):
+    base, rt = app
+    manager = make_agent(rt, "policy-boss", "manager")
+    with httpx.Client(base_url=base, timeout=30) as http:
+        orgs = {o["name"]: o["id"] for o in http.get("/api/v1/organisations", headers=manager).json()}
+        body = {"name": "Globex normal", "priority": "normal", "first_response_minutes": 30, "resolution_minutes": 240}
+        made = http.post("/api/v1/admin/sla-policies", json=body | {"organisation_id": orgs["Globex"]}, headers=manager)
+        assert made.status_code == 201 and made.json()["organisation_id"] == orgs["Globex"]
+        twice = http.post(
+            "/api/v1/admin/sla-policies", json=body | {"organisation_id": orgs["Globex"]}, headers=manager
+        )
+        assert twice.status_code == 409
+        nowhere = http.post("/api/v1/admin/sla-policies", json=body | {"organisation_id": 999999}, headers=manager)
+        assert nowhere.status_code == 422
+    with transaction(rt.sessions) as s:
+        jane = open_for(s, "jane@globex.example", FRI_1400)
+        assert sla.ticket_policy(s, jane).name == "Globex normal"

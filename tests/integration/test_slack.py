@@ -28,6 +28,7 @@ from bot.outbox import Delivery, PermanentFailure, RetryAfter
 from bot.slack import SlackChannel
 from bot.slack.blocks import SECTION_LIMIT, escape, split_text, text_messages
 from bot.slack.sender import SlackSender
+from people.directory import import_csv
 from tests.support.fakes.slack_api import Call, FakeSlack, running_fake_slack
 from tests.support.live import make_agent, running_app
 from tickets.agents import link_accounts
@@ -599,3 +600,28 @@ async def test_socket_mode_handler_is_built_when_an_app_token_is_set():
         work.close()
         await channel.socket_handler.client.close()
     assert {r.path for r in channel.router.routes} == {"/slack/events", "/slack/actions", "/slack/commands"}
+
+
+def test_a_slack_user_is_their_directory_person_by_the_address_slack_verified(slack):
+    """users.info gives the address Slack holds for the user: a directory person with that address is them (no
+    import of Slack ids needed), and their Slack ticket shows who they are."""
+    with slack.runtime.sessions.begin() as s:
+        report = import_csv(
+            s,
+            "email,name,department,organisation,phone,telegram_id,slack_id,language,vip\n"
+            "nina@acme.example,Nina Orlova,Legal,Acme,,,,en,no\n",
+        )
+        assert report.added == 1
+    slack.fake.users["UNINA"] = {"real_name": "nina", "email": "Nina@Acme.example"}
+    agent = make_agent(slack.runtime, "slack-people-agent")
+    slack.event(dm("UNINA", "talk to a human"))
+    [reply] = slack.fake.wait_for("chat.postMessage", lambda c: "#" in c.text(), channel="DUNINA")
+    ticket = slack.http.get(f"/api/v1/tickets/{ticket_number(reply)}", headers=agent).json()
+    who = ticket["requester"]
+    assert (who["name"], who["email"], who["organisation"], who["ref"]) == (
+        "Nina Orlova",
+        "nina@acme.example",
+        "Acme",
+        "UNINA",
+    )
+    assert ("slack", "UNINA") in {(i["kind"], i["ref"]) for i in who["identities"]}

@@ -7,6 +7,7 @@ person. Nothing is dropped.
 Revision ID: 0008
 Revises: 0007
 """
+import re
 from datetime import datetime, timezone
 
 from alembic import op
@@ -100,8 +101,10 @@ def _people_for_existing_conversations() -> None:
         kind = KIND_OF_CHANNEL.get(channel, channel)
         ref = user_ref.replace(" ", "").replace("(", "").replace(")", "").replace("-", "") if kind == "phone" \
             else user_ref
-        person_id = bind.scalar(sa.select(identities.c.person_id).where(identities.c.kind == kind,
-                                                                        identities.c.ref == ref))
+        # A phone call registered without a callback number carries the caller's name: no identity to give.
+        no_identity = kind == "phone" and not re.fullmatch(r"\+?\d{5,20}", ref)
+        person_id = None if no_identity else bind.scalar(
+            sa.select(identities.c.person_id).where(identities.c.kind == kind, identities.c.ref == ref))
         if person_id is None:
             email = ref if kind == "email" else None
             if email is not None:  # a directory person with this address but no e-mail identity row
@@ -114,12 +117,14 @@ def _people_for_existing_conversations() -> None:
                         if domain in [str(d).casefold() for d in domains or ()]:
                             org_id = oid
                 person_id = bind.scalar(people.insert().values(
-                    name=user_name or "", email=email, phone=ref if kind == "phone" else None, department="",
+                    name=user_name or "", email=email, phone=ref if kind == "phone" and not no_identity else None,
+                    department="",
                     organisation_id=org_id, vip=False, active=True, provisional=True, source="message",
                     created_at=now, updated_at=now,
                 ).returning(people.c.id))
-            bind.execute(identities.insert().values(person_id=person_id, kind=kind, ref=ref, source="message",
-                                                    created_at=now))
+            if not no_identity:
+                bind.execute(identities.insert().values(person_id=person_id, kind=kind, ref=ref, source="message",
+                                                        created_at=now))
         bind.execute(conversations.update().where(conversations.c.channel == channel,
                                                   conversations.c.user_ref == user_ref).values(person_id=person_id))
     bind.execute(tickets.update().values(person_id=sa.select(conversations.c.person_id).where(

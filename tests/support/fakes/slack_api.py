@@ -194,6 +194,7 @@ class FakeSlack:
                     "name": user.lower(),
                     "real_name": profile.get("real_name", user),
                     "locale": profile.get("locale", "en-US"),
+                    "profile": {"email": profile["email"]} if profile.get("email") else {},
                 },
             }
         if method in ("views.publish", "views.open", "views.update"):

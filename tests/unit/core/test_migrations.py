@@ -62,6 +62,7 @@ def test_existing_conversations_get_a_person_and_nothing_is_lost(db_url):
             (3, "web", "web-abc", None),
             (4, "email", "bob@acme.example", "Bob"),
             (5, "sms", "+15550001", None),
+            (6, "phone", "Caller Without Number", "Caller Without Number"),
         ]
         for cid, channel, ref, name in rows:
             c.execute(
@@ -85,10 +86,10 @@ def test_existing_conversations_get_a_person_and_nothing_is_lost(db_url):
     command.upgrade(alembic_config(db_url), "head")
     with engine.connect() as c:
         person_of = dict(c.execute(text("SELECT id, person_id FROM conversations")).all())
-        assert len(person_of) == 5 and None not in person_of.values()
+        assert len(person_of) == 6 and None not in person_of.values()
         assert person_of[1] == alice  # the imported Telegram user is the directory's Alice
         assert person_of[2] == person_of[3] != alice  # one web sender, one provisional person
-        assert len(set(person_of.values())) == 4
+        assert len(set(person_of.values())) == 5
         provisional = dict(c.execute(text("SELECT id, provisional FROM people")).all())
         assert provisional[alice] in (False, 0) and all(provisional[p] for p in set(person_of.values()) - {alice})
         assert c.execute(text("SELECT email FROM people WHERE id = :p"), {"p": person_of[4]}).scalar() == (
@@ -97,4 +98,5 @@ def test_existing_conversations_get_a_person_and_nothing_is_lost(db_url):
         assert dict(c.execute(text("SELECT id, person_id FROM tickets")).all()) == {10: alice, 11: person_of[4]}
         kinds = set(c.execute(text("SELECT kind, ref FROM person_identities")).all())
         assert {("web", "web-abc"), ("email", "bob@acme.example"), ("phone", "+15550001")} <= kinds
+        assert not [k for k in kinds if "Caller" in k[1]]  # a name is no phone identity
     engine.dispose()
