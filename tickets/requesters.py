@@ -7,6 +7,7 @@ identity to a person, merge two people into one.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -14,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from core.inputs import clean_text
 from people import link_codes
+from people.directory import canonical_phone
 from people.identify import canonical_ref, link, person_of
 from people.models import IDENTITY_KINDS, Organisation, Person, PersonIdentity
 from tickets.models import Conversation, Ticket
 
 PRIORITY_ORDER = ("low", "normal", "high", "critical")
+PHONE_LIKE = re.compile(r"\+?[\d ()\-.]{3,30}")
 VIP_PRIORITY = "high"  # a VIP's ticket starts at least here
 
 
@@ -62,14 +65,9 @@ def tickets_of(session: Session, person_id: int, limit: int = 200) -> list[Ticke
     )
 
 
-def card(session: Session, person: Person | None, *, exclude_ticket: int | None = None) -> dict[str, Any] | None:
-    """The requester card: who they are, how to reach them, and their earlier tickets across channels."""
-    if person is None:
-        return None
-    org = session.get(Organisation, person.organisation_id) if person.organisation_id is not None else None
-    earlier = [t for t in tickets_of(session, person.id, 20) if t.id != exclude_ticket]
+def _facts(person: Person, org: Organisation | None) -> dict[str, Any]:
+    """Who the person is, as the API and the console show them."""
     return {
-        "id": person.id,
         "name": person.name or None,
         "email": person.email,
         "claimed_email": person.claimed_email,
@@ -81,6 +79,18 @@ def card(session: Session, person: Person | None, *, exclude_ticket: int | None 
         "vip": bool(person.vip or (org is not None and org.vip)),
         "active": person.active,
         "provisional": person.provisional,
+    }
+
+
+def card(session: Session, person: Person | None, *, exclude_ticket: int | None = None) -> dict[str, Any] | None:
+    """The requester card: who they are, how to reach them, and their earlier tickets across channels."""
+    if person is None:
+        return None
+    org = session.get(Organisation, person.organisation_id) if person.organisation_id is not None else None
+    earlier = [t for t in tickets_of(session, person.id, 20) if t.id != exclude_ticket]
+    return {
+        "id": person.id,
+        **_facts(person, org),
         "identities": [{"kind": i.kind, "ref": i.ref, "source": i.source} for i in identities(session, person.id)],
         "tickets": [
             {"number": t.id, "subject": t.subject, "status": t.status, "channel": t.channel, "created_at": t.created_at}
@@ -101,47 +111,34 @@ def summaries(session: Session, tickets: list[Ticket]) -> dict[int, dict[str, An
     for t in tickets:
         p = people.get(t.person_id) if t.person_id is not None else None
         org = orgs.get(p.organisation_id) if p is not None and p.organisation_id is not None else None
-        out[t.id] = {"ref": t.requester}
-        if p is not None:
-            out[t.id] |= {
-                "person_id": p.id,
-                "name": p.name or None,
-                "email": p.email,
-                "claimed_email": p.claimed_email,
-                "phone": p.phone,
-                "department": p.department or None,
-                "organisation": org.name if org else None,
-                "organisation_id": org.id if org else None,
-                "language": p.language,
-                "vip": bool(p.vip or (org is not None and org.vip)),
-                "active": p.active,
-                "provisional": p.provisional,
-            }
+        out[t.id] = {"ref": t.requester} | ({"person_id": p.id, **_facts(p, org)} if p is not None else {})
     return out
 
 
 def search(session: Session, q: str, limit: int = 50, organisation_id: int | None = None) -> list[Person]:
-    """People whose name, e-mail or any identity (a phone number, a Telegram id, an address) contains `q`."""
+    """People whose name, e-mail or any identity (a phone number typed any way, a Telegram id, an address)
+    contains `q`; only one organisation's when `organisation_id` is given."""
     q = clean_text(q).strip()
-    query = select(Person)
+    scope = select(Person)
     if organisation_id is not None:
-        query = query.where(Person.organisation_id == organisation_id)
+        scope = scope.where(Person.organisation_id == organisation_id)
+    query = scope
     if q:
         like = f"%{q.casefold()}%"
-        by_identity = select(PersonIdentity.person_id).where(func.lower(PersonIdentity.ref).like(like))
+        refs = [func.lower(PersonIdentity.ref).like(like)]
+        if PHONE_LIKE.fullmatch(q):  # "600 100", "(495) 123-45": compared as the digits are stored
+            refs.append(PersonIdentity.ref.like(f"%{canonical_phone(q)}%"))
+        by_identity = select(PersonIdentity.person_id).where(or_(*refs))
         query = query.where(
             or_(func.lower(Person.name).like(like), func.lower(Person.email).like(like), Person.id.in_(by_identity))
         )
-    # SQLite's lower() folds only ASCII: a Cyrillic name is matched again in Python, where casefold() is exact.
-    rows = list(session.scalars(query.order_by(Person.name, Person.id).limit(limit * 4)))
-    if q and not q.isascii():
+    rows = list(session.scalars(query.order_by(Person.name, Person.id).limit(limit)))
+    if q and not q.isascii() and session.get_bind().dialect.name == "sqlite":
+        # SQLite's lower() folds only ASCII: a Cyrillic name is matched in Python, where casefold() is exact.
         folded = q.casefold()
-        extra = session.scalars(select(Person).order_by(Person.id).limit(5000))
-        rows = [p for p in extra if folded in (p.name or "").casefold()] + rows
-    seen: dict[int, Person] = {}
-    for p in rows:
-        seen.setdefault(p.id, p)
-    return list(seen.values())[:limit]
+        named = [p for p in session.scalars(scope.order_by(Person.id).limit(20_000)) if folded in p.name.casefold()]
+        rows = list({p.id: p for p in rows + named}.values())
+    return rows[:limit]
 
 
 def link_identity(session: Session, person: Person, kind: str, ref: str) -> PersonIdentity:

@@ -63,7 +63,9 @@ def test_the_requester_card_names_them_and_shows_their_other_channels(app, new_p
     expect(page.locator("#t-requester")).to_contain_text(f"#{earlier}")
 
     page.get_by_role("navigation").get_by_role("link", name="People").click()
-    page.get_by_label(re.compile("Find a person")).fill("600 100")
+    expect(page.locator("#people-list li")).to_have_count(2)  # everyone: Marta and the anonymous web user
+    page.get_by_label(re.compile("Find a person")).fill("600 100")  # her number, typed as people type it
+    expect(page.locator("#people-list li")).to_have_count(1)
     expect(page.locator("#people-list")).to_contain_text("Marta Kowalska")
     page.get_by_label(re.compile("Find a person")).fill("nobody-like-this")
     expect(page.locator("#people-list li")).to_have_count(0)
