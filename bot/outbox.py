@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import utcnow
+from people.models import Organisation, Person
 from tickets import conversations, service
 from tickets.models import Agent, Conversation, Message, OutboxItem, Ticket
 
@@ -126,6 +127,8 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
             "priority": ticket.priority,
             "channel": ticket.channel,
             "requester": ticket.requester,
+            # The directory's name and organisation for a known person (agents' notices name them).
+            **requester_names(session, ticket),
         }
         th = conversations.ticket_thread(session, ticket.id, item.channel) if item.audience == "agents" else None
         if th is not None:
@@ -133,6 +136,14 @@ def load_delivery(session: Session, item: OutboxItem) -> Delivery:
         if item.event in ("ticket_opened", "ticket_claimed") and conv is not None:
             d.transcript = [_message_dict(m) for m in conversations.transcript(session, conv.id)]
     return d
+
+
+def requester_names(session: Session, ticket: Ticket) -> dict[str, str]:
+    person = session.get(Person, ticket.person_id) if ticket.person_id is not None else None
+    if person is None or person.provisional or not person.name:
+        return {}
+    org = session.get(Organisation, person.organisation_id) if person.organisation_id is not None else None
+    return {"requester_name": person.name} | ({"requester_org": org.name} if org else {})
 
 
 class OutboxDispatcher:

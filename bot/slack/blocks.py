@@ -180,10 +180,11 @@ def without_actions(blocks: list[dict], note: str) -> list[dict]:
 # -- agents' side ----------------------------------------------------------------------------
 def who(conversation: dict | None, ticket: dict) -> str:
     """The requester as agents see them: a Slack mention for Slack users, a name otherwise."""
+    org = f", {escape(ticket['requester_org'])}" if ticket.get("requester_org") else ""
     if ticket.get("channel") == "slack":
-        return f"<@{ticket['requester']}>"
-    name = (conversation or {}).get("user_name") or ticket.get("requester") or "?"
-    return f"{escape(name)} ({escape(ticket.get('channel') or '?')})"
+        return f"<@{ticket['requester']}>" + (f" ({org[2:]})" if org else "")
+    name = ticket.get("requester_name") or (conversation or {}).get("user_name") or ticket.get("requester") or "?"
+    return f"{escape(name)} ({escape(ticket.get('channel') or '?')}{org})"
 
 
 def notice(ticket: dict, conversation: dict | None) -> dict:

@@ -117,8 +117,9 @@ def take_keyboard(lang: str, number: int) -> InlineKeyboardMarkup:
 # -- the agents' group ----------------------------------------------------------------------------
 def requester_label(conversation: dict | None, ticket: dict) -> str:
     conv = conversation or {}
-    name = conv.get("user_name") or ticket.get("requester") or "?"
-    return f"{name} · {ticket.get('channel') or conv.get('channel') or '?'}"
+    name = ticket.get("requester_name") or conv.get("user_name") or ticket.get("requester") or "?"
+    org = f" ({ticket['requester_org']})" if ticket.get("requester_org") else ""
+    return f"{name}{org} · {ticket.get('channel') or conv.get('channel') or '?'}"
 
 
 def topic_name(ticket: dict) -> str:

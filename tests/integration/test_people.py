@@ -22,6 +22,7 @@ from tests.support.mail import Capture
 from tickets.agents import create_agent
 
 TOKEN = "515151:TEST-people-token"
+AGENTS = -1005151515151  # the agents' forum group
 SUPPORT, HELPDESK = "support@corp.test", "helpdesk@corp.test"
 DIRECTORY = """email,name,department,organisation,phone,telegram_id,slack_id,language,vip
 alice@acme.example,Alice Ivanova,Sales,Acme,+7 (495) 123-45-67,7001,,ru,no
@@ -32,6 +33,7 @@ carol@globex.example,Carol Smith,Finance,Globex,,,,en,yes
 @pytest.fixture(scope="module")
 def desk(module_db_url, tmp_path_factory, embedder):
     fake = FakeTelegram(TOKEN)
+    fake.add_group(AGENTS, forum=True)
     capture = Capture()
     relay = Controller(capture, hostname="127.0.0.1", port=free_port())
     relay.start()
@@ -44,6 +46,7 @@ def desk(module_db_url, tmp_path_factory, embedder):
                 tmp_path_factory.mktemp("data"),
                 telegram_bot_token=TOKEN,
                 telegram_api_base=fake.base_url,
+                telegram_agents_chat_id=AGENTS,
                 smtp_listen=f"127.0.0.1:{listen}",
                 smtp_relay=f"127.0.0.1:{relay.port}",
                 email_addresses=f"{SUPPORT}=bot,{HELPDESK}=ticket",
@@ -98,6 +101,9 @@ def test_a_directory_telegram_user_then_email_is_one_person_the_agent_can_name(d
     assert (who["name"], who["email"], who["organisation"]) == ("Alice Ivanova", "alice@acme.example", "Acme")
     assert who["department"] == "Sales" and who["ref"] == "7001" and not who["provisional"]
     assert {(i["kind"], i["ref"]) for i in who["identities"]} >= {("telegram", "7001"), ("email", "alice@acme.example")}
+    # The agents' Telegram group names her as the directory does, with her organisation.
+    [notice] = d.fake.wait_sent(AGENTS, 0, match=lambda r: f"Ticket #{first}" in r["text"])
+    assert "Alice Ivanova (Acme)" in notice["text"]
 
     # The same person writes to the helpdesk address (opens a ticket at once), with her address in another case.
     mail(d.smtp, "Alice Ivanova <Alice@ACME.example>", HELPDESK, "Printer on 3rd floor jams", "It jams again.")
