@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 idle_after=timedelta(minutes=settings.conversation_idle_minutes),
                 channel_idle_after={"email": timedelta(days=settings.email_idle_days)},
                 article_url=lambda article_id: f"{settings.public_url.rstrip('/')}/kb/{article_id}",
+                link_codes_by_email=bool(settings.smtp_relay),
             ),
             agent_channels=agent_channels,
             learner=rt.learner,

@@ -21,7 +21,7 @@ from core.inputs import clean_text, normalize_ref
 from kb_ingest.learning import Learner
 from kb_ingest.service import article_tags
 from people import link_codes
-from people.identify import identity_kind
+from people.identify import identity_kind, person_by_email
 from retrieval import RetrievalResult, Retriever
 from tickets import conversations, requesters, service
 from tickets.models import Conversation, ConversationState, HandoffReason, Message, Outcome, Ticket
@@ -93,6 +93,8 @@ class EngineConfig:
     # Channels whose conversations live longer between messages (an email thread: days, not minutes).
     channel_idle_after: dict[str, timedelta] = field(default_factory=dict)
     article_url: Callable[[str], str] = lambda article_id: f"/kb/{article_id}"
+    # `/link <address>` mails a code to a directory person's address (needs outbound mail: FIRSTLINE_SMTP_RELAY).
+    link_codes_by_email: bool = False
 
 
 def reply_from(msg: Message) -> Reply:
@@ -324,18 +326,39 @@ class _Turn:
             return
         self.question(text, pre)
 
-    def link(self, msg: Incoming, code: str | None) -> None:
-        """`/link` without a code, where codes are handed out (a chat platform): a code for this identity.
-        `/link CODE`: the identity the code was issued to joins this sender's person (tickets.requesters)."""
-        if code is None:
+    def link(self, msg: Incoming, arg: str | None) -> None:
+        """`/link` in a chat platform: a code for this identity, to send from where the person is known.
+        `/link <address>` in a chat platform: a code mailed to that directory person's address, to send back here.
+        `/link CODE`: the identity the code was issued for joins this sender's person (tickets.requesters)."""
+        if arg is not None and "@" in arg:
+            self.mail_link_code(msg, arg)
+            return
+        if arg is None:
             if msg.channel in LINK_CODE_CHANNELS:
                 kind = identity_kind(msg.channel)
                 self.say(t(self.lang, "link_code", code=link_codes.issue(self.s, kind, msg.user_ref)))
             else:
                 self.say(t(self.lang, "link_usage"))
             return
-        outcome = requesters.redeem_link_code(self.s, self.conv.person_id, code)
+        outcome = requesters.redeem_link_code(self.s, self.conv.person_id, arg)
         self.say(t(self.lang, f"link_{outcome}"))
+
+    def mail_link_code(self, msg: Incoming, address: str) -> None:
+        """Prove an address by reading its mail. Only a known, active person's address gets a mail (the bot is no
+        way to send mail to strangers), and the answer is the same either way (nor a way to test who is known)."""
+        if msg.channel not in LINK_CODE_CHANNELS or not self.engine.config.link_codes_by_email:
+            self.say(t(self.lang, "link_usage"))
+            return
+        person = person_by_email(self.s, address)
+        if person is not None and person.active and person.email:
+            code = link_codes.issue(self.s, "email", person.email)
+            mail = conversations.get_or_start_conversation(
+                self.s, "email", person.email, f"link:{self.user_msg.id}", lang=self.lang
+            )
+            conversations.add_message(self.s, mail, "system", t(self.lang, "link_mail", code=code))
+            # Not a question episode: closed at once, it never counts in the bot's reports.
+            conversations.close_conversation(self.s, mail, Outcome.abandoned)
+        self.say(t(self.lang, "link_mailed"))
 
     def question(self, text: str, pre: RetrievalResult | Exception | None) -> None:
         self.conv.last_question = text

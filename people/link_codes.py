@@ -18,7 +18,8 @@ from people.models import LinkCode
 LIFETIME = timedelta(minutes=15)
 # Eight characters from an alphabet without look-alikes (0/O, 1/I/L): easy to type from a phone.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-COMMAND = re.compile(r"^\s*/link(?:@\w+)?(?:\s+([A-Za-z0-9-]{4,20}))?\s*$", re.IGNORECASE)
+# "/link", "/link CODE" or "/link someone@corp.example" (then a code goes to that address).
+COMMAND = re.compile(r"^\s*/link(?:@\w+)?(?:\s+([A-Za-z0-9-]{4,20}|[^@\s]+@[^@\s]+\.[^@\s]+))?\s*$", re.IGNORECASE)
 
 
 def command_in(text: str) -> re.Match[str] | None:

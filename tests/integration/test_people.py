@@ -155,6 +155,35 @@ def test_an_unknown_sender_is_kept_as_a_provisional_person_and_links_with_a_code
     assert "wrong, already used or expired" in again["text"]
 
 
+def test_a_code_mailed_to_the_directory_address_links_a_telegram_account(desk):
+    d = desk
+    newcomer = TgUser(d.fake, 7555, "Al")
+    mark = d.fake.mark()
+    newcomer.say("/human")
+    [handoff] = d.fake.wait_sent(newcomer.id, mark)
+    number = int(re.search(r"#(\d+)", handoff["text"]).group(1))
+    since = len(d.capture.mails)
+    mark = d.fake.mark()
+    newcomer.say("/link alice@acme.example")
+    [reply] = d.fake.wait_sent(newcomer.id, mark)
+    assert "a code is on its way" in reply["text"]
+    code_mail = d.capture.first_to("alice@acme.example", since)
+    code = re.search(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b", code_mail.get_body(("plain",)).get_content()).group(1)
+    # An address nobody in the directory has gets the same answer and no mail.
+    mark = d.fake.mark()
+    newcomer.say("/link stranger@nowhere.example")
+    [same] = d.fake.wait_sent(newcomer.id, mark)
+    assert same["text"] == reply["text"]
+    mark = d.fake.mark()
+    newcomer.say(f"/link {code}")
+    [done] = d.fake.wait_sent(newcomer.id, mark)
+    assert "linked" in done["text"]
+    [alice] = people(d, "alice@acme")
+    assert ("telegram", "7555") in {(i["kind"], i["ref"]) for i in alice["identities"]}
+    assert number in [t["number"] for t in alice["tickets"]]
+    assert not [m for m in d.capture.mails[since:] if m["To"] == "stranger@nowhere.example"]
+
+
 def test_a_typed_address_never_opens_someone_elses_history(desk):
     d = desk
     chat = ChatUser(d.http, "web-impostor")
