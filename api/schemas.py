@@ -43,9 +43,20 @@ class ChatSessionOut(BaseModel):
     email: str
 
 
+class ChatTopicOut(BaseModel):
+    title: str
+    question: str  # what the chat sends when the topic is picked
+
+
 class ChatConfigOut(BaseModel):
     identity: Literal["anonymous", "signed", "sso"]
     sso_url: str | None = None
+    lang: str = "en"
+    texts: dict[str, str] = Field(default_factory=dict, description="the chat's labels in `lang`")
+    brand_name: str = "IT help"
+    brand_color: str | None = None
+    logo_url: str | None = None
+    topics: list[ChatTopicOut] = Field(default_factory=list, description="quick topics for the greeting")
 
 
 class ReplyOut(BaseModel):
@@ -65,6 +76,15 @@ class ChatOut(BaseModel):
     replies: list[ReplyOut]
     duplicate: bool = False
     user_token: str
+    user_message_id: int | None = Field(None, description="the stored id of the message just sent")
+
+
+class ChatStateOut(BaseModel):
+    """Where the user's chat stands (a reloaded page restores from this and GET /messages)."""
+
+    state: str  # bot | waiting_for_agent | with_agent | none
+    ticket: int | None
+    lang: str | None
 
 
 class MessageOut(BaseModel):
@@ -82,6 +102,8 @@ class MessageOut(BaseModel):
         None, description="pushed channels (Telegram, Slack, email, SMS): how far the message got to the user"
     )
     delivery_error: str | None = Field(None, description="why the last attempt failed")
+    action: str | None = Field(None, description="a user's button press (helped, not_helped, human, choose_<n>)")
+    files: list[str] = Field([], description="names of the files that came with it")
 
 
 class IdentityOut(BaseModel):
@@ -223,6 +245,8 @@ class UserTicketOut(BaseModel):
     status: str
     created_at: datetime
     resolution: str | None
+    channel: str | None = None
+    updated_at: datetime | None = None
 
 
 class EventOut(BaseModel):

@@ -470,7 +470,11 @@ class _Turn:
                 "bot_error": "bot_error",
             }[reason.value]
         )
-        self.say(f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}", "handoff")
+        text = f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}"
+        due = service.first_response_due_local(self.s, self.ticket)
+        if due:  # what the SLA promises, in the requester's (or the desk's) time zone
+            text += " " + t(self.lang, "first_response_due", due=due)
+        self.say(text, "handoff")
 
 
 def _picked_choice(action: str | None, text: str, open_choices: int) -> int | None:

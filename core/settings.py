@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     chat_identity: Literal["anonymous", "signed", "sso"] = "anonymous"
     chat_embed_secret: SecretStr | None = None
     chat_embed_max_age_seconds: int = Field(300, ge=10)  # a signed embed older than this is refused (replay)
+    # The web chat's look: the company's name in its header, an accent colour (#rrggbb), a logo file (PNG/SVG on this
+    # machine, served at /api/v1/chat/logo: no other host is ever asked). Pages it may be embedded in (the widget):
+    # origins for frame-ancestors, e.g. "https://intranet.corp.example".
+    brand_name: str | None = None
+    brand_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    brand_logo: FilePath | None = None
+    chat_embed_origins: str = ""
     # LDAP / Active Directory directory sync (`firstline people sync-ldap`).
     ldap_url: str | None = None  # ldap://dc.corp.example:389 or ldaps://…
     ldap_bind_dn: str | None = None

@@ -218,3 +218,14 @@ def article_tags(session: Session, article_ids: list[str]) -> set[str]:
         for tags in session.scalars(select(Article.tags).where(Article.id.in_(article_ids)))
         for tag in (tags or [])
     }
+
+
+def popular_articles(session: Session, lang: str, limit: int = 4) -> list[Article]:
+    """What the chat's greeting offers as quick topics: the published articles that helped most, in the user's
+    language first (a KB in the other language only fills the rest)."""
+    rows = list(
+        session.scalars(
+            select(Article).where(Article.status == "published").order_by(Article.helped.desc(), Article.title)
+        )
+    )
+    return ([a for a in rows if a.lang == lang] + [a for a in rows if a.lang != lang])[:limit]

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.db import rowcount, utcnow
 from people.identify import identity_kind, person_of
-from tickets import notifications, requesters, routing, sla
+from people.models import Organisation
+from tickets import notifications, requesters, routing, sla, sla_clock
 from tickets.conversations import add_message, close_conversation, message_by_platform_id
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
 from tickets.models import (
@@ -480,6 +481,17 @@ def open_tickets_of(session: Session, channel: str, user_ref: str, limit: int = 
     if person is None:
         return list_tickets(session, status=list(OPEN_STATUSES), requester=(channel, user_ref), limit=limit)
     return list_tickets(session, status=list(OPEN_STATUSES), person_id=person.id, limit=limit)
+
+
+def first_response_due_local(session: Session, ticket: Ticket) -> str | None:
+    """ "2026-12-08 18:00 (Europe/Moscow)": the first-response due time in the ticket's organisation's time zone
+    (else the desk's), for telling the user when to expect a person."""
+    if ticket.first_response_due_at is None:
+        return None
+    org = session.get(Organisation, ticket.organisation_id) if ticket.organisation_id is not None else None
+    name = (org.timezone if org is not None and org.timezone else None) or sla.timezone_name()
+    local = sla_clock.as_utc(ticket.first_response_due_at).astimezone(sla_clock.zone(name))
+    return f"{local:%Y-%m-%d %H:%M} ({name})"
 
 
 def tickets_of_sender(session: Session, channel: str, user_ref: str, limit: int = 100) -> list[Ticket]:

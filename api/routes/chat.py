@@ -11,25 +11,41 @@ import time
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sse_starlette import ServerSentEvent
 
 from api import chat_auth
 from api.console import auth as console_auth
 from api.deps import EngineDep, ReadSessionDep, RuntimeDep
-from api.schemas import ChatConfigOut, ChatEmbedIn, ChatIn, ChatOut, ChatSessionOut, MessageOut, ReplyOut, UserTicketOut
+from api.schemas import (
+    ChatConfigOut,
+    ChatEmbedIn,
+    ChatIn,
+    ChatOut,
+    ChatSessionOut,
+    ChatStateOut,
+    ChatTopicOut,
+    MessageOut,
+    ReplyOut,
+    UserTicketOut,
+)
 from api.streams import live_stream
+from bot.attachments import AttachmentPolicy, safe_name, store
 from bot.engine import Incoming, InputError
 from bot.language import detect_language, locale_language
+from core.i18n import ui_texts
 from core.inputs import clean_text, normalize_ref
+from kb_ingest.service import popular_articles
 from people.identify import person_for_sender, person_of
 from tickets import chat_identities, conversations, service
 from tickets.models import Conversation, Message, OutboxItem
 
 router = APIRouter(prefix="/api/v1/chat", tags=["web chat"])
 CHANNEL = "web"
+CHAT_TEXTS: dict[str, dict[str, str]] = ui_texts("chat")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -95,10 +111,35 @@ def person_chat(session, email: str, name: str | None, address: str) -> str:
     return user
 
 
-@router.get("/config", response_model=ChatConfigOut, summary="How this desk's web chat knows its users")
-def chat_config(rt: RuntimeDep) -> ChatConfigOut:
-    mode = rt.settings.chat_identity
-    return ChatConfigOut(identity=mode, sso_url="/auth/oidc/login?purpose=chat" if mode == "sso" else None)
+@router.get("/config", response_model=ChatConfigOut, summary="The chat page's labels, look and who its users are")
+def chat_config(
+    rt: RuntimeDep, session: ReadSessionDep, lang: str | None = Query(None, max_length=35)
+) -> ChatConfigOut:
+    settings = rt.settings
+    mode = settings.chat_identity
+    code = locale_language(lang) or "en"
+    texts = CHAT_TEXTS.get(code, CHAT_TEXTS["en"])
+    topics = [
+        ChatTopicOut(title=a.title, question=(a.questions or [a.title])[0])
+        for a in popular_articles(session, code, limit=4)
+    ]
+    return ChatConfigOut(
+        identity=mode,
+        sso_url="/auth/oidc/login?purpose=chat" if mode == "sso" else None,
+        lang=code,
+        texts=texts,
+        brand_name=settings.brand_name or texts["title"],
+        brand_color=settings.brand_color,
+        logo_url="/api/v1/chat/logo" if settings.brand_logo else None,
+        topics=topics,
+    )
+
+
+@router.get("/logo", summary="The company logo the chat shows (FIRSTLINE_BRAND_LOGO)")
+def chat_logo(rt: RuntimeDep) -> FileResponse:
+    if rt.settings.brand_logo is None:
+        raise HTTPException(404, "no logo is set (FIRSTLINE_BRAND_LOGO)")
+    return FileResponse(rt.settings.brand_logo)
 
 
 @router.post(
@@ -141,6 +182,8 @@ def message_out(m: Message, delivery: OutboxItem | None = None) -> MessageOut:
         created_at=m.created_at,
         delivery=delivery.status if delivery else None,
         delivery_error=delivery.last_error if delivery and delivery.status != "sent" else None,
+        action=p.get("action"),
+        files=[str(a.get("name") or "file") for a in p.get("attachments") or []],
     )
 
 
@@ -220,6 +263,7 @@ def post_message(
         replies=[ReplyOut(**r.__dict__ | {"id": r.message_id}) for r in res.replies],
         duplicate=res.duplicate,
         user_token=token,
+        user_message_id=res.user_message_id,
     )
 
 
@@ -314,7 +358,129 @@ def my_tickets(
     check_user(rt, session, user, x_chat_token, fl_chat)
     return [
         UserTicketOut(
-            number=tk.id, subject=tk.subject, status=tk.status, created_at=tk.created_at, resolution=tk.resolution
+            number=tk.id,
+            subject=tk.subject,
+            status=tk.status,
+            created_at=tk.created_at,
+            resolution=tk.resolution,
+            channel=tk.channel,
+            updated_at=tk.updated_at,
         )
         for tk in service.tickets_of_sender(session, CHANNEL, user)
     ]
+
+
+@router.get("/state", response_model=ChatStateOut, summary="Where my chat stands: bot, waiting for a person, with one")
+def chat_state(
+    rt: RuntimeDep,
+    session: ReadSessionDep,
+    user: str,
+    x_chat_token: Annotated[str | None, Header()] = None,
+    fl_chat: Annotated[str | None, Cookie()] = None,
+) -> ChatStateOut:
+    user = canonical_user(user)
+    check_user(rt, session, user, x_chat_token, fl_chat)
+    conv = session.scalar(
+        select(Conversation)
+        .where(Conversation.channel == CHANNEL, Conversation.user_ref == user, Conversation.closed_at.is_(None))
+        .order_by(Conversation.id.desc())
+    )
+    if conv is None:
+        return ChatStateOut(state="none", ticket=None, lang=None)
+    ticket = service.ticket_for_conversation(session, conv.id)
+    waiting = conv.state != "bot" and ticket is not None
+    return ChatStateOut(state=conv.state, ticket=ticket.id if waiting else None, lang=conv.lang)
+
+
+@router.get(
+    "/tickets/{number}",
+    response_model=list[MessageOut],
+    summary="One of my tickets' conversation, from whichever channel I opened it in",
+)
+def my_ticket_thread(
+    number: int,
+    rt: RuntimeDep,
+    session: ReadSessionDep,
+    user: str,
+    x_chat_token: Annotated[str | None, Header()] = None,
+    fl_chat: Annotated[str | None, Cookie()] = None,
+) -> list[MessageOut]:
+    user = canonical_user(user)
+    check_user(rt, session, user, x_chat_token, fl_chat)
+    mine = {tk.id: tk for tk in service.tickets_of_sender(session, CHANNEL, user, limit=1000)}
+    if number not in mine:  # someone else's ticket looks exactly like one that does not exist
+        raise HTTPException(404, f"you have no ticket #{number}")
+    return [message_out(m) for m in conversations.transcript(session, mine[number].conversation_id)]
+
+
+@router.post(
+    "/files",
+    response_model=ChatOut,
+    summary="Send a file (the request body is the file; same size and type checks as chat attachments)",
+    responses={413: {"description": "larger than FIRSTLINE_MAX_ATTACHMENT_BYTES"}},
+)
+async def send_file(
+    request: Request,
+    rt: RuntimeDep,
+    engine: EngineDep,
+    response: Response,
+    user: str,
+    name: str = Query("", max_length=200, description="the file's name, with its extension"),
+    text: str = Query("", max_length=4000, description="a message to go with it"),
+    locale: str | None = Query(None, max_length=20),
+    client_msg_id: str | None = Query(None, max_length=200),
+    x_chat_token: Annotated[str | None, Header()] = None,
+    fl_chat: Annotated[str | None, Cookie()] = None,
+) -> ChatOut:
+    user = canonical_user(user)
+    with rt.read_sessions() as s:
+        check_user(rt, s, user, x_chat_token, fl_chat)  # only an existing chat sends files: no anonymous uploads
+    if not name.strip():
+        raise HTTPException(422, "name: the file's name is required (with its extension)")
+    limit = rt.settings.max_attachment_bytes
+    policy = AttachmentPolicy(limit)
+    announced = request.headers.get("content-length")
+    refusal = policy.check_size(name, int(announced)) if announced and announced.isdigit() else None
+    if refusal is not None:
+        raise HTTPException(413, refusal.detail)
+    data = bytearray()
+    async for chunk in request.stream():  # read at most the limit: a lying Content-Length changes nothing
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"{name} is larger than {limit / 1048576:.0f} MB")
+    refusal = policy.check(name, bytes(data))
+    if refusal is not None:
+        raise HTTPException(415 if refusal.reason != "too_large" else 413, refusal.detail)
+    request.app.state.rate_limiter.check(f"{CHANNEL}:{user}", locale_language(locale) or "en")
+    saved = store(rt.settings.data_dir, CHANNEL, bytes(data))
+    attachment = {
+        "kind": "document",
+        "path": saved.path,
+        "name": safe_name(name),
+        "size": saved.size,
+        "sha256": saved.sha256,
+    }
+    incoming = Incoming(
+        channel=CHANNEL,
+        user_ref=user,
+        text=text,
+        platform_msg_id=client_msg_id,
+        locale=locale,
+        attachments=[attachment],
+    )
+    try:
+        res = await run_in_threadpool(engine.handle, incoming)
+    except InputError as exc:
+        raise HTTPException(413 if exc.code == "too_long" else 422, exc.user_text) from exc
+    token = chat_auth.issue(rt.settings.secret, user)
+    set_chat_cookie(request, response, rt.settings, token)
+    return ChatOut(
+        conversation_id=res.conversation_id,
+        state=res.state,
+        lang=res.lang,
+        ticket=res.ticket_number,
+        replies=[ReplyOut(**r.__dict__ | {"id": r.message_id}) for r in res.replies],
+        duplicate=res.duplicate,
+        user_token=token,
+        user_message_id=res.user_message_id,
+    )

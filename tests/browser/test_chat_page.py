@@ -56,3 +56,63 @@ def test_an_anonymous_user_says_who_they_are_and_the_agent_sees_it(app, new_page
     assert who["email"] is None and who["provisional"]  # typed, not verified
     page.reload()
     expect(page.locator("#intro")).to_be_hidden()  # asked once per browser
+
+
+def test_answers_render_markdown_and_a_reload_restores_the_whole_chat(app, new_page):
+    base, _ = app
+    page = new_page()
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="Skip").click()
+    page.locator("#text").fill("my account is locked out")
+    page.locator("#text").press("Enter")
+    answer = page.locator(".msg.bot").last
+    expect(answer.locator("strong").first).to_be_visible()  # **bold** became bold...
+    assert "**" not in answer.inner_text()  # ...and no asterisks are left
+    expect(answer.locator("a.article-link")).to_have_count(1)  # one link to the full article, not two
+    answer.get_by_role("button", name="Talk to a human").click()
+    expect(page.locator("#state")).to_contain_text("Ticket #")
+    expect(page.locator(".msg.user")).to_have_count(2)  # the question and the press, each once
+    expect(page.locator(".msg.bot").last).to_contain_text("first reply is due by")
+    page.locator("#text").fill("it still says locked")
+    page.locator("#text").press("Enter")
+    expect(page.locator(".msg.user").last.locator(".note")).to_contain_text("sent to ticket #")
+    before = page.locator(".msg").count()
+    state = page.locator("#state").inner_text()
+
+    page.reload()
+    expect(page.locator(".msg.user").first).to_contain_text("my account is locked out")  # the user's own words
+    expect(page.locator(".msg.user").last).to_contain_text("it still says locked")
+    expect(page.locator("#state")).to_have_text(state)  # the ticket line
+    assert page.locator(".msg").count() == before - 1  # everything but the greeting, once
+    enabled = page.locator(".actions button:enabled")
+    expect(enabled).to_have_count(0)  # feedback already given stays given
+    expect(page.locator(".msg.user").nth(1)).to_contain_text("Talk to a human")  # the press itself is in the history
+
+
+def test_a_russian_browser_gets_russian_labels_my_tickets_and_file_upload(app, new_page, tmp_path):
+    base, _ = app
+    page = new_page(locale="ru-RU")
+    page.goto(f"{base}/")
+    expect(page.get_by_role("button", name="Пропустить")).to_be_visible()
+    expect(page.locator("#text")).to_have_attribute("placeholder", "Как сбросить пароль?")
+    expect(page.locator(".greeting")).to_contain_text("Здравствуйте")
+    page.get_by_role("button", name="Пропустить").click()
+    page.locator("#text").fill("Позовите человека, пожалуйста")
+    page.locator("#text").press("Enter")
+    expect(page.locator("#state")).to_contain_text("Заявка №")
+    number = re.search(r"№(\d+)", page.locator("#state").inner_text()).group(1)
+    shot = tmp_path / "screen.png"
+    shot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)  # a PNG header: accepted as an image
+    page.locator("#file").set_input_files(str(shot))
+    expect(page.locator(".msg.user .file").last).to_contain_text("screen.png")
+    bad = tmp_path / "setup.exe"
+    bad.write_bytes(b"MZ" + b"\x00" * 64)
+    page.locator("#file").set_input_files(str(bad))
+    expect(page.locator("#error")).to_contain_text("setup.exe")
+    page.get_by_role("button", name="Мои заявки").click()
+    row = page.locator(".ticket-row").first
+    expect(row).to_contain_text(f"#{number}")
+    expect(row).to_contain_text("ожидает")
+    row.click()
+    expect(page.locator("#ticket-thread")).to_contain_text("Позовите человека")
+    expect(page.locator("#ticket-thread")).to_contain_text("screen.png")

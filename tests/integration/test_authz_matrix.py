@@ -51,6 +51,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/chat/stream"): "chat",
     ("GET", "/api/v1/chat/tickets"): "chat",
     ("GET", "/api/v1/chat/config"): "public",
+    ("GET", "/api/v1/chat/logo"): "public",
+    ("GET", "/api/v1/chat/state"): "chat",
+    ("GET", "/api/v1/chat/tickets/{number}"): "chat",
+    ("POST", "/api/v1/chat/files"): "chat",
     ("POST", "/api/v1/chat/session"): "public",  # a signed embed: its HMAC is the credential (404 when off)
     # company sign-in (OpenID Connect; 404 when not configured)
     ("GET", "/auth/oidc/login"): "public",
