@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, OperationalError
 
 from api.channels import configured_channels
@@ -46,6 +46,7 @@ from core.rate_limit import RateLimited, RateLimiter
 from core.relay import Relay, namespace_for
 from core.settings import Settings
 from kb_ingest.follower import follow_kb
+from tickets.models import Agent
 from tickets.scheduler import Scheduler
 from tickets.service import TicketError
 
@@ -82,6 +83,16 @@ def _document_error_shape(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+def _say_where(settings: Settings, rt: Runtime) -> None:
+    """The first thing an admin needs after a start: where things are, and how to get the first agent."""
+    base = settings.public_url.rstrip("/")
+    log.info("Firstline is ready: web chat %s/ · agent console %s/console · API docs %s/docs", base, base, base)
+    with rt.read_sessions() as s:
+        agents = s.scalar(select(func.count()).select_from(Agent))
+    if not agents:
+        log.info("no agents yet: create the first one with  firstline agents add NAME --role manager  (prints a token)")
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -156,6 +167,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 work = m.start(ctx)
                 if work is not None:
                     background.append(asyncio.create_task(work, name=f"channel:{m.name}"))
+        _say_where(settings, rt)
         try:
             yield
         finally:
@@ -180,7 +192,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     webhooks = frozenset(r.path for m in mounts if m.router is not None for r in m.router.routes)
     app.add_middleware(InputGuard, max_body=settings.max_request_bytes, body_exempt=webhooks)
-    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=settings.public_url.startswith("https://"),
+        embed_origins=settings.embed_origins,
+    )
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException):

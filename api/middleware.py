@@ -34,16 +34,43 @@ HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
+# The two exceptions to "never framed, never used by another origin", for the intranet widget (api/static/widget.js):
+# the chat page may be framed by the origins a company lists, and the widget script itself may be loaded by them.
+CHAT_PAGE, WIDGET = "/", "/static/widget.js"
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, embed_origins: tuple[str, ...] = ()) -> None:
         self.app = app
         self.hsts = hsts  # the public URL is https: browsers must never fall back to http
+        self.framed_chat = [
+            (k, v)
+            for k, v in HEADERS
+            if k != b"x-frame-options"  # it cannot name origins; CSP frame-ancestors does
+        ]
+        if embed_origins:
+            ancestors = " ".join(("'self'", *embed_origins))
+            csp = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+            self.framed_chat = [
+                (k, csp.encode() if k == b"content-security-policy" else v) for k, v in self.framed_chat
+            ]
+        self.embed = bool(embed_origins)
+        self.widget = [(k, b"cross-origin" if k == b"cross-origin-resource-policy" else v) for k, v in HEADERS]
+
+    def _headers_for(self, path: str) -> list[tuple[bytes, bytes]]:
+        if self.embed and path == CHAT_PAGE:
+            return self.framed_chat
+        if path == WIDGET:
+            return self.widget
+        return HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = HEADERS + ([HSTS] if self.hsts or scope.get("scheme") == "https" else [])
+        extra = self._headers_for(scope.get("path", "")) + (
+            [HSTS] if self.hsts or scope.get("scheme") == "https" else []
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

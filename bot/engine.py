@@ -12,10 +12,19 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Callable, Literal, get_args
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.language import asks_for_human, detect_language, is_small_talk, locale_language
+from bot.language import (
+    asks_for_human,
+    detect_language,
+    human_command_text,
+    is_meaningless,
+    is_safety_issue,
+    is_small_talk,
+    locale_language,
+)
 from bot.texts import t
 from core.inputs import clean_text, normalize_ref
 from kb_ingest.learning import Learner
@@ -160,6 +169,9 @@ class Engine:
             and not asks_for_human(text)
             and not is_small_talk(text)
             and not link_codes.command_in(text)
+            and not is_meaningless(text)
+            and not is_safety_issue(text)
+            and human_command_text(text) is None
         ):
             try:
                 pre = self.retriever.answer(text)
@@ -284,6 +296,21 @@ class _Turn:
             ):
                 self.say(t(self.lang, "already_waiting", number=ticket.id), "info")
             return
+        if msg.action is None and text:
+            described = human_command_text(text)
+            if described:  # "/human my keyboard types wrong letters": a person, with that as the question
+                self.handoff(HandoffReason.user_request, question=described)
+                return
+            if is_safety_issue(text):  # what to do now first, then a person at once, critical
+                self.say(t(self.lang, "safety_advice"), "safety")
+                self.handoff(HandoffReason.safety, question=text, priority="critical")
+                return
+            if is_meaningless(text):
+                if self.prompted_to_describe():  # asked once already: a user who insists gets a person
+                    self.handoff(HandoffReason.user_request, question=self.conv.last_question or text)
+                else:
+                    self.say(t(self.lang, "describe_first"), "describe", actions=("human",))
+                return
         if msg.action == "human" or (msg.action is None and text and asks_for_human(text)):
             # "None of these" after "did you mean" choices: the bot could not find the answer (the KB reports count
             # it as unanswered), not a user who wanted a person from the start.
@@ -441,8 +468,23 @@ class _Turn:
                 return
         self.handoff(HandoffReason.negative_feedback, question=question)
 
+    def prompted_to_describe(self) -> bool:
+        """Was the bot's last word in this conversation "describe it in one line"?"""
+        last = self.s.scalar(
+            select(Message)
+            .where(Message.conversation_id == self.conv.id, Message.author == "bot")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        return last is not None and (last.payload or {}).get("kind") == "describe"
+
     def handoff(
-        self, reason: HandoffReason, question: str, tried: RetrievalResult | None = None, lead: str | None = None
+        self,
+        reason: HandoffReason,
+        question: str,
+        tried: RetrievalResult | None = None,
+        lead: str | None = None,
+        priority: str = "normal",
     ) -> None:
         bot_tried = list(self.conv.offered or []) or [
             {"article_id": c["article_id"], "title": c["title"], "score": c["score"], "offered": False}
@@ -457,7 +499,13 @@ class _Turn:
         # The tried articles' tags route the ticket to a category (and its line, group, SLA) when one fits.
         tags = article_tags(self.s, [str(b["article_id"]) for b in bot_tried if b.get("article_id")])
         self.ticket = service.open_ticket(
-            self.s, self.conv, reason=reason.value, question=question, bot_tried=bot_tried, article_tags=tags
+            self.s,
+            self.conv,
+            reason=reason.value,
+            question=question,
+            bot_tried=bot_tried,
+            article_tags=tags,
+            priority=priority,
         )
         self.new_ticket = True
         service.notify_agents(self.s, self.engine.agent_channels, self.ticket, "ticket_opened")
@@ -468,6 +516,7 @@ class _Turn:
                 "negative_feedback": "negative",
                 "user_request": "user_request",
                 "bot_error": "bot_error",
+                "safety": "safety_handoff",
             }[reason.value]
         )
         text = f"{t(self.lang, lead)} {t(self.lang, 'handoff', number=self.ticket.id)}"

@@ -56,3 +56,37 @@ _GREETING = re.compile(
 def is_small_talk(text: str) -> bool:
     """A bare greeting or thanks: answered politely, never a ticket."""
     return bool(_GREETING.match(text))
+
+
+_HUMAN_COMMAND = re.compile(
+    r"^\s*/(human|person|operator|человек|оператор)(@\w+)?\b[\s:,.-]*", re.IGNORECASE | re.UNICODE
+)
+
+
+def human_command_text(text: str) -> str | None:
+    """What follows "/human" ("/human my keyboard types wrong letters" → "my keyboard types wrong letters"); None when
+    the text is not a /human command, "" for a bare one."""
+    m = _HUMAN_COMMAND.match(text)
+    return text[m.end() :].strip() if m else None
+
+
+def is_meaningless(text: str) -> bool:
+    """Nothing to read: only emoji, punctuation or symbols ("🔥🔥", "???", "..."). Asked to describe, never a ticket
+    with that as its subject."""
+    return bool(text.strip()) and not any(c.isalnum() for c in text)
+
+
+# Danger to people or property: the ticket goes in as critical, and the user reads what to do now first.
+_SAFETY = re.compile(
+    r"\b(smok\w*|burning (smell|plastic)|smells? (of )?burn\w*|burnt smell|on fire|caught fire|fire|flames?|sparks?"
+    r"|sparking|melt\w*|explod\w*|water leak\w*|leak\w* water|water (is )?leaking|water on the floor"
+    r"|electric(al)? shock|shock\w* me|got a shock"
+    r"|дым\w*|горит|горел\w*|запах гари|гар\w*|пожар\w*|пламя|искр\w*|плав\w*|взорв\w*|протеч\w*|теч[её]т вода"
+    r"|вода теч[её]т|залил\w*|затоп\w*|удар\w* током|бь[её]т током|током)\b",
+    re.IGNORECASE | re.UNICODE,
+)
+
+
+def is_safety_issue(text: str) -> bool:
+    """Smoke, burning, fire, sparks, a water leak, an electric shock (English and Russian)."""
+    return bool(_SAFETY.search(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -21,9 +22,11 @@ app = typer.Typer(help="Firstline: a chatbot-first IT service desk.", no_args_is
 agents_app = typer.Typer(help="Agent accounts (L1/L2/L3 support, managers).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 people_app = typer.Typer(help="People and organisations (the company directory).", no_args_is_help=True)
+kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
 err = Console(stderr=True)
 SHUTDOWN_GRACE_SECONDS = 5
 
@@ -49,6 +52,11 @@ def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.
 
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A server log is read line by line (journald, docker logs): no model-loading progress bars in it.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     # Open live streams end on shutdown (sse-starlette); the grace period bounds whatever else is still running,
     # so a restart finishes within seconds.
     uvicorn.run(
@@ -254,6 +262,19 @@ def people_import(
     print(("dry run: " if dry_run else "") + report.summary())
     if report.failed:
         raise typer.Exit(1)
+
+
+@kb_app.command("remove-sample")
+def kb_remove_sample() -> None:
+    """Archive the bundled sample articles (loaded on a first start when the KB was empty): the bot stops answering
+    with them, and they are not loaded again. Running servers follow within seconds."""
+    from api.runtime import open_database
+    from kb_ingest.service import remove_sample
+
+    _, sessions = open_database(Settings())
+    with sessions.begin() as s:
+        removed = remove_sample(s)
+    print(f"archived {len(removed)} sample article(s)" + (f": {', '.join(removed)}" if removed else ""))
 
 
 @people_app.command("sync-ldap")

@@ -135,6 +135,16 @@ class Settings(BaseSettings):
     brand_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     brand_logo: FilePath | None = None
     chat_embed_origins: str = ""
+
+    @field_validator("chat_embed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        # Each becomes part of a CSP header: only plain origins, never a wildcard or a path.
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?", origin):
+                raise ValueError(f"chat_embed_origins: {origin!r} is not an origin like https://intranet.corp.example")
+        return value
+
     # LDAP / Active Directory directory sync (`firstline people sync-ldap`).
     ldap_url: str | None = None  # ldap://dc.corp.example:389 or ldaps://…
     ldap_bind_dn: str | None = None
@@ -169,6 +179,11 @@ class Settings(BaseSettings):
         # URLs may carry a password (postgresql://user:pw@host, redis://:pw@host): masked wherever settings print.
         for name, value in super().__repr_args__():
             yield name, _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+    @property
+    def embed_origins(self) -> tuple[str, ...]:
+        """The origins (scheme://host[:port]) that may frame the chat: FIRSTLINE_CHAT_EMBED_ORIGINS, comma-separated."""
+        return tuple(o.strip().rstrip("/") for o in self.chat_embed_origins.split(",") if o.strip())
 
     @property
     def oidc_enabled(self) -> bool:

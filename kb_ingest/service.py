@@ -229,3 +229,37 @@ def popular_articles(session: Session, lang: str, limit: int = 4) -> list[Articl
         )
     )
     return ([a for a in rows if a.lang == lang] + [a for a in rows if a.lang != lang])[:limit]
+
+
+SAMPLE_KB = Path(__file__).resolve().parent / "sample_kb"
+SAMPLE_REMOVED = "sample_kb_removed"  # an article id prefix is not enough: the marker is a revision author
+
+
+def remove_sample(session: Session) -> list[str]:
+    """Archive the bundled sample articles (ingested from kb_ingest/sample_kb on a first start): the bot stops
+    answering with them, their history stays, and an otherwise empty KB is not filled with them again."""
+    root = str(SAMPLE_KB)
+    removed: list[str] = []
+    for art in session.scalars(select(Article).where(Article.status != "archived")):
+        if art.source and Path(art.source).resolve().is_relative_to(root):
+            art.status = "archived"
+            session.add(
+                ArticleRevision(
+                    article_id=art.id,
+                    title=art.title,
+                    body=art.body,
+                    author=SAMPLE_REMOVED,
+                    content_hash=art.content_hash,
+                )
+            )
+            removed.append(art.id)
+    if removed:
+        bump_kb_version(session)  # every process's index follows (kb_ingest.follower); a start rebuilds from the DB
+    session.flush()
+    return removed
+
+
+def sample_removed(session: Session) -> bool:
+    return (
+        session.scalar(select(ArticleRevision.id).where(ArticleRevision.author == SAMPLE_REMOVED).limit(1)) is not None
+    )

@@ -51,6 +51,7 @@ class HandoffReason(str, enum.Enum):
     negative_feedback = "negative_feedback"
     user_request = "user_request"
     bot_error = "bot_error"
+    safety = "safety"  # smoke, fire, a leak, a shock: a person at once, critical
 
 
 class Role(str, enum.Enum):

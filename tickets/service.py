@@ -79,9 +79,11 @@ def open_ticket(
     question: str,
     bot_tried: list[dict[str, Any]],
     article_tags: Iterable[str] | None = None,
+    priority: str = "normal",
 ) -> Ticket:
     """A new ticket on L1, routed by category when the tags of the articles the bot tried (`article_tags`,
-    looked up by the caller: tickets does not read the knowledge base) match exactly one category."""
+    looked up by the caller: tickets does not read the knowledge base) match exactly one category. `priority`:
+    where it starts (a safety hazard starts critical); a VIP requester raises a lower one."""
     subject = " ".join(question.split())[:120] or "(no text)"
     ticket = Ticket(
         conversation_id=conv.id,
@@ -93,7 +95,7 @@ def open_ticket(
         handoff_reason=reason,
         bot_tried=bot_tried,
         line="L1",
-        priority="normal",
+        priority=priority,
     )
     session.add(ticket)
     session.flush()

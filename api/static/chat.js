@@ -79,7 +79,7 @@
     if (typeof m.id === "number") lastId = Math.max(lastId, m.id);
     const div = el("div", {class: `msg ${m.author}`, "data-id": key},
       el("div", {class: "who", text: who(m)}), body(m));
-    for (const name of m.files || []) div.append(el("div", {class: "file", text: `📎 ${name}`}));
+    for (const name of m.files || []) div.append(el("div", {class: "file", text: name}));
     if (m.article && m.article.url) {
       div.append(el("a", {class: "article-link", href: m.article.url, target: "_blank", rel: "noopener",
                           text: `${tr("full_article")}: ${m.article.title}`}));
@@ -171,7 +171,7 @@
       const data = await r.json();
       if (!r.ok) { local.remove(); errorBox.textContent = data.message || "Error " + r.status; return; }
       local.querySelector(".text").textContent = "";
-      local.append(el("div", {class: "file", text: `📎 ${file.name}`}));
+      local.append(el("div", {class: "file", text: file.name}));
       accept(data, local);
     } catch (e) { local.remove(); errorBox.textContent = tr("network_error"); }
   }
@@ -224,7 +224,7 @@
     if (!r.ok) return;
     thread.replaceChildren(...(await r.json()).map((m) => el("li", {class: `msg ${m.author}`},
       el("div", {class: "who", text: who(m)}), body(m),
-      (m.files || []).map((name) => el("div", {class: "file", text: `📎 ${name}`})))));
+      (m.files || []).map((name) => el("div", {class: "file", text: name})))));
     thread.hidden = false;
   }
 

@@ -31,6 +31,7 @@ REASONS = {
     "negative_feedback": "the bot's answers didn't help",
     "user_request": "the user asked for a person",
     "bot_error": "the bot failed",
+    "safety": ":warning: a safety hazard (smoke, fire, leak, shock)",
 }
 AGENT_HINT = (
     "Reply in this thread to write to the user (start a message with `//` to keep it internal). "
