@@ -16,7 +16,7 @@ from core.settings import Settings
 from kb_ingest.indexer import load_retriever
 from kb_ingest.learning import MATCH_SCORE, MATCH_SCORES, Learner
 from kb_ingest.models import Article, KBState
-from kb_ingest.service import ingest_paths
+from kb_ingest.service import SAMPLE_KB, ingest_paths
 from retrieval import Retriever, make_embedder
 from retrieval.batching import BatchingEmbedder
 from retrieval.decision import policy_for
@@ -34,7 +34,6 @@ RELAY_WATCHES = (
     Watch(OutboxItem, "outbox"),  # only new items: a delivered one must not wake the dispatcher
     Watch(KBState, "kb", inserted=False, changed=True, bulk=True),
 )
-SAMPLE_KB = Path(__file__).resolve().parent.parent / "kb_ingest" / "sample_kb"
 
 _embedders: dict[str, object] = {}
 
@@ -104,7 +103,7 @@ def build_runtime(settings: Settings, *, load_sample: bool | None = None) -> Run
     if load_sample if load_sample is not None else settings.load_sample_kb:
         with sessions() as s:
             empty = s.scalar(select(func.count()).select_from(Article)) == 0
-        if empty and SAMPLE_KB.is_dir():
+        if empty and SAMPLE_KB.is_dir():  # a first start (`firstline kb remove-sample` archives them later)
             report = ingest_paths(sessions, retriever, [SAMPLE_KB], index_path=settings.index_path)
             log.info("sample KB ingested: %s", report.summary())
     learner = Learner(

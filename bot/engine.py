@@ -315,7 +315,12 @@ class _Turn:
             # "None of these" after "did you mean" choices: the bot could not find the answer (the KB reports count
             # it as unanswered), not a user who wanted a person from the start.
             reason = HandoffReason.low_confidence if self.conv.choices else HandoffReason.user_request
-            self.handoff(reason, question=self.conv.last_question or text)
+            # "talk to a person" says nothing about the problem: the ticket waits for the user's next words.
+            bare = not text or asks_for_human(text) or human_command_text(text) == ""
+            question = self.conv.last_question or ("" if bare else text)
+            self.handoff(reason, question=question)
+            if not question:
+                self.say(t(self.lang, "describe_for_agent"))
             return
         if msg.action == "helped":
             if not self.conv.offered:

@@ -84,7 +84,7 @@ def open_ticket(
     """A new ticket on L1, routed by category when the tags of the articles the bot tried (`article_tags`,
     looked up by the caller: tickets does not read the knowledge base) match exactly one category. `priority`:
     where it starts (a safety hazard starts critical); a VIP requester raises a lower one."""
-    subject = " ".join(question.split())[:120] or "(no text)"
+    subject = " ".join(question.split())[:120] or NO_DESCRIPTION
     ticket = Ticket(
         conversation_id=conv.id,
         requester=conv.user_ref,
@@ -111,6 +111,11 @@ def open_ticket(
     conv.outcome = Outcome.handed_off.value
     conv.handoff_reason = reason
     return ticket
+
+
+# The subject of a ticket opened before the user said what is wrong ("/human", "talk to a person"); their next
+# message replaces it.
+NO_DESCRIPTION = "(no description yet)"
 
 
 def get_ticket(session: Session, number: int) -> Ticket:
@@ -297,6 +302,11 @@ def user_message_on_ticket(session: Session, conv: Conversation, msg: Message) -
         return None
     actor = f"user:{conv.channel}:{conv.user_ref}"
     record(session, ticket, actor, "user_message", message_id=msg.id)
+    said = " ".join((msg.text or "").split())
+    if ticket.subject == NO_DESCRIPTION and said and not said.startswith("[") and not (msg.payload or {}).get("action"):
+        # Asked for a person before saying what is wrong: their first words are what the ticket is about.
+        ticket.subject, ticket.question = said[:120], msg.text
+        record(session, ticket, actor, "described")
     if ticket.status == TicketStatus.pending_user.value:
         set_status(session, ticket, TicketStatus.open.value, actor)
     ticket.updated_at = utcnow()

@@ -72,6 +72,9 @@ def test_agent_takes_a_handoff_over_live(app, new_page):
         transcript = page.locator("#transcript")
         expect(transcript).to_contain_text("I forgot my password")
         expect(transcript.locator(".msg.bot .offered").first).to_contain_text("it-password-reset")
+        # The bot's answer reads as the employee saw it: Markdown rendered by the chat's own renderer, no "**" left.
+        expect(transcript.locator(".msg.bot .text.md strong").first).to_be_visible()
+        assert "**" not in transcript.locator(".msg.bot").first.inner_text()
         expect(transcript).to_contain_text("Didn't help")  # the user's feedback
         expect(page.locator("#t-reason")).to_have_text("Answer didn't help")
         expect(page.locator("#suggestions .sugg").first).to_be_visible()

@@ -49,3 +49,18 @@ def test_a_safety_hazard_gets_advice_first_and_a_person_at_critical_priority(des
     ticket = http.get(f"/api/v1/tickets/{r['ticket']}", headers=agent).json()
     assert ticket["priority"] == "critical" and ticket["handoff_reason"] == "safety"
     assert ticket["first_response_due_at"]  # the critical (24x7) policy's clock runs
+
+
+def test_asking_for_a_person_first_opens_a_ticket_the_next_words_describe(desk):
+    http, agent = desk
+    user = ChatUser(http, "web-bare-human")
+    r = user.send("/human").json()
+    assert r["ticket"] and r["state"] == "waiting_for_agent"  # a person at once...
+    assert "one line" in r["replies"][-1]["text"]  # ...and a request to say what is wrong
+    ticket = http.get(f"/api/v1/tickets/{r['ticket']}", headers=agent).json()
+    assert ticket["subject"] == "(no description yet)"
+    user.send("Outlook asks for my password every five minutes")
+    ticket = http.get(f"/api/v1/tickets/{r['ticket']}", headers=agent).json()
+    assert ticket["subject"] == "Outlook asks for my password every five minutes"
+    user.send("it started after the update")  # only the first description names the ticket
+    assert http.get(f"/api/v1/tickets/{r['ticket']}", headers=agent).json()["subject"].startswith("Outlook")

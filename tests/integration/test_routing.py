@@ -225,7 +225,9 @@ def test_developer_request_is_queued_for_the_webhook(app):
     base, runtime = app
     l1 = make_agent(runtime, "w-anna", "l1")
     with httpx.Client(base_url=base, timeout=30) as http:
-        number = ChatUser(http, "w-bob").send("I need to talk to a human").json()["ticket"]
+        bob = ChatUser(http, "w-bob")
+        number = bob.send("I need to talk to a human").json()["ticket"]
+        bob.send("ERP export crashes on big invoices")  # what it is about: it becomes the ticket's question
         http.post(f"/api/v1/tickets/{number}/claim", headers=l1).raise_for_status()
         r = http.post(
             f"/api/v1/tickets/{number}/external-refs",
@@ -256,5 +258,5 @@ def test_developer_request_is_queued_for_the_webhook(app):
             "https://tracker.example/ERP-77",
             "w-anna",
         )
-        assert p["question"] == "I need to talk to a human" and p["note"].startswith("export crashes")
+        assert p["question"] == "ERP export crashes on big invoices" and p["note"].startswith("export crashes")
         assert p["subject"]

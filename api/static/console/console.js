@@ -249,7 +249,11 @@
       const who = m.author === "agent" && m.agent ? `${T.agent} · ${m.agent}` : (T[m.author] || m.author);
       const body = [];
       if (fb && m.author === "user") body.push(el("span", { class: "feedback", text: `${T.feedback}: ${T["fb_" + fb[1]]}` }));
-      else body.push(el("div", { class: "text", text: m.text }));
+      // What the bot and agents wrote is Markdown, shown as the employee sees it (the chat's one renderer);
+      // the user's own words stay plain text.
+      else if (m.author === "user") body.push(el("div", { class: "text", text: m.text }));
+      else body.push(el("div", { class: "text md", html: window.FirstlineMarkdown.md(m.text || "") }));
+      for (const name of m.files || []) body.push(el("div", { class: "file muted small", text: `${T.file || "File"}: ${name}` }));
       if (m.article) body.push(el("p", { class: "offered" }, `${T.article}: `,
         el("a", { href: m.article.url || `/kb/${m.article.id}`, target: "_blank", rel: "noopener", text: m.article.title }),
         el("code", { text: ` ${m.article.id}` })));
