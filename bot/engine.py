@@ -318,9 +318,7 @@ class _Turn:
             # "talk to a person" says nothing about the problem: the ticket waits for the user's next words.
             bare = not text or asks_for_human(text) or human_command_text(text) == ""
             question = self.conv.last_question or ("" if bare else text)
-            self.handoff(reason, question=question)
-            if not question:
-                self.say(t(self.lang, "describe_for_agent"))
+            self.handoff(reason, question=question, ask_to_describe=not question)
             return
         if msg.action == "helped":
             if not self.conv.offered:
@@ -490,6 +488,7 @@ class _Turn:
         tried: RetrievalResult | None = None,
         lead: str | None = None,
         priority: str = "normal",
+        ask_to_describe: bool = False,
     ) -> None:
         bot_tried = list(self.conv.offered or []) or [
             {"article_id": c["article_id"], "title": c["title"], "score": c["score"], "offered": False}
@@ -528,6 +527,8 @@ class _Turn:
         due = service.first_response_due_local(self.s, self.ticket)
         if due:  # what the SLA promises, in the requester's (or the desk's) time zone
             text += " " + t(self.lang, "first_response_due", due=due)
+        if ask_to_describe:  # one message, not two: the handoff says what the person needs from the user
+            text += "\n\n" + t(self.lang, "describe_for_agent")
         self.say(text, "handoff")
 
 

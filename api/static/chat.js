@@ -25,7 +25,7 @@
   // Messages on screen before the server has answered their POST, by what they say: the stream may bring the stored
   // copy first, and then it takes the place of the one on screen instead of showing it twice.
   const pending = new Map();
-  const pendingKey = (m) => `${m.action || ""}|${m.text || ""}`;
+  const pendingKey = (m) => (m.action ? `a:${m.action}` : `t:${m.text || ""}`);  // a press is stored as "[human]"
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
