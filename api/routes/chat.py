@@ -34,7 +34,7 @@ from api.schemas import (
 )
 from api.streams import live_stream
 from bot.attachments import AttachmentPolicy, safe_name, store
-from bot.engine import Incoming, InputError
+from bot.engine import HandleResult, Incoming, InputError
 from bot.language import detect_language, locale_language
 from core.i18n import ui_texts
 from core.inputs import clean_text, normalize_ref
@@ -253,7 +253,12 @@ def post_message(
         res = engine.handle(incoming)
     except InputError as exc:
         raise HTTPException(413 if exc.code == "too_long" else 422, exc.user_text) from exc
-    token = chat_auth.issue(rt.settings.secret, user)  # a fresh token per message: an active chat never expires
+    return answered(request, response, rt, user, res)
+
+
+def answered(request: Request, response: Response, rt, user: str, res: HandleResult) -> ChatOut:
+    """The engine's result for the chat, with a fresh token (per message: an active chat never expires)."""
+    token = chat_auth.issue(rt.settings.secret, user)
     set_chat_cookie(request, response, rt.settings, token)
     return ChatOut(
         conversation_id=res.conversation_id,
@@ -472,15 +477,4 @@ async def send_file(
         res = await run_in_threadpool(engine.handle, incoming)
     except InputError as exc:
         raise HTTPException(413 if exc.code == "too_long" else 422, exc.user_text) from exc
-    token = chat_auth.issue(rt.settings.secret, user)
-    set_chat_cookie(request, response, rt.settings, token)
-    return ChatOut(
-        conversation_id=res.conversation_id,
-        state=res.state,
-        lang=res.lang,
-        ticket=res.ticket_number,
-        replies=[ReplyOut(**r.__dict__ | {"id": r.message_id}) for r in res.replies],
-        duplicate=res.duplicate,
-        user_token=token,
-        user_message_id=res.user_message_id,
-    )
+    return answered(request, response, rt, user, res)
